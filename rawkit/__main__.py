@@ -1,0 +1,3 @@
+from rawkit.cli import main
+
+main()

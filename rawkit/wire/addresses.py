@@ -1,0 +1,56 @@
+"""Address text <-> bytes for MAC, IPv4 and IPv6, as packet people write them."""
+
+from __future__ import annotations
+
+import socket
+
+ip4_text = socket.inet_ntoa
+
+
+def ip6_text(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6, raw)
+
+
+def mac_text(raw: bytes) -> str:
+    return raw.hex(":")
+
+
+def mac_bytes(text: str | bytes) -> bytes:
+    """Accepts 'aa:bb:cc:dd:ee:ff', 'aa-bb-...', or 6 raw bytes."""
+    if isinstance(text, bytes | bytearray):
+        if len(text) != 6:
+            raise ValueError(f"MAC address must be 6 bytes, got {len(text)}")
+        return bytes(text)
+    parts = text.replace("-", ":").split(":")
+    if len(parts) != 6:
+        raise ValueError(f"bad MAC address {text!r}")
+    try:
+        return bytes(int(part, 16) for part in parts)
+    except ValueError:
+        raise ValueError(f"bad MAC address {text!r}") from None
+
+
+def ip4_bytes(text: str | bytes) -> bytes:
+    if isinstance(text, bytes | bytearray):
+        if len(text) != 4:
+            raise ValueError(f"IPv4 address must be 4 bytes, got {len(text)}")
+        return bytes(text)
+    try:
+        return socket.inet_aton(text) if text.count(".") == 3 else _bad_ip4(text)
+    except OSError:
+        return _bad_ip4(text)
+
+
+def _bad_ip4(text: str) -> bytes:
+    raise ValueError(f"bad IPv4 address {text!r}")
+
+
+def ip6_bytes(text: str | bytes) -> bytes:
+    if isinstance(text, bytes | bytearray):
+        if len(text) != 16:
+            raise ValueError(f"IPv6 address must be 16 bytes, got {len(text)}")
+        return bytes(text)
+    try:
+        return socket.inet_pton(socket.AF_INET6, text)
+    except OSError:
+        raise ValueError(f"bad IPv6 address {text!r}") from None
