@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import socket
 
-ip4_text = socket.inet_ntoa
+_ip4_cache: dict[bytes, str] = {}
+_CACHE_LIMIT = 1 << 16
+
+
+def ip4_text(raw: bytes) -> str:
+    """Dotted quad. Captures repeat the same few addresses, so a bounded cache beats formatting."""
+    text = _ip4_cache.get(raw)
+    if text is None:
+        if len(_ip4_cache) >= _CACHE_LIMIT:
+            _ip4_cache.clear()
+        text = _ip4_cache[raw] = socket.inet_ntoa(raw)
+    return text
+
+
+_ip6_cache: dict[bytes, str] = {}
 
 
 def ip6_text(raw: bytes) -> str:
-    return socket.inet_ntop(socket.AF_INET6, raw)
+    text = _ip6_cache.get(raw)
+    if text is None:
+        if len(_ip6_cache) >= _CACHE_LIMIT:
+            _ip6_cache.clear()
+        text = _ip6_cache[raw] = socket.inet_ntop(socket.AF_INET6, raw)
+    return text
 
 
 def mac_text(raw: bytes) -> str:

@@ -25,16 +25,26 @@ from rawkit.wire.tcp import TCPView
 from rawkit.wire.udp import UDPView
 from rawkit.wire.vlan import TAG_TYPES, VlanView
 
-_LAZY = frozenset(("eth", "sll", "loopback", "vlans", "arp", "ip", "ip4", "ip6", "tcp", "udp", "icmp",
-                   "icmp6", "ethertype", "payload_off", "payload_end", "_problems"))
+# Layer state a dissection fills in (absent layers are None)
+_STATE = ("eth", "sll", "loopback", "vlans", "arp", "ip", "ip4", "ip6", "tcp", "udp", "icmp", "icmp6",
+          "ethertype", "payload_off", "payload_end", "_problems")
 _QUOTED_WIRELEN = 1 << 30  # an ICMP error quotes a datagram cut short; treat it as snapped, not lying
 
 
-class Packet:
-    """One frame and its capture metadata. Layer attributes are None when absent."""
-
+class _PacketSlots:
     __slots__ = ("data", "linktype", "ts_ns", "wirelen", "interface", "comments", "epb_flags",
-                 *_LAZY, "_errors")
+                 *_STATE, "_errors")
+
+
+class Packet(_PacketSlots):
+    """One frame and its capture metadata. Layer attributes are None when absent.
+
+    Speed matters here (millions of packets), hence a trick: a new Packet's layer attributes are
+    properties that dissect on first touch; dissection switches the object to a subclass where they
+    are plain slots again, so every later read costs what a slot read costs.
+    """
+
+    __slots__ = ()
 
     def __init__(self, data: bytes, linktype: int = LinkType.ETHERNET, ts_ns: int = 0,
                  wirelen: int | None = None) -> None:
@@ -42,16 +52,9 @@ class Packet:
         self.linktype = linktype
         self.ts_ns = ts_ns
         self.wirelen = len(data) if wirelen is None else wirelen
-
-    def __getattr__(self, name: str):
-        # Reached only for unset slots: the layers, before the first dissection, and the metadata
-        # a reader did not set.
-        if name in _LAZY:
-            _dissect(self)
-            return object.__getattribute__(self, name)
-        if name in ("interface", "comments", "epb_flags"):
-            return () if name == "comments" else None
-        raise AttributeError(f"'Packet' object has no attribute {name!r}")
+        self.interface = None
+        self.comments = ()
+        self.epb_flags = None
 
     @property
     def ts(self) -> float:
@@ -98,10 +101,48 @@ class Packet:
         return f"<Packet {len(self.data)} bytes {'/'.join(layers) or 'undecoded'}>"
 
 
-def decode(data: bytes, linktype: int = LinkType.ETHERNET, ts_ns: int = 0,
-           wirelen: int | None = None) -> Packet:
-    """Wrap bytes as a lazily decoded `Packet`. Never raises."""
-    return Packet(data, linktype, ts_ns, wirelen)
+def _undissected(name: str) -> property:
+    def read(self: Packet):
+        _dissect(self)
+        return getattr(self, name)
+
+    return property(read)
+
+
+for _name in _STATE:
+    setattr(Packet, _name, _undissected(_name))
+
+class _Decoded(Packet):
+    """The class of a dissected packet: every layer attribute is a plain slot again."""
+
+    __slots__ = ()
+
+
+for _name in _STATE:
+    setattr(_Decoded, _name, _PacketSlots.__dict__[_name])
+
+
+decode = Packet
+"""`decode(data, linktype=1, ts_ns=0, wirelen=None)`: wrap bytes as a lazily decoded `Packet`.
+Never raises. (The class itself, to save a call per packet.)"""
+
+
+class _FastTCP(_Decoded):
+    """What the fast path makes of Ethernet/IPv4/TCP: absent layers are class attributes rather than
+    per-packet stores, and the Ethernet view is made only if asked for."""
+
+    __slots__ = ()
+    sll = loopback = arp = ip6 = udp = icmp = icmp6 = None
+    vlans = _problems = ()
+    ethertype = 0x0800
+    ip = _PacketSlots.ip4
+    eth = property(lambda self: EthernetView(self.data, 0))
+
+
+class _FastUDP(_FastTCP):
+    __slots__ = ()
+    udp = _PacketSlots.udp
+    tcp = None
 
 
 def decode_quoted(data: bytes) -> Packet:
@@ -111,35 +152,77 @@ def decode_quoted(data: bytes) -> Packet:
 
 def _dissect(pkt: Packet) -> None:
     data = pkt.data
-    if not isinstance(data, bytes):
+    if type(data) is not bytes:
         pkt.data = data = bytes(data)
     size = len(data)
-    problems: list[str] = []
+    # Fast path for the commonest frame, Ethernet / IPv4 without options or fragmentation / TCP or
+    # UDP, wholly captured and consistent. Anything else, or any doubt, takes the general walk below;
+    # tests check both give the same result.
+    if (pkt.linktype == 1 and size >= 42 and data[12] == 8 and data[13] == 0 and data[14] == 0x45
+            and not (data[20] & 0x3F or data[21])):
+        end = 14 + (data[16] << 8 | data[17])
+        if 34 <= end <= size:
+            proto = data[23]
+            if proto == 6 and end >= 54:
+                header_len = (data[46] >> 4) * 4
+                if 20 <= header_len <= end - 34:
+                    pkt.__class__ = _FastTCP
+                    pkt.ip4 = ip = IPv4View(data, 14)
+                    pkt.tcp = TCPView(data, 34, end, ip)
+                    pkt.payload_off = 34 + header_len
+                    pkt.payload_end = end
+                    return
+            elif proto == 17:
+                length = data[38] << 8 | data[39]
+                if 8 <= length <= end - 34:
+                    pkt.__class__ = _FastUDP
+                    pkt.ip4 = ip = IPv4View(data, 14)
+                    pkt.udp = UDPView(data, 34, end, ip)
+                    pkt.payload_off = 42
+                    pkt.payload_end = 34 + length
+                    return
+    _walk(pkt, data, size)
+
+
+def _walk(pkt: Packet, data: bytes, size: int) -> None:
+    """The general dissection: every link type and protocol, every check."""
+    pkt.__class__ = _Decoded
     pkt.eth = pkt.sll = pkt.loopback = pkt.arp = pkt.ip = pkt.ip4 = pkt.ip6 = None
     pkt.tcp = pkt.udp = pkt.icmp = pkt.icmp6 = None
-    pkt.vlans = ()
-    pkt._problems = problems
-    off, ethertype = _link(pkt, data, size, problems)
+    pkt.vlans = pkt._problems = ()
+    problems: list[str] = []
+    if pkt.linktype == 1 and size >= 14:
+        pkt.eth = EthernetView(data, 0)
+        ethertype = data[12] << 8 | data[13]
+        off = 14
+        if ethertype in TAG_TYPES:
+            off, ethertype = _vlans(pkt, data, size, problems)
+    else:
+        off, ethertype = _link(pkt, data, size, problems)
     pkt.ethertype = ethertype
-    pkt.payload_off, pkt.payload_end = off, size
-    if ethertype is None:
-        return
-    snapped = pkt.wirelen > size
+    pkt.payload_off = off
+    pkt.payload_end = size
     if ethertype == 0x0800:
         l3 = _ip4(pkt, data, off, size, problems)
+        if l3 is not None:
+            _transport(pkt, data, size, l3, pkt.ip4, problems)
     elif ethertype == 0x86DD:
         l3 = _ip6(pkt, data, off, size, problems)
+        if l3 is not None:
+            _transport(pkt, data, size, l3, pkt.ip6, problems)
     elif ethertype == 0x0806 or ethertype == 0x8035:
         _arp(pkt, data, off, size, problems)
-        return
-    else:
-        return
-    if l3 is None:
-        return
+    if problems:
+        pkt._problems = problems
+
+
+def _transport(pkt: Packet, data: bytes, size: int, l3: tuple[int | None, int, int], ip: object,
+               problems: list[str]) -> None:
+    """Decode TCP/UDP/ICMP/ICMPv6 at the offset the IP layer found."""
     proto, off, end = l3
-    pkt.payload_off, pkt.payload_end = off, min(end, size)
-    avail = min(end, size)
-    ip = pkt.ip
+    avail = end if end < size else size
+    pkt.payload_off = off
+    pkt.payload_end = avail
     if proto == 6:
         if avail - off < 20:
             problems.append(f"tcp: truncated header ({avail - off} of 20 bytes) at byte {off}")
@@ -150,12 +233,13 @@ def _dissect(pkt: Packet) -> None:
             problems.append(f"tcp: bad data offset {header_len // 4} at byte {off}")
             pkt.payload_off = off + 20
         elif off + header_len > avail:
-            if off + header_len > end or not snapped:
+            if off + header_len > end or size >= pkt.wirelen:
                 problems.append(f"tcp: data offset {header_len // 4} runs past the segment at byte {off}")
             pkt.payload_off = off + 20 if off + header_len > end else avail
         else:
             pkt.payload_off = off + header_len
-    elif proto == 17:
+        return
+    if proto == 17:
         if avail - off < 8:
             problems.append(f"udp: truncated header ({avail - off} of 8 bytes) at byte {off}")
             return
@@ -165,16 +249,18 @@ def _dissect(pkt: Packet) -> None:
             problems.append(f"udp: bad length {length} at byte {off}")
         elif length > end - off:
             problems.append(f"udp: length {length} exceeds the {end - off} bytes the IP header gives")
-        else:
-            pkt.payload_end = min(off + length, size)
+        elif off + length < avail:
+            pkt.payload_end = off + length
         pkt.payload_off = off + 8
-    elif proto == 1:
+        return
+    if proto == 1:
         if avail - off < 8:
             problems.append(f"icmp: truncated header ({avail - off} of 8 bytes) at byte {off}")
             return
         pkt.icmp = ICMPView(data, off, end, ip)
         pkt.payload_off = off + 8
-    elif proto == 58:
+        return
+    if proto == 58:
         if avail - off < 4:
             problems.append(f"icmp6: truncated header ({avail - off} of 4 bytes) at byte {off}")
             return
@@ -182,36 +268,36 @@ def _dissect(pkt: Packet) -> None:
         kind = data[off]
         fixed = _icmpv6.ND_OPTIONS_AT.get(kind, 8)
         if avail - off < fixed and (kind >= 128 or kind in _icmpv6.ERROR_TYPES):
-            if not snapped or end - off < fixed:
+            if size >= pkt.wirelen or end - off < fixed:
                 problems.append(f"icmp6: truncated message ({avail - off} of {fixed} bytes) at byte {off}")
             return
-        pkt.payload_off = end if kind in _icmpv6.ND_OPTIONS_AT else off + fixed
-        if pkt.payload_off > avail:
-            pkt.payload_off = avail
+        start = end if kind in _icmpv6.ND_OPTIONS_AT else off + fixed
+        pkt.payload_off = start if start < avail else avail
+        return
+    return
+
+
+def _vlans(pkt: Packet, data: bytes, size: int, problems: list[str]) -> tuple[int, int | None]:
+    off, ethertype, tags = 14, data[12] << 8 | data[13], []
+    while ethertype in TAG_TYPES:
+        if off + 4 > size:
+            problems.append(f"vlan: truncated tag at byte {off}")
+            ethertype = None
+            break
+        tags.append(VlanView(data, off, ethertype))
+        ethertype = data[off + 2] << 8 | data[off + 3]
+        off += 4
+    pkt.vlans = tuple(tags)
+    return off, ethertype
 
 
 def _link(pkt: Packet, data: bytes, size: int, problems: list[str]) -> tuple[int, int | None]:
-    """Decode the link header; return the L3 offset and EtherType (None: nothing more to decode)."""
+    """Every link header but a whole Ethernet one: return the L3 offset and EtherType (None: nothing
+    more to decode)."""
     linktype = pkt.linktype
     if linktype == 1:
-        if size < 14:
-            problems.append(f"eth: truncated header ({size} of 14 bytes) at byte 0")
-            return 0, None
-        pkt.eth = EthernetView(data, 0)
-        ethertype = data[12] << 8 | data[13]
-        off = 14
-        if ethertype in TAG_TYPES:
-            tags = []
-            while ethertype in TAG_TYPES:
-                if off + 4 > size:
-                    problems.append(f"vlan: truncated tag at byte {off}")
-                    pkt.vlans = tuple(tags)
-                    return off, None
-                tags.append(VlanView(data, off, ethertype))
-                ethertype = data[off + 2] << 8 | data[off + 3]
-                off += 4
-            pkt.vlans = tuple(tags)
-        return off, ethertype
+        problems.append(f"eth: truncated header ({size} of 14 bytes) at byte 0")
+        return 0, None
     if linktype == 101 or linktype == 228 or linktype == 229 or linktype == 12 or linktype == 14:
         if size == 0:
             problems.append("ip: empty packet at byte 0")
@@ -238,6 +324,7 @@ def _link(pkt: Packet, data: bytes, size: int, problems: list[str]) -> tuple[int
         ethertype = ethertype_for(loop.family)
         if ethertype is None:
             problems.append(f"loopback: unknown address family {loop.family} at byte 0")
+            return 4, None
         return 4, ethertype
     problems.append(f"link: unsupported link type {linktype}")
     return 0, None
