@@ -1,0 +1,29 @@
+"""Numbers of the pcap (tcpdump.org) and pcapng (IETF draft-ietf-opsawg-pcapng) file formats."""
+
+PCAP_MAGIC_MICRO = 0xA1B2C3D4
+PCAP_MAGIC_NANO = 0xA1B23C4D
+PCAP_VERSION = (2, 4)
+PCAP_HEADER_LEN = 24
+PCAP_RECORD_HEADER_LEN = 16
+
+# pcapng block types
+SECTION_HEADER = 0x0A0D0D0A
+INTERFACE_DESCRIPTION = 0x00000001
+OBSOLETE_PACKET = 0x00000002
+SIMPLE_PACKET = 0x00000003
+NAME_RESOLUTION = 0x00000004
+INTERFACE_STATISTICS = 0x00000005
+ENHANCED_PACKET = 0x00000006
+BYTE_ORDER_MAGIC = 0x1A2B3C4D
+
+# option codes
+OPT_END = 0
+OPT_COMMENT = 1
+SHB_USERAPPL = 4
+IF_NAME = 2
+IF_TSRESOL = 9
+EPB_FLAGS = 2
+
+DEFAULT_SNAPLEN = 262144
+# The largest record a reader accepts: a caplen above this is corruption, never an allocation.
+MAX_RECORD_LEN = 256 * 1024 * 1024

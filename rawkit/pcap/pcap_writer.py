@@ -1,0 +1,68 @@
+"""Write classic pcap files (one link type per file)."""
+
+from __future__ import annotations
+
+import struct
+from types import TracebackType
+
+from rawkit.pcap.formats import DEFAULT_SNAPLEN, PCAP_MAGIC_MICRO, PCAP_MAGIC_NANO, PCAP_VERSION
+from rawkit.pcap.output import Destination, open_destination
+from rawkit.wire.packet import Packet
+
+_FILE_HEADER = struct.Struct("<IHHiIII")
+_RECORD_HEADER = struct.Struct("<IIII")
+
+
+class PcapWriter:
+    """A pcap file in little-endian byte order, microsecond or nanosecond timestamps.
+
+    Frames longer than `snaplen` are cut to it and keep their original wire length, as a capture
+    with that snap length would have recorded them.
+    """
+
+    def __init__(self, dest: Destination, linktype: int = 1, snaplen: int = DEFAULT_SNAPLEN,
+                 nanosecond: bool = False) -> None:
+        self.linktype = int(linktype)
+        self.snaplen = int(snaplen)
+        self.nanosecond = nanosecond
+        self._file, self._owned = open_destination(dest)
+        magic = PCAP_MAGIC_NANO if nanosecond else PCAP_MAGIC_MICRO
+        self._file.write(_FILE_HEADER.pack(magic, *PCAP_VERSION, 0, 0, self.snaplen, self.linktype))
+        self._divisor = 1 if nanosecond else 1000
+
+    def write(self, data: bytes, ts_ns: int = 0, wirelen: int | None = None) -> None:
+        """Append one record; `wirelen` defaults to the length of `data`."""
+        if wirelen is None:
+            wirelen = len(data)
+        if len(data) > self.snaplen:
+            data = data[: self.snaplen]
+        seconds, fraction = divmod(ts_ns, 1_000_000_000)
+        self._file.write(_RECORD_HEADER.pack(seconds & 0xFFFFFFFF, fraction // self._divisor, len(data),
+                                             max(wirelen, len(data))))
+        self._file.write(data)
+
+    def write_packet(self, pkt: Packet) -> None:
+        """Append a Packet (its data, timestamp and wire length); its link type must be the file's."""
+        if pkt.linktype != self.linktype:
+            raise ValueError(f"a pcap file holds one link type ({self.linktype}); this packet has "
+                             f"{pkt.linktype}: use PcapNgWriter for mixed link types")
+        self.write(pkt.data, pkt.ts_ns, pkt.wirelen)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        """Flush, and close the file if this writer opened it."""
+        if self._file is None:
+            return
+        self._file.flush()
+        if self._owned:
+            self._file.close()
+        self._file = None
+
+    def __enter__(self) -> PcapWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
