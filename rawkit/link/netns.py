@@ -157,22 +157,23 @@ class Namespace:
               ready_text: str | None = None, timeout: float = 5.0) -> subprocess.Popen:
         """Start `cmd` in the background inside the namespace; the lab stops it at cleanup.
 
-        With `ready_text`, stderr goes to a file and this waits until that text appears in it
-        (e.g. tcpdump's "listening on"), so the caller knows the process is ready."""
-        stderr_path = None
-        if ready_text is not None:
+        `stderr` may be a Path: the child's stderr is written there (readable afterwards, e.g. for
+        tcpdump's drop counts). With `ready_text`, this waits until that text appears in the stderr
+        file (e.g. tcpdump's "listening on"), so the caller knows the process is ready."""
+        stderr_path = stderr if isinstance(stderr, Path) else None
+        if ready_text is not None and stderr_path is None:
             stderr_path = Path(self.lab.workdir) / f"spawn-{next(self.lab._spawn_counter)}.stderr"
-            stderr = open(stderr_path, "w")  # noqa: SIM115 - handed to the child
+        stderr_file = open(stderr_path, "w") if stderr_path is not None else stderr  # noqa: SIM115
         try:
-            process = subprocess.Popen(self.command(cmd), stdout=stdout, stderr=stderr,
+            process = subprocess.Popen(self.command(cmd), stdout=stdout, stderr=stderr_file,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
         except FileNotFoundError:
             raise LabError(f"`{cmd[0]}` is not installed") from None
         finally:
             if stderr_path is not None:
-                stderr.close()
+                stderr_file.close()
         self.lab._processes.append(process)
-        if stderr_path is not None:
+        if ready_text is not None:
             deadline = time.monotonic() + timeout
             while ready_text not in stderr_path.read_text(errors="replace"):
                 if process.poll() is not None:
