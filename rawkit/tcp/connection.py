@@ -1,0 +1,763 @@
+"""One TCP connection as a sans-IO engine (RFC 9293): segments and `now` in, events and segments out.
+
+Time is float seconds, always passed in. Nothing here sleeps, reads a clock or touches a socket:
+the stack calls `receive(segment, now)` for every arriving segment, `poll(now)` to collect what to
+send, `events()` for what timers did, and calls back no later than `next_deadline()`.
+"""
+
+from __future__ import annotations
+
+from rawkit.tcp import seq
+from rawkit.tcp.congestion import NewReno
+from rawkit.tcp.events import Closed, Connected, DataReceived, Event, PeerClosed, Reset, TimedOut
+from rawkit.tcp.isn import Endpoint, initial_sequence, timestamp_offset
+from rawkit.tcp.reassembly import Reassembly
+from rawkit.tcp.reset import reset_for
+from rawkit.tcp.rtt import RttEstimator
+from rawkit.tcp.segment import ACK, FIN, PSH, RST, SYN, Segment
+from rawkit.tcp.settings import Settings
+from rawkit.tcp.states import (
+    CAN_RECEIVE_DATA,
+    CAN_SEND,
+    SYNCHRONIZED,
+    LocalProtocolError,
+    State,
+    Trigger,
+    next_state,
+)
+
+DEFAULT_MSS = 536              # RFC 9293 3.7.1: assumed when the peer sends no MSS option
+TIMESTAMP_OVERHEAD = 12        # NOP NOP + the 10-byte option, on every segment once negotiated
+MAX_WSCALE = 14
+MAX_PERSIST_INTERVAL = 60.0
+RTO_AFTER_LOST_SYN = 3.0       # RFC 6298 5.7
+
+
+def window_scale_for(buffer_size: int) -> int:
+    """Smallest shift that lets a 16-bit window field describe the whole receive buffer."""
+    shift = 0
+    while buffer_size >> shift > 0xFFFF and shift < MAX_WSCALE:
+        shift += 1
+    return shift
+
+
+class Connection:
+    """A TCP connection between `local` and `remote` (address text, port).
+
+    Create it, then either `connect(now)` (active open) or let a Listener build it from a SYN with
+    `Connection.from_syn`. Mutating `settings` later (nodelay, keepalive, linger) takes effect at once.
+    """
+
+    def __init__(self, local: Endpoint, remote: Endpoint, settings: Settings | None = None,
+                 secret: bytes = b"") -> None:
+        self.local = local
+        self.remote = remote
+        self.settings = settings if settings is not None else Settings()
+        self.secret = secret
+        self.state = State.CLOSED
+        self.passive = False
+        # send sequence space (RFC 9293 3.3.1) plus snd_max, the highest sequence ever sent
+        self.iss = self.snd_una = self.snd_nxt = self.snd_max = 0
+        self.snd_wnd = self.snd_wl1 = self.snd_wl2 = self.max_snd_wnd = 0
+        # receive sequence space
+        self.irs = self.rcv_nxt = self.rcv_adv = 0
+        self.last_ack_sent = 0
+        # negotiated at the handshake
+        self.send_mss = DEFAULT_MSS
+        self.snd_wscale = self.rcv_wscale = 0
+        self.sack_ok = self.ts_ok = False
+        self.ts_recent: int | None = None
+        self._ts_offset = 0
+        self._offered_wscale: int | None = None
+        # buffers
+        self._send = bytearray()
+        self._send_start = 0           # sequence number of self._send[0]
+        self._recv = bytearray()
+        self._ooo = Reassembly(self.settings.max_out_of_order)
+        self._peer_fin_seq: int | None = None
+        self._rcv_mss = DEFAULT_MSS
+        self._unacked_bytes = 0
+        self.fin_queued = self.fin_sent = self.fin_acked = self.fin_received = False
+        self.fin_seq = 0
+        self._syn_acked = False
+        self._have_irs = False
+        self._user_closed = False
+        # timers (absolute deadlines) and their counters
+        self._rto_at: float | None = None
+        self._delack_at: float | None = None
+        self._persist_at: float | None = None
+        self._time_wait_at: float | None = None
+        self._fin_wait_2_at: float | None = None
+        self._last_heard = 0.0
+        self._keepalive_probes = 0
+        self._keepalive_probe_at = 0.0
+        self.retries = 0
+        self.backoff = 0
+        self._persist_backoff = 0
+        self._persist_probes = 0
+        self.rtt = RttEstimator(self.settings.initial_rto, self.settings.min_rto, self.settings.max_rto)
+        self.congestion = NewReno(DEFAULT_MSS, self.settings.initial_window)
+        self._rtt_seq: int | None = None
+        self._rtt_time = 0.0
+        # pending output flags
+        self._ack_now = False
+        self._retransmit_head = False
+        self._send_probe = False
+        self._replies: list[Segment] = []
+        self._events: list[Event] = []
+        self.error: Event | None = None        # the Reset/TimedOut that ended the connection, if any
+
+    # ================================================================ user calls
+    def connect(self, now: float) -> None:
+        """Active open: the SYN goes out at the next `poll`."""
+        self.state = next_state(self.state, Trigger.CONNECT)
+        self._start(now)
+        self._offered_wscale = window_scale_for(self.settings.receive_buffer_size) \
+            if self.settings.window_scaling else None
+
+    @classmethod
+    def from_syn(cls, syn: Segment, now: float, local: Endpoint, remote: Endpoint,
+                 settings: Settings | None = None, secret: bytes = b"") -> Connection:
+        """Passive open: a connection in SYN-RECEIVED answering `syn` (its SYN-ACK comes from `poll`)."""
+        connection = cls(local, remote, settings, secret)
+        connection.state = State.LISTEN
+        connection.passive = True
+        connection.state = next_state(State.LISTEN, Trigger.RECV_SYN)
+        connection._start(now)
+        connection._take_peer_syn(syn, now)
+        return connection
+
+    def send(self, data: bytes, now: float) -> int:
+        """Queue application bytes; returns how many fit in the send buffer (0 when full)."""
+        if self.state not in CAN_SEND or self.fin_queued:
+            raise LocalProtocolError(self.state, "send")
+        accepted = min(len(data), self.send_space)
+        if accepted:
+            self._send += data[:accepted]
+        return accepted
+
+    def read(self, max_bytes: int = 1 << 30) -> bytes:
+        """Take up to `max_bytes` received bytes. b"" means nothing buffered: check `eof`."""
+        if not self._recv:
+            return b""
+        data = bytes(self._recv[:max_bytes])
+        del self._recv[:max_bytes]
+        if self.state in SYNCHRONIZED and not self.fin_received:
+            opening = self._receive_space() - self._advertised_space()
+            if opening >= min(self.settings.receive_buffer_size // 2, 2 * self._rcv_mss):
+                self._ack_now = True
+        return data
+
+    def shutdown_write(self, now: float) -> None:
+        """Half-close: no more sends; a FIN follows the queued data. Idempotent once the FIN is queued."""
+        if self.fin_queued:
+            return
+        if self.state is State.SYN_SENT:
+            self._enter_closed(Trigger.SHUTDOWN_WRITE)
+            return
+        if self.state is State.SYN_RECEIVED:
+            self.fin_queued = True     # RFC 9293: queued until ESTABLISHED
+            return
+        self.state = next_state(self.state, Trigger.SHUTDOWN_WRITE)
+        self._queue_fin()
+
+    def close(self, now: float) -> None:
+        """The socket is gone: FIN after the data, or RST with linger 0 or unread data (as Linux)."""
+        if self.state in (State.CLOSED, State.LISTEN):
+            return
+        if self.settings.linger == 0 or self._recv:
+            self.abort(now)
+            return
+        self._user_closed = True
+        self.shutdown_write(now)
+        if self.state is State.FIN_WAIT_2:
+            self._fin_wait_2_at = now + self.settings.fin_wait2_timeout
+
+    def abort(self, now: float) -> None:
+        """Drop the connection at once; the peer gets a RST when it knows us."""
+        if self.state is State.CLOSED:
+            return
+        if self.state in SYNCHRONIZED - {State.TIME_WAIT} or self.state is State.SYN_RECEIVED:
+            self._replies.append(self._segment(RST | ACK, self.snd_max, now=now))
+        self._enter_closed(Trigger.ABORT)
+
+    # ================================================================ what the stack reads
+    @property
+    def send_space(self) -> int:
+        return max(self.settings.send_buffer_size - len(self._send), 0)
+
+    @property
+    def unsent(self) -> int:
+        """Bytes queued but not yet sent once."""
+        sent = seq.delta(self.snd_max, self._send_start) if self._syn_acked else 0
+        return max(len(self._send) - max(sent, 0), 0)
+
+    @property
+    def unacknowledged(self) -> int:
+        """Bytes in the send buffer (unsent + in flight)."""
+        return len(self._send)
+
+    @property
+    def readable(self) -> int:
+        return len(self._recv)
+
+    @property
+    def eof(self) -> bool:
+        """The peer's FIN arrived and every byte before it has been read."""
+        return self.fin_received and not self._recv
+
+    @property
+    def out_of_order_ranges(self) -> tuple[tuple[int, int], ...]:
+        return self._ooo.sack_blocks(len(self._ooo))
+
+    def events(self) -> list[Event]:
+        """Events born from timers and user calls since the last `receive`/`events` call."""
+        events, self._events = self._events, []
+        return events
+
+    def next_deadline(self) -> float | None:
+        """The earliest time `poll` has timer work to do; None when no timer runs."""
+        deadlines = [at for at in (self._rto_at, self._delack_at, self._persist_at, self._time_wait_at,
+                                   self._fin_wait_2_at, self._keepalive_deadline()) if at is not None]
+        return min(deadlines) if deadlines else None
+
+    # ================================================================ segment arrival
+    def receive(self, segment: Segment, now: float) -> list[Event]:
+        """Process one arriving segment (already demultiplexed to this connection)."""
+        if self.state is State.CLOSED or self.state is State.LISTEN:
+            reply = reset_for(segment)
+            if reply is not None:
+                self._replies.append(reply)
+        elif self.state is State.SYN_SENT:
+            self._receive_in_syn_sent(segment, now)
+        else:
+            self._receive_synchronized(segment, now)
+        return self.events()
+
+    def _receive_in_syn_sent(self, segment: Segment, now: float) -> None:
+        ack_ok = False
+        if segment.has_ack:
+            if seq.le(segment.ack, self.iss) or seq.gt(segment.ack, self.snd_max):
+                if not segment.rst:
+                    self._replies.append(Segment(self.local[1], self.remote[1], segment.ack, 0, RST))
+                return
+            ack_ok = True
+        if segment.rst:
+            if ack_ok:
+                self._fail(Reset(refused=True), Trigger.RECV_RST)
+            return
+        if not segment.syn:
+            return
+        self._take_peer_syn(segment, now)
+        if ack_ok:
+            self.state = next_state(self.state, Trigger.RECV_SYN_ACK)
+            self._handshake_acked(segment, now)
+            self._ack_now = True
+            self._accept_payload(segment, seq.add(segment.seq, 1), segment.payload, now)
+        else:                      # simultaneous open: answer with SYN-ACK, same ISN
+            self.state = next_state(self.state, Trigger.RECV_SYN)
+            self.snd_nxt = self.iss
+
+    def _receive_synchronized(self, segment: Segment, now: float) -> None:
+        start, payload, fin = segment.seq, segment.payload, segment.fin
+        if segment.syn:
+            if self.state is State.SYN_RECEIVED and segment.seq == self.irs:
+                if not segment.has_ack:            # the peer retransmitted its SYN: repeat our SYN-ACK
+                    self.snd_nxt = self.iss
+                    return
+                start = seq.add(start, 1)          # SYN-ACK of a simultaneous open: its ACK counts
+            elif not segment.rst:
+                self._ack_now = True               # RFC 5961 4.2 style: challenge ACK, drop
+                return
+        if self.ts_ok and segment.timestamp is not None and not segment.rst and self.ts_recent is not None \
+                and seq.lt(segment.timestamp[0], self.ts_recent):
+            self._ack_now = True                   # PAWS (RFC 7323 5.3): an old duplicate
+            return
+        # 1. sequence acceptability (RFC 9293 3.10.7.4)
+        window = self._receive_space()
+        length = len(payload) + (1 if fin else 0)
+        if length == 0:
+            acceptable = start == self.rcv_nxt if window == 0 else seq.in_window(start, self.rcv_nxt, window)
+        elif window == 0:
+            acceptable = False
+            if start == self.rcv_nxt and not segment.rst:   # window probe: keep its ACK, drop its data
+                acceptable, payload, fin = True, b"", False
+        else:
+            last = seq.add(start, length - 1)
+            acceptable = (seq.in_window(start, self.rcv_nxt, window)
+                          or seq.in_window(last, self.rcv_nxt, window))
+        if not acceptable:
+            if not segment.rst:
+                self._ack_now = True
+                if self.state is State.TIME_WAIT and fin:
+                    self._time_wait_at = now + self.settings.time_wait
+            return
+        self._last_heard = now
+        self._keepalive_probes = 0
+        # trim to the window
+        early = seq.delta(self.rcv_nxt, start)
+        if early > 0:
+            if early > len(payload):
+                fin = False
+            payload = payload[early:]
+            start = self.rcv_nxt
+        room = window - seq.distance(start, self.rcv_nxt)
+        if len(payload) > room:
+            payload, fin = payload[:max(room, 0)], False
+        if self.ts_ok and segment.timestamp is not None and seq.le(segment.seq, self.last_ack_sent):
+            self.ts_recent = segment.timestamp[0]
+        # 2. RST
+        if segment.rst:
+            if self._rst_acceptable(segment):
+                self._on_reset()
+            return
+        # 5. ACK
+        if not segment.has_ack:
+            return
+        if self.state is State.SYN_RECEIVED:
+            if not (seq.lt(self.snd_una, segment.ack) and seq.le(segment.ack, self.snd_max)):
+                self._replies.append(Segment(self.local[1], self.remote[1], segment.ack, 0, RST))
+                return
+            self.state = next_state(self.state, Trigger.RECV_ACK_OF_SYN)
+            self._handshake_acked(segment, now)
+            self.snd_wl1 = segment.seq
+            if self.fin_queued:
+                self.state = next_state(self.state, Trigger.SHUTDOWN_WRITE)
+                self.fin_queued = False
+                self._queue_fin()
+        if not self._process_ack(segment, now):
+            return
+        if self.state is State.CLOSED:
+            return
+        # 7. text, 8. FIN
+        self._accept_payload(segment, start, payload, now)
+        if fin:
+            fin_at = seq.add(start, len(payload))
+            if fin_at == self.rcv_nxt:
+                self._on_fin(now)
+            elif self.state in CAN_RECEIVE_DATA:
+                self._peer_fin_seq = fin_at
+                self._ack_now = True
+
+    def _rst_acceptable(self, segment: Segment) -> bool:
+        """RFC 9293 acceptability (in window). RFC 5961's exact-match + challenge ACK goes here."""
+        return True
+
+    def _on_reset(self) -> None:
+        if self.state is State.SYN_RECEIVED:
+            self._fail(Reset(refused=not self.passive), Trigger.RECV_RST)
+        elif self.state in (State.CLOSING, State.LAST_ACK, State.TIME_WAIT):
+            self._enter_closed(Trigger.RECV_RST)
+        else:
+            self._fail(Reset(), Trigger.RECV_RST)
+
+    def _process_ack(self, segment: Segment, now: float) -> bool:
+        """RFC 9293 3.10.7.4 fifth check. False when the rest of the segment must be dropped."""
+        ack = segment.ack
+        if seq.gt(ack, self.snd_max):
+            self._ack_now = True                   # acknowledges something never sent
+            return False
+        window = segment.window << self.snd_wscale
+        if seq.gt(ack, self.snd_una):
+            self._ack_advance(ack, segment, now)
+        elif ack == self.snd_una and not segment.payload and not segment.fin and window == self.snd_wnd \
+                and self.snd_una != self.snd_max and self.state in SYNCHRONIZED:
+            flight = seq.distance(self.snd_max, self.snd_una)
+            if self.congestion.on_duplicate_ack(self.snd_una, self.snd_max, flight):
+                self._retransmit_head = True
+                self._rtt_seq = None
+        if seq.le(self.snd_una, ack) and (seq.lt(self.snd_wl1, segment.seq) or (
+                self.snd_wl1 == segment.seq and seq.le(self.snd_wl2, ack))):
+            self.snd_wnd = window
+            self.snd_wl1, self.snd_wl2 = segment.seq, ack
+            self.max_snd_wnd = max(self.max_snd_wnd, window)
+            if window:
+                self._persist_at = None
+                self._persist_backoff = 0
+        self._persist_probes = 0
+        if self.fin_sent and seq.gt(self.snd_una, self.fin_seq) and not self.fin_acked:
+            self.fin_acked = True
+            if self.state is State.FIN_WAIT_1:
+                self.state = next_state(self.state, Trigger.RECV_ACK_OF_FIN)
+                if self._user_closed:
+                    self._fin_wait_2_at = now + self.settings.fin_wait2_timeout
+            elif self.state is State.CLOSING:
+                self.state = next_state(self.state, Trigger.RECV_ACK_OF_FIN)
+                self._time_wait_at = now + self.settings.time_wait
+                self._stop_retransmit_timers()
+            elif self.state is State.LAST_ACK:
+                self._enter_closed(Trigger.RECV_ACK_OF_FIN)
+                return False
+        return True
+
+    def _ack_advance(self, ack: int, segment: Segment, now: float) -> None:
+        removed = 0
+        if seq.gt(ack, self._send_start):
+            removed = min(seq.distance(ack, self._send_start), len(self._send))
+            del self._send[:removed]
+            self._send_start = seq.add(self._send_start, removed)
+        self.snd_una = ack
+        if seq.lt(self.snd_nxt, ack):
+            self.snd_nxt = ack
+        self._take_rtt_sample(ack, segment, now)
+        self.retries = 0
+        flight_after = seq.distance(self.snd_max, self.snd_una)
+        if removed and self.congestion.on_new_ack(ack, removed, flight_after):
+            self._retransmit_head = True           # NewReno partial ACK: the next hole is lost too
+            self._rtt_seq = None
+        self._rto_at = None if self.snd_una == self.snd_max else now + self._rto()
+
+    def _take_rtt_sample(self, ack: int, segment: Segment, now: float) -> None:
+        if self.ts_ok and segment.timestamp is not None and segment.timestamp[1]:
+            elapsed = seq.distance(self._tsval(now), segment.timestamp[1])
+            if elapsed < seq.HALF:
+                self.rtt.sample(elapsed / 1000)
+                self.backoff = 0
+            return
+        if self._rtt_seq is not None and seq.gt(ack, self._rtt_seq):
+            self.rtt.sample(now - self._rtt_time)
+            self.backoff = 0
+            self._rtt_seq = None
+
+    def _accept_payload(self, segment: Segment, start: int, payload: bytes, now: float) -> None:
+        if not payload:
+            return
+        if self.state not in CAN_RECEIVE_DATA:
+            return                                  # RFC 9293: ignore text after the peer's FIN
+        if self._user_closed:
+            self.abort(now)                         # nobody will read it: Linux answers with RST
+            return
+        self._rcv_mss = max(self._rcv_mss, len(payload))
+        if start != self.rcv_nxt:
+            self._ooo.add(start, payload, self.rcv_nxt)
+            self._ack_now = True                    # duplicate ACK (with SACK blocks) at once
+            return
+        had_holes = len(self._ooo) > 0
+        self._recv += payload
+        self.rcv_nxt = seq.add(self.rcv_nxt, len(payload))
+        arrived = len(payload)
+        if had_holes:
+            more = self._ooo.pop_ready(self.rcv_nxt)
+            self._recv += more
+            self.rcv_nxt = seq.add(self.rcv_nxt, len(more))
+            arrived += len(more)
+            self._ack_now = True
+        self._events.append(DataReceived(arrived))
+        self._unacked_bytes += arrived
+        if self._peer_fin_seq is not None and self._peer_fin_seq == self.rcv_nxt:
+            self._on_fin(now)
+        elif not self.settings.delayed_ack or self._unacked_bytes >= 2 * self._rcv_mss:
+            self._ack_now = True
+        elif self._delack_at is None:
+            self._delack_at = now + self.settings.delayed_ack
+
+    def _on_fin(self, now: float) -> None:
+        self.rcv_nxt = seq.add(self.rcv_nxt, 1)
+        self._ack_now = True
+        self._peer_fin_seq = None
+        if not self.fin_received:
+            self.fin_received = True
+            self._events.append(PeerClosed())
+        self.state = next_state(self.state, Trigger.RECV_FIN)
+        if self.state is State.TIME_WAIT:
+            self._time_wait_at = now + self.settings.time_wait
+            self._stop_retransmit_timers()
+            self._fin_wait_2_at = None
+
+    # ================================================================ timers and output
+    def poll(self, now: float) -> list[Segment]:
+        """Run due timers, then return every segment that should leave now."""
+        self._run_timers(now)
+        out, self._replies = self._replies, []
+        if self.state in (State.CLOSED, State.LISTEN):
+            return out
+        if not self._syn_acked:
+            if self.snd_nxt == self.iss:
+                flags = SYN | ACK if self._have_irs else SYN
+                out.append(self._segment(flags, self.iss, now=now))
+                self.snd_nxt = seq.add(self.iss, 1)
+                self.snd_max = self.snd_nxt
+                if self.retries == 0:
+                    self._rtt_seq, self._rtt_time = self.iss, now
+                if self._rto_at is None:
+                    self._rto_at = now + self._rto()
+            elif self._ack_now and self._have_irs:
+                out.append(self._segment(ACK, self.snd_nxt, now=now))
+            return out
+        if self._retransmit_head:
+            self._retransmit_head = False
+            segment = self._retransmission_at_una(now)
+            if segment is not None:
+                out.append(segment)
+        if self._send_probe:
+            self._send_probe = False
+            out.append(self._segment(ACK, seq.add(self.snd_una, -1), now=now))
+        while (segment := self._next_data_segment(now)) is not None:
+            out.append(segment)
+        if self._ack_now:
+            out.append(self._segment(ACK, self.snd_nxt, now=now))
+        self._arm_persist(now)
+        return out
+
+    def _run_timers(self, now: float) -> None:
+        if self._time_wait_at is not None and now >= self._time_wait_at:
+            self._time_wait_at = None
+            self._enter_closed(Trigger.TIME_WAIT_EXPIRED)
+            return
+        if self._fin_wait_2_at is not None and now >= self._fin_wait_2_at:
+            self._fin_wait_2_at = None
+            if self.state is State.FIN_WAIT_2:
+                self._enter_closed(Trigger.FIN_WAIT_2_EXPIRED)
+                return
+        if self._rto_at is not None and now >= self._rto_at:
+            self._rto_at = None
+            self._on_retransmission_timeout(now)
+            if self.state is State.CLOSED:
+                return
+        if self._persist_at is not None and now >= self._persist_at:
+            self._persist_at = None
+            self._persist_probes += 1
+            if self._persist_probes > self.settings.max_retries:
+                self._fail(TimedOut("zero-window probes unanswered"), Trigger.TIMEOUT)
+                return
+            self._send_probe = True
+            self._persist_backoff += 1
+        keepalive_at = self._keepalive_deadline()
+        if keepalive_at is not None and now >= keepalive_at:
+            self._on_keepalive(now)
+            if self.state is State.CLOSED:
+                return
+        if self._delack_at is not None and now >= self._delack_at:
+            self._delack_at = None
+            self._ack_now = True
+
+    def _on_retransmission_timeout(self, now: float) -> None:
+        self.retries += 1
+        self.backoff += 1
+        if not self._syn_acked:
+            limit = self.settings.synack_retries if self.passive else self.settings.syn_retries
+            if self.retries > limit:
+                self._fail(TimedOut("handshake" if self.passive else "connect"), Trigger.TIMEOUT)
+                return
+            self.snd_nxt = self.iss
+            self._rtt_seq = None
+            return
+        if self.snd_una == self.snd_max:
+            return
+        if self.retries > self.settings.max_retries:
+            self._fail(TimedOut("retransmissions"), Trigger.TIMEOUT)
+            return
+        self.congestion.on_timeout(seq.distance(self.snd_max, self.snd_una), self.snd_max)
+        self.snd_nxt = self.snd_una                # go back: resend from the first unacknowledged byte
+        self._rtt_seq = None
+        self._retransmit_head = False
+        self._rto_at = now + self._rto()
+
+    def _keepalive_deadline(self) -> float | None:
+        if not self.settings.keepalive or self.state not in (State.ESTABLISHED, State.CLOSE_WAIT):
+            return None
+        if self._keepalive_probes == 0:
+            return self._last_heard + self.settings.keepalive_idle
+        return self._keepalive_probe_at + self.settings.keepalive_interval
+
+    def _on_keepalive(self, now: float) -> None:
+        if self.snd_una != self.snd_max or self.unsent:
+            self._last_heard = now                 # the retransmission timer watches the peer already
+            self._keepalive_probes = 0
+            return
+        if self._keepalive_probes >= self.settings.keepalive_count:
+            self._replies.append(self._segment(RST | ACK, self.snd_max, now=now))
+            self._fail(TimedOut("keepalive"), Trigger.TIMEOUT)
+            return
+        self._keepalive_probes += 1
+        self._keepalive_probe_at = now
+        self._send_probe = True
+
+    def _arm_persist(self, now: float) -> None:
+        waiting = self.unsent > 0 or (self.fin_queued and not self.fin_sent)
+        if self.snd_wnd == 0 and waiting and self.snd_una == self.snd_max and self.state in SYNCHRONIZED:
+            if self._persist_at is None:
+                interval = min(self._rto_base() * (1 << min(self._persist_backoff, 16)), MAX_PERSIST_INTERVAL)
+                self._persist_at = now + interval
+        else:
+            self._persist_at = None
+
+    def _next_data_segment(self, now: float) -> Segment | None:
+        if self.state not in (State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_1, State.CLOSING,
+                              State.LAST_ACK):
+            return None
+        offset = max(seq.delta(self.snd_nxt, self._send_start), 0)
+        unsent = max(len(self._send) - offset, 0)
+        in_flight = seq.distance(self.snd_nxt, self.snd_una)
+        usable = min(self.snd_wnd, self.congestion.cwnd) - in_flight
+        length = max(min(unsent, usable, self.send_mss), 0)
+        fin_now = self.fin_queued and seq.add(self.snd_nxt, length) == self.fin_seq and length == unsent \
+            and (usable > 0 or self.snd_wnd > 0 or length > 0)
+        if length == 0 and not fin_now:
+            return None
+        retransmission = seq.lt(self.snd_nxt, self.snd_max)
+        if length < self.send_mss and not retransmission and not fin_now:
+            if length == unsent:
+                if in_flight and not self.settings.nodelay:
+                    return None                     # Nagle: one small segment in flight at a time
+            elif length < self.max_snd_wnd // 2 and in_flight:
+                return None                         # sender SWS avoidance: wait for a useful window
+        flags = ACK | (FIN if fin_now else 0)
+        if length and length == unsent:
+            flags |= PSH
+        payload = bytes(self._send[offset:offset + length])
+        segment = self._segment(flags, self.snd_nxt, payload, now=now)
+        if retransmission:
+            if self._rtt_seq is not None and seq.in_window(self._rtt_seq, self.snd_nxt, length + 1):
+                self._rtt_seq = None                # Karn: no sample from a retransmitted byte
+        elif self._rtt_seq is None and not self.ts_ok:
+            self._rtt_seq, self._rtt_time = self.snd_nxt, now
+        self.snd_nxt = seq.add(self.snd_nxt, length + (1 if fin_now else 0))
+        if seq.gt(self.snd_nxt, self.snd_max):
+            self.snd_max = self.snd_nxt
+        if fin_now:
+            self.fin_sent = True
+        if self._rto_at is None:
+            self._rto_at = now + self._rto()
+        return segment
+
+    def _retransmission_at_una(self, now: float) -> Segment | None:
+        offset = max(seq.delta(self.snd_una, self._send_start), 0)
+        length = max(min(self.send_mss, len(self._send) - offset), 0)
+        fin = self.fin_sent and seq.add(self.snd_una, length) == self.fin_seq
+        if length == 0 and not fin:
+            return None
+        flags = ACK | (FIN if fin else 0) | (PSH if length and offset + length == len(self._send) else 0)
+        return self._segment(flags, self.snd_una, bytes(self._send[offset:offset + length]), now=now)
+
+    # ================================================================ building segments
+    def _segment(self, flags: int, sequence: int, payload: bytes = b"", *, now: float) -> Segment:
+        segment = Segment(self.local[1], self.remote[1], sequence, 0, flags, 0, payload)
+        if flags & SYN:
+            segment.window = min(self._receive_space(), 0xFFFF)
+            segment.mss = self.settings.mss
+            if self._offered_wscale is not None:
+                segment.wscale = self._offered_wscale
+            segment.sack_permitted = self.settings.sack and (not self.passive or self.sack_ok)
+            if self.settings.timestamps and (not self.passive or self.ts_ok):
+                segment.timestamp = (self._tsval(now), self.ts_recent or 0)
+        else:
+            if not flags & RST or flags & ACK:
+                segment.window = self._advertise()
+            if self.ts_ok and not flags & RST:
+                segment.timestamp = (self._tsval(now), self.ts_recent or 0)
+            if self.sack_ok and self._ooo.ranges and not flags & RST:
+                segment.sack_blocks = self._ooo.sack_blocks(3 if self.ts_ok else 4)
+        if flags & ACK:
+            segment.ack = self.rcv_nxt
+            self.last_ack_sent = self.rcv_nxt
+            self._ack_now = False
+            self._delack_at = None
+            self._unacked_bytes = 0
+        return segment
+
+    def _tsval(self, now: float) -> int:
+        return (int(now * 1000) + self._ts_offset) & seq.MASK
+
+    def _receive_space(self) -> int:
+        return max(self.settings.receive_buffer_size - len(self._recv), 0)
+
+    def _advertised_space(self) -> int:
+        return max(seq.delta(self.rcv_adv, self.rcv_nxt), 0)
+
+    def _advertise(self) -> int:
+        """Window field for an outgoing segment, with receiver-side SWS avoidance (RFC 9293 3.8.6.2.2)."""
+        edge = seq.add(self.rcv_nxt, self._receive_space())
+        growth = seq.delta(edge, self.rcv_adv)
+        threshold = min(self.settings.receive_buffer_size // 2, self._rcv_mss)
+        if growth >= threshold or (growth > 0 and self._receive_space() == self.settings.receive_buffer_size):
+            self.rcv_adv = edge
+        return min(self._advertised_space() >> self.rcv_wscale, 0xFFFF)
+
+    def _rto_base(self) -> float:
+        return self.rtt.rto
+
+    def _rto(self) -> float:
+        return min(self.rtt.rto * (1 << min(self.backoff, 30)), self.settings.max_rto)
+
+    # ================================================================ state helpers
+    def _start(self, now: float) -> None:
+        self.iss = initial_sequence(self.secret, self.local, self.remote, now)
+        self.snd_una = self.snd_nxt = self.snd_max = self.iss
+        self._send_start = seq.add(self.iss, 1)
+        self._ts_offset = timestamp_offset(self.secret, self.local, self.remote)
+        self._last_heard = now
+
+    def _take_peer_syn(self, syn: Segment, now: float) -> None:
+        """Record the peer's ISN and negotiate MSS, window scale, SACK and timestamps from its SYN."""
+        self.irs = syn.seq
+        self.rcv_nxt = seq.add(syn.seq, 1)
+        self._have_irs = True
+        settings = self.settings
+        if self.passive:
+            self._offered_wscale = window_scale_for(settings.receive_buffer_size) \
+                if settings.window_scaling and syn.wscale is not None else None
+            self.sack_ok = settings.sack and syn.sack_permitted
+            self.ts_ok = settings.timestamps and syn.timestamp is not None
+        else:
+            self.sack_ok = settings.sack and syn.sack_permitted
+            self.ts_ok = settings.timestamps and syn.timestamp is not None
+        if self._offered_wscale is not None and syn.wscale is not None:
+            self.snd_wscale = min(syn.wscale, MAX_WSCALE)
+            self.rcv_wscale = self._offered_wscale
+        else:
+            self.snd_wscale = self.rcv_wscale = 0
+            self._offered_wscale = None if self.passive else self._offered_wscale
+        if self.ts_ok and syn.timestamp is not None:
+            self.ts_recent = syn.timestamp[0]
+        peer_mss = syn.mss if syn.mss else DEFAULT_MSS
+        self.send_mss = max(min(peer_mss, settings.mss) - (TIMESTAMP_OVERHEAD if self.ts_ok else 0), 64)
+        self._rcv_mss = max(min(settings.mss, peer_mss) - (TIMESTAMP_OVERHEAD if self.ts_ok else 0), 64)
+        self.congestion.set_mss(self.send_mss, settings.initial_window)
+        self.snd_wnd = syn.window                   # the window in a SYN is never scaled
+        self.max_snd_wnd = syn.window
+        self.snd_wl1, self.snd_wl2 = syn.seq, syn.ack
+        self.rcv_adv = seq.add(self.rcv_nxt, self._receive_space())
+        self._last_heard = now
+
+    def _handshake_acked(self, segment: Segment, now: float) -> None:
+        """Our SYN is acknowledged: ESTABLISHED bookkeeping, RTT from the SYN if it was not resent."""
+        had_retries = self.retries > 0
+        self._take_rtt_sample(segment.ack, segment, now)
+        if had_retries and self.rtt.srtt is None:
+            self.rtt.rto = max(self.rtt.rto, RTO_AFTER_LOST_SYN)
+        self._syn_acked = True
+        self.snd_una = segment.ack
+        self.snd_nxt = self.snd_max = segment.ack
+        self.retries = self.backoff = 0
+        self._rto_at = None
+        self._rtt_seq = None
+        if not segment.syn:
+            self.snd_wnd = segment.window << self.snd_wscale
+            self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
+        self.snd_wl1, self.snd_wl2 = segment.seq, segment.ack
+        self._events.append(Connected())
+
+    def _queue_fin(self) -> None:
+        self.fin_queued = True
+        self.fin_seq = seq.add(self._send_start, len(self._send))
+
+    def _stop_retransmit_timers(self) -> None:
+        self._rto_at = self._persist_at = None
+
+    def _fail(self, event: Event, trigger: Trigger) -> None:
+        self.error = event
+        self._events.append(event)
+        self._enter_closed(trigger)
+
+    def _enter_closed(self, trigger: Trigger) -> None:
+        self.state = next_state(self.state, trigger)
+        self._rto_at = self._delack_at = self._persist_at = self._time_wait_at = self._fin_wait_2_at = None
+        self._ack_now = self._retransmit_head = self._send_probe = False
+        self._send.clear()
+        self._ooo.clear()
+        self._events.append(Closed())
+
+    def __repr__(self) -> str:
+        return (f"<Connection {self.local[0]}:{self.local[1]} > {self.remote[0]}:{self.remote[1]} "
+                f"{self.state.value} una={self.snd_una} nxt={self.snd_nxt} rcv_nxt={self.rcv_nxt}>")

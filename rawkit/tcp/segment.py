@@ -1,0 +1,153 @@
+"""The engine's segment: a representation holding only the fields TCP acts on, with conversion to and
+from the wire layer (`rawkit.wire.tcp`) and a fast path to bytes for bulk sending."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from rawkit.wire import tcp_options
+from rawkit.wire.checksum import internet_checksum, ones_sum
+from rawkit.wire.constants import IPProto
+from rawkit.wire.tcp import TCP, Flags, TCPView, flag_text
+
+FIN, SYN, RST, PSH, ACK, URG = Flags.FIN, Flags.SYN, Flags.RST, Flags.PSH, Flags.ACK, Flags.URG
+_HEADER = struct.Struct("!HHIIBBHHH")
+_MSS = struct.Struct("!BBH")
+_TIMESTAMP = struct.Struct("!BBBBII")   # NOP NOP kind len TSval TSecr: Linux's layout
+_SACK_BLOCK = struct.Struct("!II")
+
+
+class SegmentError(ValueError):
+    """Bytes that are not a TCP segment the engine can take (too short, bad data offset)."""
+
+
+@dataclass(slots=True)
+class Segment:
+    """One TCP segment. Options the engine negotiates are fields; `None`/empty means absent."""
+
+    sport: int
+    dport: int
+    seq: int
+    ack: int = 0
+    flags: int = 0
+    window: int = 0
+    payload: bytes = b""
+    mss: int | None = None
+    wscale: int | None = None
+    sack_permitted: bool = False
+    sack_blocks: tuple[tuple[int, int], ...] = ()
+    timestamp: tuple[int, int] | None = None       # (TSval, TSecr)
+    urgptr: int = 0
+    extra_options: tuple[tuple[str | int, object], ...] = field(default=())  # kept, not acted on
+
+    syn = property(lambda self: bool(self.flags & SYN))
+    fin = property(lambda self: bool(self.flags & FIN))
+    rst = property(lambda self: bool(self.flags & RST))
+    has_ack = property(lambda self: bool(self.flags & ACK))
+
+    @property
+    def seq_len(self) -> int:
+        """Sequence space the segment occupies: payload plus one each for SYN and FIN."""
+        return len(self.payload) + (self.flags & SYN and 1) + (self.flags & FIN and 1)
+
+    @property
+    def flagstr(self) -> str:
+        return flag_text(self.flags)
+
+    # ---- options -------------------------------------------------------------------------------
+    def options_list(self) -> list[tcp_options.Option]:
+        """The options in the order Linux sends them, as (name, value) pairs for the wire builder."""
+        options: list[tcp_options.Option] = []
+        if self.mss is not None:
+            options.append(("MSS", self.mss))
+        if self.sack_permitted and self.timestamp is not None:
+            options += [("SAckOK", b""), ("Timestamp", self.timestamp)]
+        elif self.sack_permitted:
+            options += [("NOP", None), ("NOP", None), ("SAckOK", b"")]
+        elif self.timestamp is not None:
+            options += [("NOP", None), ("NOP", None), ("Timestamp", self.timestamp)]
+        if self.wscale is not None:
+            options += [("NOP", None), ("WScale", self.wscale)]
+        if self.sack_blocks:
+            options += [("NOP", None), ("NOP", None), ("SAck", self.sack_blocks)]
+        options += list(self.extra_options)
+        return options
+
+    def options_bytes(self) -> bytes:
+        if not self.sack_blocks and self.mss is None and self.wscale is None and not self.extra_options:
+            if self.timestamp is None:
+                return b""
+            if not self.sack_permitted:   # the common data-segment case, kept cheap
+                return _TIMESTAMP.pack(1, 1, 8, 10, *self.timestamp)
+        return tcp_options.encode(self.options_list())
+
+    # ---- to the wire ---------------------------------------------------------------------------
+    def to_bytes(self, pseudo_sum: int | None = None) -> bytes:
+        """The segment as bytes. `pseudo_sum` is `address_sum(src, dst)` of the IP pair (the
+        pseudo-header without its length); None leaves the checksum zero."""
+        options = self.options_bytes()
+        header_len = 20 + len(options)
+        offset_byte = header_len << 2 | self.flags >> 8 & 1
+        header = _HEADER.pack(self.sport, self.dport, self.seq, self.ack, offset_byte, self.flags & 0xFF,
+                              self.window, 0, self.urgptr)
+        data = b"".join((header, options, self.payload))
+        if pseudo_sum is None:
+            return data
+        total = pseudo_sum + len(data)
+        checksum = internet_checksum(data, (total & 0xFFFF) + (total >> 16))
+        return b"".join((data[:16], checksum.to_bytes(2, "big"), data[18:]))
+
+    def builder(self) -> TCP:
+        """A `rawkit.wire.TCP` builder for this segment (checksum computed when the frame is built)."""
+        return TCP(sport=self.sport, dport=self.dport, seq=self.seq, ack=self.ack, flags=int(self.flags),
+                   window=self.window, urgptr=self.urgptr, options=self.options_list())
+
+    # ---- from the wire -------------------------------------------------------------------------
+    @classmethod
+    def from_view(cls, view: TCPView, payload: bytes) -> Segment:
+        """From a wire-layer view and its payload (e.g. `pkt.tcp`, `pkt.payload`)."""
+        segment = cls(view.sport, view.dport, view.seq, view.ack, view.flags, view.window, bytes(payload),
+                      urgptr=view.urgptr)
+        if view.header_len > 20:
+            segment._take_options(tcp_options.parse(view.options_bytes)[0])
+        return segment
+
+    @classmethod
+    def parse(cls, data: bytes) -> Segment:
+        """From the bytes of a TCP segment (header + payload). Raises SegmentError on malformed input."""
+        data = bytes(data)
+        if len(data) < 20:
+            raise SegmentError(f"tcp: {len(data)} bytes is shorter than a header")
+        view = TCPView(data, 0, len(data))
+        if not 20 <= view.header_len <= len(data):
+            raise SegmentError(f"tcp: bad data offset {view.header_len}")
+        return cls.from_view(view, data[view.header_len:])
+
+    def _take_options(self, options: list[tcp_options.Option]) -> None:
+        extra = []
+        for name, value in options:
+            if name == "MSS":
+                self.mss = value
+            elif name == "WScale":
+                self.wscale = value
+            elif name == "SAckOK":
+                self.sack_permitted = True
+            elif name == "SAck":
+                self.sack_blocks = tuple(value)
+            elif name == "Timestamp":
+                self.timestamp = tuple(value)
+            elif name not in ("NOP", "EOL"):
+                extra.append((name, value))
+        self.extra_options = tuple(extra)
+
+    def __str__(self) -> str:
+        text = f"{self.sport} > {self.dport} [{self.flagstr}] seq {self.seq}"
+        if self.flags & ACK:
+            text += f" ack {self.ack}"
+        return text + f" win {self.window} len {len(self.payload)}"
+
+
+def address_sum(src: bytes, dst: bytes) -> int:
+    """Pseudo-header sum of the addresses and protocol (IPv4 or IPv6), for `Segment.to_bytes`."""
+    return ones_sum(src + dst + bytes((0, IPProto.TCP)))
