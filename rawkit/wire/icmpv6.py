@@ -59,7 +59,7 @@ class PrefixInfo(NamedTuple):
 
 _OPTION_NAMES = {1: "src_lladdr", 2: "tgt_lladdr", 3: "prefix_info", 4: "redirected", 5: "mtu"}
 _OPTION_KINDS = {name: kind for kind, name in _OPTION_NAMES.items()}
-_PREFIX = struct.Struct("!BBIII4x16s")
+_PREFIX = struct.Struct("!BBII4x16s")  # 30 bytes: length, flags, lifetimes, reserved, prefix
 
 
 class ICMPv6View:
