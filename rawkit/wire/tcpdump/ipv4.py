@@ -1,0 +1,120 @@
+"""IPv4 as tcpdump prints it: 'IP a > b: ...', the -v header summary, options and fragments."""
+
+from __future__ import annotations
+
+import struct
+from socket import inet_ntoa
+from typing import TYPE_CHECKING
+
+from rawkit.wire.checksum import ones_sum
+from rawkit.wire.tcpdump import icmp, tcp, udp
+
+if TYPE_CHECKING:
+    from rawkit.wire.tcpdump.printer import Printer
+
+_HEADER = struct.Struct("!BBHHHBBH4s4s")
+PROTO_NAMES = {0: "Options", 1: "ICMP", 2: "IGMP", 4: "IPIP", 6: "TCP", 17: "UDP", 41: "IPv6", 43: "Routing",
+               44: "Fragment", 46: "RSVP", 47: "GRE", 50: "ESP", 51: "AH", 58: "ICMPv6", 89: "OSPF",
+               103: "PIM", 112: "VRRP", 132: "SCTP"}
+_ECN = ("", ",ECT(1)", ",ECT(0)", ",CE")
+
+
+def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
+    """'IP ...' for the datagram at `off`; `length` is what the frame had on the wire from `off`."""
+    caplen = len(data) - off
+    if caplen < 20:
+        return f"{p.ip_label} [|ip]" if caplen > 0 else " [|ip]"
+    (first, tos, total, ident, frag_word, ttl, proto, checksum, src_raw,
+     dst_raw) = _HEADER.unpack_from(data, off)
+    if first >> 4 != 4:
+        return f"IP{first >> 4} (invalid)"
+    header_len = (first & 0x0F) * 4
+    if header_len < 20:
+        return f"{p.ip_label}bad-hlen {header_len}"
+    if total < header_len:
+        return f"{p.ip_label}bad-len {total}"
+    prefix = p.ip_label
+    if total > length:
+        prefix += f"truncated-ip - {total - length} bytes missing! "
+        total = length
+    src, dst = inet_ntoa(src_raw), inet_ntoa(dst_raw)
+    fragment_offset = (frag_word & 0x1FFF) * 8
+    if p.verbose:
+        prefix += _details(data, off, tos, ident, frag_word, ttl, proto, header_len,
+                           (data[off + 2] << 8 | data[off + 3]), checksum) + "\n    "
+    if fragment_offset:
+        return f"{prefix}{src} > {dst}: ip-proto-{proto}"
+    l4 = off + header_len
+    l4_length = total - header_len
+    if proto == 6:
+        pseudo = None if frag_word & 0x2000 or not p.verbose else _pseudo(src_raw, dst_raw, 6, l4_length)
+        addresses = data[off + 12 : off + 20]
+        return prefix + tcp.tcp(p, data, l4, l4_length, src + ".", dst + ".", addresses, pseudo)
+    if proto == 17:
+        pseudo = None if frag_word & 0x2000 or p.verbose < 2 else _pseudo(src_raw, dst_raw, 17, l4_length)
+        return prefix + udp.udp(p, data, l4, l4_length, src + ".", dst + ".", pseudo, False,
+                               bool(frag_word & 0x2000))
+    if proto == 1:
+        return f"{prefix}{src} > {dst}: " + icmp.icmp(p, data, l4, l4_length, frag_word & 0x2000)
+    if proto == 4:
+        return f"{prefix}{src} > {dst}: " + ipv4(p, data, l4, l4_length)
+    if proto == 41:
+        from rawkit.wire.tcpdump.ipv6 import ipv6
+
+        return f"{prefix}{src} > {dst}: " + ipv6(p, data, l4, l4_length)
+    return f"{prefix}{src} > {dst}:  ip-proto-{proto} {l4_length}"
+
+
+def _pseudo(src: bytes, dst: bytes, proto: int, length: int) -> int:
+    return ones_sum(src + dst + bytes((0, proto)) + length.to_bytes(2, "big"))
+
+
+def _details(data: bytes, off: int, tos: int, ident: int, frag_word: int, ttl: int, proto: int,
+             header_len: int, total: int, checksum: int) -> str:
+    """The -v parenthesis: '(tos 0x0, ttl 64, id 1, offset 0, flags [DF], proto TCP (6), length 60)'."""
+    flags = [name for bit, name in ((0x8000, "rsvd"), (0x2000, "+"), (0x4000, "DF")) if frag_word & bit]
+    text = (f"(tos 0x{tos:x}{_ECN[tos & 3]}, ttl {ttl}, id {ident}, offset {(frag_word & 0x1FFF) * 8}, "
+            f"flags [{', '.join(flags) or 'none'}], proto {PROTO_NAMES.get(proto, 'unknown')} ({proto}), "
+            f"length {total}")
+    if header_len > 20 and off + header_len <= len(data):
+        text += f", options ({options_text(data[off + 20 : off + header_len])})"
+    if off + header_len <= len(data) and ones_sum(data[off : off + header_len]) != 0xFFFF:
+        expected = ~ones_sum(data[off : off + 10] + data[off + 12 : off + header_len]) & 0xFFFF
+        text += f", bad cksum {checksum:x} (->{expected:x})!"
+    return text + ")"
+
+
+def options_text(raw: bytes) -> str:
+    """IPv4 options as tcpdump lists them: 'RR 0.0.0.0 0.0.0.0,EOL', 'RA', 'NOP'."""
+    out = []
+    index = 0
+    while index < len(raw):
+        kind = raw[index]
+        if kind == 0:
+            out.append("EOL")
+            break
+        if kind == 1:
+            out.append("NOP")
+            index += 1
+            continue
+        size = raw[index + 1] if index + 1 < len(raw) else 0
+        if size < 2 or index + size > len(raw):
+            out.append(f"{_OPTION_NAMES.get(kind, f'unknown {kind}')} [bad length {size}]")
+            break
+        body = raw[index + 2 : index + size]
+        out.append(_option(kind, body))
+        index += size
+    return ",".join(out)
+
+
+_OPTION_NAMES = {7: "RR", 131: "LSRR", 137: "SSRR", 148: "RA", 68: "timestamp", 130: "security"}
+
+
+def _option(kind: int, body: bytes) -> str:
+    if kind in (7, 131, 137):
+        hops = " ".join(inet_ntoa(body[i : i + 4]) for i in range(1, len(body) - 3, 4))
+        return f"{_OPTION_NAMES[kind]} {hops}"
+    if kind == 148:
+        value = int.from_bytes(body, "big") if body else 0
+        return "RA" if value == 0 else f"RA value {value}"
+    return f"{_OPTION_NAMES.get(kind, f'unknown {kind}')}"

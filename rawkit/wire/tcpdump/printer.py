@@ -1,0 +1,70 @@
+"""The stateful printer behind `rawkit read`: one tcpdump line (and dump) per frame.
+
+State is what tcpdump keeps between packets: the sequence-number bases of each TCP connection
+(relative numbers unless -S) and the previous/first timestamp for -ttt/-ttttt. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rawkit.wire.tcpdump import link
+from rawkit.wire.tcpdump.hexdump import ascii_dump, hex_lines
+from rawkit.wire.tcpdump.timestamps import DEFAULT, Clock
+
+# link type -> bytes of link header that -x/-X/-A leave out (the link printer adds VLAN tags, LLC)
+_LINK_HEADER_LEN = {1: 14, 113: 16, 276: 20, 0: 4, 108: 4, 101: 0, 228: 0, 229: 0}
+
+
+class Printer:
+    """Options mirror tcpdump's: link_headers (-e), verbose (-v count), absolute (-S), quiet (-q),
+    timestamps (timestamps.DEFAULT/NONE/EPOCH/DELTA/DATE/SINCE_FIRST), hex ('x', 'xx', 'X', 'XX',
+    'A' or None)."""
+
+    def __init__(self, *, link_headers: bool = False, verbose: int = 0, absolute: bool = False,
+                 quiet: bool = False, timestamps: int = DEFAULT, nano: bool = False,
+                 hex: str | None = None) -> None:
+        self.link_headers = link_headers
+        # with -e the link header names the protocol, so tcpdump leaves out these labels
+        labels = ("", "", "") if link_headers else ("IP ", "IP6 ", "ARP, ")
+        self.ip_label, self.ip6_label, self.arp_label = labels
+        self.verbose = verbose
+        self.absolute = absolute
+        self.quiet = quiet
+        self.clock = Clock(timestamps, nano)
+        self.hex = hex
+        self.tcp_seqs: dict[bytes, tuple[int, int]] = {}
+        self.network_offset = 0  # where the last frame's network layer starts (set by body())
+
+    def format(self, pkt: Any) -> str:
+        """The lines tcpdump prints for `pkt` (a rawkit Packet), without the final newline."""
+        return self.format_frame(pkt.data, pkt.linktype, pkt.ts_ns, pkt.wirelen)
+
+    def format_frame(self, data: bytes, linktype: int, ts_ns: int, wirelen: int) -> str:
+        line = self.clock.text(ts_ns) + self.body(data, linktype, wirelen)
+        if self.hex is not None:
+            line += self._dump(data)
+        return line
+
+    def body(self, data: bytes, linktype: int, wirelen: int) -> str:
+        """The packet's text without the timestamp."""
+        self.network_offset = _LINK_HEADER_LEN.get(linktype, 0)
+        if linktype == 1:
+            return link.ethernet(self, data, wirelen)
+        if linktype == 276:
+            return link.cooked(self, data, wirelen, 2)
+        if linktype == 113:
+            return link.cooked(self, data, wirelen, 1)
+        if linktype == 0 or linktype == 108:
+            return link.loopback(self, data, wirelen, linktype == 108)
+        if linktype in (101, 228, 229, 12, 14):
+            return link.raw_ip(self, data, wirelen)
+        return f"[unsupported link type {linktype}]" + hex_lines(data, True)
+
+    def _dump(self, data: bytes) -> str:
+        mode = self.hex
+        if mode in ("x", "X", "A"):
+            data = data[self.network_offset :]
+        if mode == "A" or mode == "AA":
+            return ascii_dump(data)
+        return hex_lines(data, mode in ("X", "XX"))

@@ -1,0 +1,164 @@
+"""TCP as tcpdump prints it: flags, relative sequence numbers per connection, options, checksum."""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from rawkit.wire.checksum import ones_sum
+from rawkit.wire.tcpdump.apps import tcp_application
+
+if TYPE_CHECKING:
+    from rawkit.wire.tcpdump.printer import Printer
+
+_HEADER = struct.Struct("!HHIIBBHHH")
+_U32 = struct.Struct("!I")
+_FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"), (0x40, "E"),
+                 (0x80, "W"))
+FLAGS = tuple("".join(letter for bit, letter in _FLAG_LETTERS if value & bit) or "none"
+              for value in range(256))
+_SYN_FIN_RST = 0x07
+_ACK = 0x10
+_URG = 0x20
+_MASK32 = 0xFFFFFFFF
+
+
+def tcp(p: Printer, data: bytes, off: int, length: int, src: str, dst: str, key_addrs: bytes,
+        pseudo: int | None) -> str:
+    """The TCP part after 'IP ' (ports included). `length` is the segment length by the IP header;
+    `src`/`dst` the addresses followed by '.' ('' when tcpdump shows bare ports); `key_addrs` the
+    source+destination address bytes (flow key); `pseudo` the pseudo-header sum (None: no check)."""
+    caplen = len(data) - off
+    if caplen < 4:
+        return f"{src[:-1]} > {dst[:-1]}: [|tcp]"
+    if caplen < 20:
+        sport, dport = data[off] << 8 | data[off + 1], data[off + 2] << 8 | data[off + 3]
+        return f"{src}{sport} > {dst}{dport}:  [|tcp]"
+    sport, dport, seq, ack, offset_byte, flags, window, checksum, urgent = _HEADER.unpack_from(data, off)
+    header_len = (offset_byte >> 4) * 4
+    head = f"{src}{sport} > {dst}{dport}: "
+    if header_len < 20:
+        return f"{head} tcp {length - header_len} [bad hdr length {header_len} - too short, < 20]"
+    flagtext = FLAGS[flags]
+    if header_len > length:
+        return f"{head}Flags [{flagtext}] [bad hdr length {header_len} - too long, > {length}]"
+    payload_len = length - header_len
+    if p.quiet:
+        return f"{head}tcp {payload_len}"
+    parts = [f"{head}Flags [{flagtext}]"]
+    if p.verbose:
+        parts.append(_checksum_text(data, off, length, checksum, pseudo))
+    ack_base = 0
+    if flags & _ACK and not p.absolute:
+        key = key_addrs + data[off : off + 4]
+        bases = p.tcp_seqs.get(key)
+        if bases is None:
+            half = len(key_addrs) // 2
+            reverse = key_addrs[half:] + key_addrs[:half] + data[off + 2 : off + 4] + data[off : off + 2]
+            p.tcp_seqs[key] = (seq, (ack - 1) & _MASK32)
+            p.tcp_seqs[reverse] = ((ack - 1) & _MASK32, seq)
+        else:
+            seq = (seq - bases[0]) & _MASK32
+            ack_base = bases[1]
+            ack = (ack - ack_base) & _MASK32
+    if payload_len > 0 or flags & _SYN_FIN_RST:
+        if payload_len > 0:
+            parts.append(f", seq {seq}:{(seq + payload_len) & _MASK32}")
+        else:
+            parts.append(f", seq {seq}")
+    if flags & _ACK:
+        parts.append(f", ack {ack}")
+    parts.append(f", win {window}")
+    if flags & _URG:
+        parts.append(f", urg {urgent}")
+    if header_len > 20:
+        options, complete = _options(data, off + 20, off + header_len, ack_base)
+        parts.append(f", options [{options}")
+        if not complete:
+            return "".join(parts)
+        parts.append("]")
+    parts.append(f", length {payload_len}")
+    if payload_len > 0:
+        app = tcp_application(p, sport, dport, data, off + header_len, payload_len)
+        if app:
+            parts.append(app)
+    return "".join(parts)
+
+
+def _checksum_text(data: bytes, off: int, length: int, checksum: int, pseudo: int | None) -> str:
+    if pseudo is None or off + length > len(data):
+        return ""
+    total = ones_sum(data[off : off + length], pseudo)
+    if total == 0xFFFF:
+        return f", cksum 0x{checksum:04x} (correct)"
+    expected = ~ones_sum(data[off : off + 16] + b"\0\0" + data[off + 18 : off + length], pseudo) & 0xFFFF
+    return f", cksum 0x{checksum:04x} (incorrect -> 0x{expected:04x})"
+
+
+def _options(data: bytes, start: int, end: int, ack_base: int) -> tuple[str, bool]:
+    """Render the options; False when the capture ends inside them (tcpdump's '[|tcp]' marker)."""
+    out: list[str] = []
+    captured = min(end, len(data))
+    index = start
+    while index < end:
+        if index >= captured:
+            return ",".join(out) + " [|tcp]", False
+        kind = data[index]
+        if kind == 0:
+            out.append("eol")
+            break
+        if kind == 1:
+            out.append("nop")
+            index += 1
+            continue
+        name = _OPTION_NAMES.get(kind, f"unknown-{kind}")
+        if index + 1 >= captured:
+            out.append(f"{name} [|tcp]>")
+            return ",".join(out), False
+        size = data[index + 1]
+        if size < 2:
+            out.append(f"{name}[len {size}]")
+            break
+        if index + size > captured:
+            out.append(f"{name} [|tcp]>")
+            return ",".join(out), False
+        out.append(_option(kind, name, data[index + 2 : index + size], ack_base))
+        index += size
+    return ",".join(out), True
+
+
+_OPTION_NAMES = {2: "mss", 3: "wscale", 4: "sackOK", 5: "sack", 8: "TS", 19: "md5", 34: "tfo", 30: "mptcp",
+                 29: "tcp-ao", 6: "echo", 7: "echoreply", 14: "altsum", 15: "altsumreq", 28: "uto", 27: "qs"}
+_SIZES = {2: 2, 3: 1, 4: 0, 8: 8, 19: 16}
+
+
+def _option(kind: int, name: str, body: bytes, ack_base: int) -> str:
+    expected = _SIZES.get(kind)
+    if expected is not None and len(body) != expected:
+        return f"{name}[len {len(body) + 2}]"
+    if kind == 2:
+        return f"mss {body[0] << 8 | body[1]}"
+    if kind == 3:
+        return f"wscale {body[0]}"
+    if kind == 4:
+        return "sackOK"
+    if kind == 8:
+        return f"TS val {_U32.unpack_from(body)[0]} ecr {_U32.unpack_from(body, 4)[0]}"
+    if kind == 5:
+        if len(body) % 8:
+            return f"sack[len {len(body) + 2}]"
+        blocks = "".join(
+            f"{{{(_U32.unpack_from(body, i)[0] - ack_base) & _MASK32}:"
+            f"{(_U32.unpack_from(body, i + 4)[0] - ack_base) & _MASK32}}}"
+            for i in range(0, len(body), 8))
+        return f"sack {len(body) // 8} {blocks}"
+    if kind == 19:
+        return f"md5 shared secret not supplied with -M, can't check - {body.hex()}"
+    if kind == 34:
+        return "tfo  cookiereq" if not body else f"tfo  cookie {body.hex()}"
+    if kind == 28 and len(body) == 2:
+        value = body[0] << 8 | body[1]
+        return f"uto {value & 0x7FFF} {'min' if value & 0x8000 else 'sec'}"
+    if body:
+        return f"{name} 0x{body.hex()}"
+    return name

@@ -1,0 +1,54 @@
+"""tcpdump's timestamp styles: default (local time of day), -t, -tt, -ttt, -tttt, -ttttt."""
+
+from __future__ import annotations
+
+import time
+
+DEFAULT, NONE, EPOCH, DELTA, DATE, SINCE_FIRST = range(6)
+
+
+class Clock:
+    """Formats capture timestamps (ns) the way one tcpdump -t option does; remembers the previous
+    and first packet for the delta styles, and caches the last second's local-time text."""
+
+    __slots__ = ("style", "nano", "_first", "_previous", "_cached_second", "_cached_text")
+
+    def __init__(self, style: int = DEFAULT, nano: bool = False) -> None:
+        self.style = style
+        self.nano = nano
+        self._first: int | None = None
+        self._previous: int | None = None
+        self._cached_second = -1
+        self._cached_text = ""
+
+    def _fraction(self, ns: int) -> str:
+        return f"{ns:09d}" if self.nano else f"{ns // 1000:06d}"
+
+    def text(self, ts_ns: int) -> str:
+        """The prefix for one packet, trailing space included ('' for -t)."""
+        style = self.style
+        if style == NONE:
+            return ""
+        seconds, ns = divmod(ts_ns, 1_000_000_000)
+        if style == DEFAULT or style == DATE:
+            if seconds != self._cached_second:
+                pattern = "%H:%M:%S" if style == DEFAULT else "%Y-%m-%d %H:%M:%S"
+                self._cached_text = time.strftime(pattern, time.localtime(seconds))
+                self._cached_second = seconds
+            return f"{self._cached_text}.{self._fraction(ns)} "
+        if style == EPOCH:
+            return f"{seconds}.{self._fraction(ns)} "
+        if style == DELTA:
+            reference = ts_ns if self._previous is None else self._previous
+            self._previous = ts_ns
+        else:
+            if self._first is None:
+                self._first = ts_ns
+            reference = self._first
+        return self._delta(ts_ns - reference)
+
+    def _delta(self, elapsed_ns: int) -> str:
+        sign = "-" if elapsed_ns < 0 else " "
+        seconds, ns = divmod(abs(elapsed_ns), 1_000_000_000)
+        hours, rest = divmod(seconds, 3600)
+        return f"{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}.{self._fraction(ns)} "
