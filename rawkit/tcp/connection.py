@@ -112,8 +112,7 @@ class Connection:
         """Active open: the SYN goes out at the next `poll`."""
         self.state = next_state(self.state, Trigger.CONNECT)
         self._start(now)
-        self._offered_wscale = window_scale_for(self.settings.receive_buffer_size) \
-            if self.settings.window_scaling else None
+        self._offered_wscale = self._our_wscale() if self.settings.window_scaling else None
 
     @classmethod
     def from_syn(cls, syn: Segment, now: float, local: Endpoint, remote: Endpoint,
@@ -288,7 +287,7 @@ class Connection:
                           or seq.in_window(last, self.rcv_nxt, window))
         if not acceptable:
             if not segment.rst:
-                self._ack_now = True
+                self._ack_immediately(now)
                 if self.state is State.TIME_WAIT and fin:
                     self._time_wait_at = now + self.settings.time_wait
             return
@@ -430,7 +429,7 @@ class Connection:
         self._rcv_mss = max(self._rcv_mss, len(payload))
         if start != self.rcv_nxt:
             self._ooo.add(start, payload, self.rcv_nxt)
-            self._ack_now = True                    # duplicate ACK (with SACK blocks) at once
+            self._ack_immediately(now)              # one duplicate ACK (with SACK) per segment
             return
         had_holes = len(self._ooo) > 0
         self._recv += payload
@@ -656,6 +655,11 @@ class Connection:
             self._unacked_bytes = 0
         return segment
 
+    def _ack_immediately(self, now: float) -> None:
+        """Build the ACK now rather than at `poll`: a stack that feeds a burst of segments before
+        polling must still emit one duplicate ACK per segment, or fast retransmit never triggers."""
+        self._replies.append(self._segment(ACK, self.snd_nxt, now=now))
+
     def _tsval(self, now: float) -> int:
         return (int(now * 1000) + self._ts_offset) & seq.MASK
 
@@ -695,8 +699,8 @@ class Connection:
         self._have_irs = True
         settings = self.settings
         if self.passive:
-            self._offered_wscale = window_scale_for(settings.receive_buffer_size) \
-                if settings.window_scaling and syn.wscale is not None else None
+            self._offered_wscale = self._our_wscale() if settings.window_scaling and syn.wscale is not None \
+                else None
             self.sack_ok = settings.sack and syn.sack_permitted
             self.ts_ok = settings.timestamps and syn.timestamp is not None
         else:
@@ -719,6 +723,11 @@ class Connection:
         self.snd_wl1, self.snd_wl2 = syn.seq, syn.ack
         self.rcv_adv = seq.add(self.rcv_nxt, self._receive_space())
         self._last_heard = now
+
+    def _our_wscale(self) -> int:
+        if self.settings.window_scale is not None:
+            return min(self.settings.window_scale, MAX_WSCALE)
+        return window_scale_for(self.settings.receive_buffer_size)
 
     def _handshake_acked(self, segment: Segment, now: float) -> None:
         """Our SYN is acknowledged: ESTABLISHED bookkeeping, RTT from the SYN if it was not resent."""

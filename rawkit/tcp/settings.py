@@ -23,6 +23,7 @@ class Settings:
     sack: bool = True                    # (SYN) offer/accept SACK-permitted
     timestamps: bool = True              # (SYN) RFC 7323 timestamps
     window_scaling: bool = True          # (SYN) RFC 7323 window scale
+    window_scale: int | None = None      # (SYN) shift to offer; None: the least that covers the buffer
     syn_retries: int = 6                 # SYN retransmissions before TimedOut (Linux: 1+2+...+64 = 127 s)
     synack_retries: int = 5              # SYN-ACK retransmissions of a passive open
     max_retries: int = 15                # data retransmissions before TimedOut (tcp_retries2)
