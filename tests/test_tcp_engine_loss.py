@@ -1,0 +1,109 @@
+"""Loss recovery: retransmission timeout with exponential backoff (RFC 6298), giving up after the
+retry limit, fast retransmit on three duplicate ACKs (RFC 5681) and NewReno partial ACKs (RFC 6582)."""
+
+from __future__ import annotations
+
+from rawkit.tcp import Closed, Settings, State, TimedOut
+from rawkit.tcp import seq as seqmath
+from rawkit.tcp.testing import Pair, drop_nth
+
+
+def sends_of(channel, sequence):
+    return [t for t, s in channel.sent if s.payload and s.seq == sequence]
+
+
+def test_rto_retransmits_with_exponential_backoff():
+    pair = Pair(client_settings=Settings(timestamps=False), delay=0.01)
+    pair.handshake()
+    assert pair.c.rtt.rto == 0.2                        # 20 ms RTT, clamped to Linux's 200 ms floor
+    pair.to_server.rule = drop_nth(0, 1, 2, 3)
+    pair.client.outbox += b"lost four times"
+    pair.run(until=lambda: len(pair.server.inbox) == 15, limit=30)
+    first = pair.to_server.sent[-1][1]
+    times = sends_of(pair.to_server, first.seq)
+    gaps = [round(b - a, 6) for a, b in zip(times, times[1:], strict=False)]
+    assert gaps == [0.2, 0.4, 0.8, 1.6]
+    pair.run(duration=0.1)
+    # Karn: the ACK of a retransmission gives no RTT sample, so the backed-off RTO stays ...
+    assert pair.c.retries == 0 and pair.c.backoff == 4
+    pair.client.outbox += b"fresh"
+    pair.run(until=lambda: len(pair.server.inbox) == 20)
+    pair.run(duration=0.1)
+    assert pair.c.backoff == 0                            # ... until a fresh segment is timed
+    assert pair.c.congestion.cwnd <= 2 * pair.c.send_mss     # loss window after RTO, then slow start
+
+
+def test_rto_resets_congestion_window_and_goes_back():
+    pair = Pair(delay=0.01)
+    pair.handshake()
+    mss = pair.c.send_mss
+    pair.to_server.rule = drop_nth(0)
+    pair.client.outbox += bytes(2 * mss)                # two segments: too few dup ACKs for fast retransmit
+    pair.run(until=lambda: pair.c.congestion.cwnd == mss or len(pair.server.inbox) == 2 * mss, limit=5)
+    assert pair.c.congestion.cwnd == mss and pair.c.congestion.ssthresh == 2 * mss
+    pair.run(until=lambda: len(pair.server.inbox) == 2 * mss, limit=5)
+    assert bytes(pair.server.inbox) == bytes(2 * mss)
+
+
+def test_gives_up_after_max_retries():
+    pair = Pair(client_settings=Settings(max_retries=3, timestamps=False), delay=0.01)
+    pair.handshake()
+    pair.to_server.rule = lambda segment: None if segment.payload else 0.0
+    pair.client.outbox += b"doomed"
+    start = pair.now
+    pair.run(until=lambda: pair.c.state is State.CLOSED, limit=60)
+    times = [round(t - start, 6) for t, s in pair.to_server.sent if s.payload]
+    assert times == [0, 0.2, 0.6, 1.4] and round(pair.now - start, 6) == 3.0
+    assert pair.client.events[-2:] == [TimedOut("retransmissions"), Closed()]
+    assert pair.c.error == TimedOut("retransmissions")
+
+
+def test_fast_retransmit_on_third_duplicate_ack():
+    pair = Pair(client_settings=Settings(nodelay=True), delay=0.05)
+    pair.handshake()
+    mss = pair.c.send_mss
+    pair.to_server.rule = drop_nth(2)
+    pair.client.outbox += bytes(8 * mss)
+    pair.run(until=lambda: pair.c.congestion.in_recovery, limit=5)
+    flight = 6 * mss                                    # two of the eight were acknowledged
+    assert pair.c.congestion.ssthresh == flight // 2
+    # ssthresh + 3 MSS at the third dup ACK, + 1 MSS for each further one (they arrive together here)
+    assert pair.c.congestion.dupacks >= 3
+    assert pair.c.congestion.cwnd == flight // 2 + pair.c.congestion.dupacks * mss
+    lost = [s for _, s in pair.to_server.sent if s.payload][2]
+    dupacks = [t for t, s in pair.to_client.sent if s.ack == lost.seq and not s.payload]
+    original, retransmit = sends_of(pair.to_server, lost.seq)
+    assert round(retransmit - (dupacks[2] + 0.05), 6) == 0   # the third dup ACK's arrival, not an RTO
+    pair.run(until=lambda: len(pair.server.inbox) == 8 * mss, limit=5)
+    pair.run(duration=0.2)
+    assert not pair.c.congestion.in_recovery and pair.c.snd_una == pair.c.snd_max
+    assert pair.c.congestion.cwnd <= pair.c.congestion.ssthresh + mss
+
+
+def test_newreno_partial_ack_retransmits_next_hole_without_timeout():
+    pair = Pair(client_settings=Settings(nodelay=True, timestamps=False), delay=0.05)
+    pair.handshake()
+    mss = pair.c.send_mss
+    pair.to_server.rule = drop_nth(2, 5)
+    pair.client.outbox += bytes(10 * mss)
+    pair.run(until=lambda: len(pair.server.inbox) == 10 * mss, limit=10)
+    data = [s for _, s in pair.to_server.sent if s.payload]
+    first_hole, second_hole = data[2], data[5]
+    _, first_retransmit = sends_of(pair.to_server, first_hole.seq)
+    _, second_retransmit = sends_of(pair.to_server, second_hole.seq)
+    partial = next(t for t, s in pair.to_client.sent if s.ack == second_hole.seq)
+    assert round(second_retransmit - (partial + 0.05), 6) == 0   # right on the partial ACK's arrival
+    assert second_retransmit - first_retransmit < pair.c.rtt.rto + 0.11
+    assert pair.c.congestion.recover == seqmath.add(data[0].seq, 10 * mss)
+    assert pair.c.backoff == 0 and pair.c.retries == 0          # no timeout fired
+
+
+def test_duplicate_acks_inside_old_recovery_do_not_retrigger():
+    pair = Pair(client_settings=Settings(nodelay=True), delay=0.05)
+    pair.handshake()
+    mss = pair.c.send_mss
+    pair.to_server.rule = drop_nth(2)
+    pair.client.outbox += bytes(8 * mss)
+    pair.run(until=lambda: len(pair.server.inbox) == 8 * mss, limit=5)
+    lost = [s for _, s in pair.to_server.sent if s.payload][2]
+    assert len(sends_of(pair.to_server, lost.seq)) == 2         # retransmitted exactly once
