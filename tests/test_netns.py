@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 from conftest import needs_root, needs_tool
@@ -64,10 +65,25 @@ def test_call_runs_python_inside_the_namespace() -> None:
             a.call(lambda: 1 / 0)
 
 
+def test_threads_started_inside_call_stay_in_the_namespace() -> None:
+    with Lab() as lab:
+        namespace = lab.namespace("thr")
+        lab.link(namespace, namespace, names=("rkthr0", "rkthr1"))
+
+        def index_from_a_new_thread() -> int:
+            found: list[int] = []
+            worker = threading.Thread(target=lambda: found.append(socket.if_nametoindex("rkthr1")))
+            worker.start()
+            worker.join(5)
+            return found[0]
+
+        assert namespace.call(index_from_a_new_thread, timeout=10) > 0
+
+
 def test_router_namespace_forwards_between_two_links() -> None:
     with Lab() as lab:
-        left, router, right = lab.namespace("left"), lab.namespace("router"), lab.namespace("right")
-        router.forwarding()
+        left, right = lab.namespace("left"), lab.namespace("right")
+        router = lab.namespace("router", forwarding=True)
         west = lab.link(left, router, ipv4=("198.18.1.1/24", "198.18.1.254/24"),
                         ipv6=("fd00:18:1::1/64", "fd00:18:1::fe/64"))
         east = lab.link(router, right, ipv4=("198.18.2.254/24", "198.18.2.1/24"),
@@ -87,6 +103,11 @@ def test_failing_command_is_a_one_line_lab_error() -> None:
         with pytest.raises(LabError, match=r"failed \(\d+\)") as caught:
             namespace.run(["ip", "link", "set", "nosuchdev", "up"])
         assert "\n" not in str(caught.value)
+
+
+def test_bad_label_is_refused() -> None:
+    with Lab() as lab, pytest.raises(LabError, match="label"):
+        lab.namespace("../escape")
 
 
 def test_not_root_says_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:

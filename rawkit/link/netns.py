@@ -25,8 +25,24 @@ are created directly inside their namespaces, never on the host, so their short 
 "<label>0", "<label>1", ...) only need to be unique within one namespace.
 
 Every namespace gets loopback up, `accept_dad=0` (and every IPv6 address `nodad`), and ICMP error
-rate limiting off, so tests are deterministic. `Namespace.forwarding()` turns one into a router;
-`Namespace.route()` adds routes; `Namespace.sysctl()` sets anything else.
+rate limiting off, so tests are deterministic. `Lab.link` also waits until IPv6 is usable on both
+ends (until then the kernel ignores neighbour solicitations and the first packet stalls a second).
+
+The API, in short:
+    Lab(prefix="rk")                       context manager; close(); workdir (temp dir, removed)
+    Lab.namespace(label, forwarding=False) -> Namespace (a router when forwarding)
+    Lab.link(a, b, names=, ipv4=, ipv6=, mtu=, offloads=False) -> Link(a=Endpoint, b=Endpoint)
+    Endpoint: namespace, device, mac, ipv4 / ipv6 ("addr/len"), ip / ip6 (address only)
+    Namespace.run(cmd, check=True, timeout=30, input_text=None) -> CompletedProcess (text)
+    Namespace.command(cmd) -> the argv that runs cmd inside (for your own Popen)
+    Namespace.spawn(cmd, stdout=, stderr=Path|file, ready_text=None, timeout=5) -> Popen
+    Namespace.wait_listening(port, udp=False)    polls `ss`, sends nothing
+    Namespace.call(fn, *args, timeout=None, **kwargs) -> fn's result (or its exception)
+    Namespace.socket(family, type, proto) -> socket.socket living in the namespace
+    Namespace.sysctl(key, value), forwarding(enabled=True), route(destination, via),
+              add_address(device, "addr/len"), offloads_off(device), mac(device),
+              flush_neighbours(), wait_ipv6_ready(device)
+    require_root(), our_namespaces(prefix), remove_stale(prefix), LabError
 
 Cleanup runs on `Lab.close()`, on leaving the `with` block (also by an exception), and at interpreter
 exit (atexit) for labs never closed: background processes are terminated (then killed), namespaces
@@ -34,7 +50,8 @@ deleted (which deletes their veths). Errors are `LabError` with a one-line messa
 
 `Namespace.call(fn, ...)` runs `fn` on a fresh thread that has joined the namespace with setns(2)
 (network namespaces are per thread on Linux), so Python code and sockets made there see only the
-lab's interfaces; sockets keep their namespace when used from other threads afterwards. Paths under
+lab's interfaces; threads it starts inherit the namespace; sockets keep their namespace when used
+from other threads afterwards. Paths under
 /sys still show the host's view inside `call` (only `ip netns exec` remounts /sys); use
 `socket.if_nametoindex` or `run(["ip", ...])` instead.
 """
@@ -296,18 +313,28 @@ class Lab:
     def __enter__(self) -> Lab:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        try:
+            self.close()
+        except LabError:
+            if kind is None:  # never hide the exception that ended the block
+                raise
 
-    def namespace(self, label: str = "ns") -> Namespace:
-        """A fresh namespace with loopback up, no DAD, no ICMP rate limit."""
+    def namespace(self, label: str = "ns", *, forwarding: bool = False) -> Namespace:
+        """A fresh namespace with loopback up, no DAD, no ICMP rate limit; a router if `forwarding`."""
         if self._closed:
             raise LabError("lab is closed")
+        if not label.replace("_", "").isalnum() or not label.isascii():
+            raise LabError(f"namespace label {label!r}: use letters, digits and _ only")
         name = f"{self.prefix}-{label}-{os.getpid()}-{next(_global_counter)}"
+        if (NETNS_DIR / name).exists():  # left by an earlier process that had our pid: stale
+            _run(["ip", "netns", "del", name], check=False)
         _run(["ip", "netns", "add", name])
         namespace = Namespace(self, name, label)
         self.namespaces.append(namespace)
         namespace._setup()
+        if forwarding:
+            namespace.forwarding()
         return namespace
 
     def link(self, a: Namespace, b: Namespace, *, names: tuple[str, str] | None = None,
