@@ -13,7 +13,9 @@ import sys
 import click
 
 # name -> "module:attribute"; each subcommand lives in its own module
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "read": "rawkit.cli.read:read",
+}
 
 
 class LazyGroup(click.Group):

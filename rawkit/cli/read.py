@@ -1,0 +1,219 @@
+"""`rawkit read FILE [FILTER...]`: print a capture the way `tcpdump -nn -r FILE` does.
+
+Same lines (so scripts and eyes used to tcpdump need nothing new), same flags (-c -e -v -x -X -A -t..
+-S -q --count -w), plus --json. Output goes out in large chunks: this loop is benchmarked against
+tcpdump itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import click
+
+import rawkit.pcap
+from rawkit.cli import Failure
+from rawkit.pcap import CaptureError
+from rawkit.wire.tcpdump import Printer, timestamps
+
+_CHUNK = 4096  # lines per write
+_LINK_NAMES = {0: "NULL (BSD loopback)", 1: "EN10MB (Ethernet)", 101: "RAW (Raw IP)",
+               108: "LOOP (OpenBSD loopback)", 113: "LINUX_SLL (Linux cooked v1)", 228: "IPV4 (Raw IPv4)",
+               229: "IPV6 (Raw IPv6)", 276: "LINUX_SLL2 (Linux cooked v2)"}
+_TIMESTAMP_STYLES = {0: timestamps.DEFAULT, 1: timestamps.NONE, 2: timestamps.EPOCH, 3: timestamps.DELTA,
+                     4: timestamps.DATE, 5: timestamps.SINCE_FIRST}
+
+
+@click.command("read", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("words", nargs=-1, metavar="FILE [FILTER...]")
+@click.option("-r", "read_file", metavar="FILE", help="Capture to read (then every argument is filter).")
+@click.option("-c", "limit", type=click.IntRange(min=1), help="Stop after N packets.")
+@click.option("-e", "link_headers", is_flag=True, help="Print the link-level header.")
+@click.option("-v", "verbose", count=True, help="More detail (-v, -vv, -vvv).")
+@click.option("-x", "hex_only", count=True, help="Hex dump from the network layer (-xx: whole frame).")
+@click.option("-X", "hex_ascii", count=True, help="Hex and ASCII dump (-XX: whole frame).")
+@click.option("-A", "ascii_only", is_flag=True, help="ASCII dump from the network layer.")
+@click.option("-t", "time_style", count=True,
+              help="-t none, -tt epoch, -ttt delta, -tttt date, -ttttt since first.")
+@click.option("-S", "absolute", is_flag=True, help="Absolute TCP sequence numbers.")
+@click.option("-q", "quiet", is_flag=True, help="Less protocol detail.")
+@click.option("-n", "numeric", count=True, hidden=True, help="Accepted from tcpdump habit: always -nn.")
+@click.option("--nano", is_flag=True, help="Nanosecond timestamps.")
+@click.option("--count", "count_only", is_flag=True, help="Print only the number of packets.")
+@click.option("-w", "write_to", metavar="OUT", help="Write the selected packets to OUT (pcap, '-': stdout).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per packet.")
+def read(words: tuple[str, ...], read_file: str | None, limit: int | None, link_headers: bool, verbose: int,
+         hex_only: int, hex_ascii: int, ascii_only: bool, time_style: int, absolute: bool, quiet: bool,
+         numeric: int, nano: bool, count_only: bool, write_to: str | None, as_json: bool) -> None:
+    """Print FILE like `tcpdump -nn -r FILE [FILTER]`."""
+    if read_file is None:
+        if not words:
+            raise click.UsageError("missing FILE (or -r FILE)")
+        read_file, words = words[0], words[1:]
+    if time_style > 5:
+        raise click.UsageError("at most five -t")
+    hex_mode = _hex_mode(hex_only, hex_ascii, ascii_only)
+    capture = _open(read_file)
+    _announce(read_file, capture, write_to)
+    match = _filter(" ".join(words), capture.linktype) if words else None
+    packets = _selected(capture, match, limit)
+    printer = Printer(link_headers=link_headers, verbose=verbose, absolute=absolute, quiet=quiet,
+                      timestamps=_TIMESTAMP_STYLES[time_style], nano=nano, hex=hex_mode)
+    try:
+        if write_to is not None:
+            _write(packets, write_to, capture)
+        elif count_only:
+            sys.stdout.write(f"{sum(1 for _ in packets)} packets\n")
+            sys.stdout.flush()
+        elif as_json:
+            _print(packets, lambda pkt: json.dumps(packet_record(pkt, printer), separators=(",", ":")))
+        else:
+            format_frame = printer.format_frame
+            _print(packets, lambda pkt: format_frame(pkt.data, pkt.linktype, pkt.ts_ns, pkt.wirelen))
+    except BrokenPipeError:
+        _silence_stdout()
+    except CaptureError as error:
+        raise Failure(str(error), 1) from None
+
+
+def _hex_mode(hex_only: int, hex_ascii: int, ascii_only: bool) -> str | None:
+    """tcpdump's dump flags: -X beats -x; doubling either (or -xX twice) dumps the link header too."""
+    if ascii_only:
+        return "A"
+    if hex_ascii:
+        return "XX" if hex_ascii > 1 or hex_only > 1 else "X"
+    if hex_only:
+        return "xx" if hex_only > 1 else "x"
+    return None
+
+
+def _open(path: str) -> Any:
+    open_capture = getattr(rawkit.pcap, "open_capture", None)
+    if open_capture is None:
+        raise Failure("reading captures is not available yet (rawkit.pcap.open_capture)", 2)
+    try:
+        return open_capture(path)
+    except CaptureError as error:
+        raise Failure(str(error), 1) from None
+    except OSError as error:
+        raise Failure(f"{path}: {error.strerror or error}", 1) from None
+
+
+def _announce(path: str, capture: Any, write_to: str | None) -> None:
+    """tcpdump's first line, on stderr so stdout stays the packets."""
+    linktype = capture.linktype
+    name = _LINK_NAMES.get(linktype, f"{linktype}")
+    snaplen = getattr(capture, "snaplen", 262144)
+    sys.stderr.write(f"reading from file {path}, link-type {name}, snapshot length {snaplen}\n")
+
+
+def _filter(expression: str, linktype: int) -> Callable[[bytes, int], bool]:
+    """The compiled filter's match function; the one place `rawkit read` touches rawkit.filter."""
+    try:
+        from rawkit.filter import compile as compile_filter
+    except ImportError:
+        raise Failure("filters are not available yet", 2) from None
+    try:
+        return compile_filter(expression, linktype).match
+    except ValueError as error:  # rawkit.filter.FilterError is a ValueError
+        raise Failure(f"bad filter {expression!r}: {error}", 2) from None
+
+
+def _selected(capture: Iterable[Any], match: Callable[[bytes, int], bool] | None,
+              limit: int | None) -> Iterable[Any]:
+    if match is None and limit is None:
+        return capture
+    return _matching(capture, match, limit)
+
+
+def _matching(capture: Iterable[Any], match: Callable[[bytes, int], bool] | None,
+              limit: int | None) -> Iterable[Any]:
+    taken = 0
+    for pkt in capture:
+        if match is not None and not match(pkt.data, pkt.wirelen):
+            continue
+        yield pkt
+        taken += 1
+        if taken == limit:
+            return
+
+
+def _print(packets: Iterable[Any], render: Callable[[Any], str]) -> None:
+    """The hot loop: render each packet, write every few thousand lines in one call. The lines
+    before a damaged record still go out (the finally) before the error is reported."""
+    out = sys.stdout
+    lines: list[str] = []
+    append = lines.append
+    try:
+        for pkt in packets:
+            append(render(pkt))
+            if len(lines) >= _CHUNK:
+                out.write("\n".join(lines) + "\n")
+                lines.clear()
+    finally:
+        if lines:
+            out.write("\n".join(lines) + "\n")
+        out.flush()
+
+
+def _write(packets: Iterable[Any], dest: str, capture: Any) -> None:
+    from rawkit.pcap import PcapWriter
+
+    target = sys.stdout.buffer if dest == "-" else dest
+    with PcapWriter(target, capture.linktype, getattr(capture, "snaplen", 262144)) as writer:
+        for pkt in packets:
+            writer.write(pkt.data, pkt.ts_ns, pkt.wirelen)
+
+
+def _silence_stdout() -> None:
+    """After `| head` closed the pipe: stop quietly, and keep Python's exit flush from complaining."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def packet_record(pkt: Any, printer: Printer) -> dict[str, Any]:
+    """The --json object: capture metadata, each decoded layer's main fields, tcpdump's line."""
+    record: dict[str, Any] = {"ts": pkt.ts_ns / 1e9, "caplen": len(pkt.data), "wirelen": pkt.wirelen,
+                              "linktype": pkt.linktype}
+    if pkt.eth is not None:
+        record["eth"] = {"src": pkt.eth.src, "dst": pkt.eth.dst, "type": pkt.eth.type}
+    if pkt.vlans:
+        record["vlans"] = [{"vid": tag.vid, "pcp": tag.pcp, "dei": tag.dei, "type": tag.type}
+                           for tag in pkt.vlans]
+    if pkt.sll is not None:
+        record["sll"] = {"pkttype": pkt.sll.pkttype, "protocol": pkt.sll.protocol, "ifindex": pkt.sll.ifindex}
+    if pkt.arp is not None:
+        arp = pkt.arp
+        record["arp"] = {"op": arp.op, "hwsrc": arp.hwsrc, "psrc": arp.psrc, "hwdst": arp.hwdst,
+                         "pdst": arp.pdst}
+    if pkt.ip4 is not None:
+        ip = pkt.ip4
+        record["ip"] = {"version": 4, "src": ip.src, "dst": ip.dst, "ttl": ip.ttl, "proto": ip.proto,
+                        "len": ip.len, "id": ip.id, "tos": ip.tos, "df": ip.df, "mf": ip.mf,
+                        "frag_offset": ip.frag_offset}
+    elif pkt.ip6 is not None:
+        ip6 = pkt.ip6
+        record["ip"] = {"version": 6, "src": ip6.src, "dst": ip6.dst, "hlim": ip6.hlim, "proto": ip6.proto,
+                        "plen": ip6.plen, "tc": ip6.tc, "flow": ip6.fl}
+    if pkt.tcp is not None:
+        tcp = pkt.tcp
+        record["tcp"] = {"sport": tcp.sport, "dport": tcp.dport, "seq": tcp.seq, "ack": tcp.ack,
+                         "flags": tcp.flagstr, "window": tcp.window, "payload_len": tcp.payload_len}
+    elif pkt.udp is not None:
+        udp = pkt.udp
+        record["udp"] = {"sport": udp.sport, "dport": udp.dport, "len": udp.len}
+    elif pkt.icmp is not None:
+        record["icmp"] = {"type": pkt.icmp.type, "code": pkt.icmp.code}
+    elif pkt.icmp6 is not None:
+        record["icmp6"] = {"type": pkt.icmp6.type, "code": pkt.icmp6.code}
+    record["payload_len"] = len(pkt.payload)
+    record["summary"] = printer.body(pkt.data, pkt.linktype, pkt.wirelen)
+    errors = pkt.errors
+    if errors:
+        record["errors"] = errors
+    return record
