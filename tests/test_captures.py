@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import struct
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURES, ROOT, bundled_captures, needs_tool
+from conftest import CAPTURES, ROOT, bundled_captures, needs_root, needs_tool
 
 MAX_SIZE = 5 * 1024 * 1024
 LAB_CAPTURES = ("lab-traffic.pcap", "lab-any.pcap")
 
 
-def load_generator():
-    spec = importlib.util.spec_from_file_location("gen_captures", ROOT / "tools" / "gen_captures.py")
+def load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-GENERATOR = load_generator()
+GENERATOR = load_tool("gen_captures")
 OURS = [CAPTURES / name for name in LAB_CAPTURES]
 OURS += [CAPTURES / "crafted" / name for name in GENERATOR.CAPTURES]
 # SLL2 records carry interface indexes of the capturing machine; tcpdump says so when it prints them
@@ -86,3 +87,49 @@ def test_regenerating_the_crafted_captures_gives_the_same_bytes(tmp_path: Path) 
     for path in GENERATOR.generate(tmp_path):
         committed = CAPTURES / "crafted" / path.name
         assert path.read_bytes() == committed.read_bytes(), f"{path.name} differs from the committed file"
+
+
+# what tcpdump must find in a lab recording: each exchange tools/record_lab.py makes
+LAB_EXCHANGES = {
+    "ARP request": r"ARP, Request who-has 198\.18\.0\.2 tell 198\.18\.0\.1",
+    "ARP reply": r"ARP, Reply 198\.18\.0\.2 is-at",
+    "neighbour solicitation": r"neighbor solicitation, who has fd00:18::2",
+    "neighbour advertisement": r"neighbor advertisement, tgt is fd00:18::2",
+    "ping": r"198\.18\.0\.2 > 198\.18\.0\.1: ICMP echo reply",
+    "ping6": r"fd00:18::2 > fd00:18::1: ICMP6, echo reply",
+    "IPv4 fragment": r"198\.18\.0\.1 > 198\.18\.0\.2: ip-proto-1",
+    "IPv6 fragment": r"fd00:18::1 > fd00:18::2: frag \(1448\|1448\)",
+    "HTTP over IPv4": r"198\.18\.0\.2\.80 > 198\.18\.0\.1\.\d+: .*HTTP: HTTP/1\.0 200 OK",
+    "HTTP 404 over IPv6": r"fd00:18::2\.80 > fd00:18::1\.\d+: .*HTTP: HTTP/1\.0 404",
+    "client FIN": r"198\.18\.0\.1\.\d+ > 198\.18\.0\.2\.80: Flags \[F\.\]",
+    "server FIN": r"198\.18\.0\.2\.80 > 198\.18\.0\.1\.\d+: Flags \[F\.\]",
+    "RST": r"198\.18\.0\.2\.81 > 198\.18\.0\.1\.\d+: Flags \[R\.\]",
+    "RST over IPv6": r"fd00:18::2\.81 > fd00:18::1\.\d+: Flags \[R\.\]",
+    "port unreachable": r"ICMP 198\.18\.0\.2 udp port 9 unreachable",
+    "port unreachable over IPv6": r"unreachable port, fd00:18::2 udp port 9",
+    "DNS A answer": r"198\.18\.0\.2\.53 > 198\.18\.0\.1\.\d+: \d+ 1/0/0 A 198\.18\.0\.2",
+    "DNS AAAA answer over IPv6": r"fd00:18::2\.53 > fd00:18::1\.\d+: \d+ 1/0/0 AAAA fd00:18::2",
+}
+
+
+def missing_exchanges(path: Path) -> list[str]:
+    text = subprocess.run(["tcpdump", "-nn", "-r", str(path)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TZ": "UTC"}).stdout
+    return [name for name, pattern in LAB_EXCHANGES.items() if not re.search(pattern, text)]
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("name", LAB_CAPTURES)
+def test_lab_capture_holds_every_exchange(name: str) -> None:
+    assert missing_exchanges(CAPTURES / name) == []
+
+
+@pytest.mark.lab
+@needs_root
+@needs_tool("tcpdump")
+@needs_tool("curl")
+def test_record_lab_records_every_exchange_again(tmp_path: Path) -> None:
+    assert load_tool("record_lab").main(["--output-dir", str(tmp_path)]) == 0
+    for name in LAB_CAPTURES:
+        assert missing_exchanges(tmp_path / name) == []
+        assert (tmp_path / name).stat().st_size < MAX_SIZE
