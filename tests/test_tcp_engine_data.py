@@ -43,8 +43,8 @@ def test_bulk_both_ways_with_loss_and_reordering_keeps_every_byte():
     download = rng.randbytes(1_000_000)
     pair.client.outbox += upload
     pair.server.outbox += download
-    assert pair.run(until=lambda: len(pair.server.inbox) == len(upload) and len(pair.client.inbox) == len(download),
-                    limit=600)
+    assert pair.run(until=lambda: len(pair.server.inbox) == len(upload)
+                    and len(pair.client.inbox) == len(download), limit=600)
     assert hashlib.sha256(pair.server.inbox).digest() == hashlib.sha256(upload).digest()
     assert hashlib.sha256(pair.client.inbox).digest() == hashlib.sha256(download).digest()
     assert pair.to_server.dropped and pair.to_client.dropped
@@ -64,7 +64,8 @@ def test_out_of_order_segments_produce_sack_blocks():
     dupacks = [s for _, s in pair.to_client.sent if s.sack_blocks]
     assert [s.ack for s in dupacks] == [hole.seq] * 3
     after_hole = seqmath.add(hole.seq, mss)
-    assert [s.sack_blocks for s in dupacks] == [((after_hole, seqmath.add(after_hole, k * mss)),) for k in (1, 2, 3)]
+    expected = [((after_hole, seqmath.add(after_hole, k * mss)),) for k in (1, 2, 3)]
+    assert [s.sack_blocks for s in dupacks] == expected
     # once the hole is filled the ACK jumps over everything and SACK blocks stop
     last_ack = pair.to_client.sent[-1][1]
     assert last_ack.ack == seqmath.add(hole.seq, 4 * mss) and last_ack.sack_blocks == ()
@@ -134,7 +135,8 @@ def test_zero_window_probes_back_off_and_window_reopens():
     assert zero_window and pair.c.snd_wnd == 0
     probes = [t for t, s in pair.to_server.sent if not s.payload and s.seq == seqmath.add(pair.c.snd_una, -1)]
     gaps = [round(b - a, 3) for a, b in zip(probes, probes[1:], strict=False)]
-    assert len(probes) >= 4 and all(later == 2 * earlier for earlier, later in zip(gaps, gaps[1:], strict=False))
+    assert len(probes) >= 4
+    assert all(later == 2 * earlier for earlier, later in zip(gaps, gaps[1:], strict=False))
     assert pair.c.state is State.ESTABLISHED and pair.s.readable == 8192   # nothing beyond the window
     pair.server.auto_read = True
     assert pair.run(until=lambda: len(pair.server.inbox) == len(payload), limit=120)

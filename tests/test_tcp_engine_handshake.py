@@ -24,7 +24,8 @@ def test_three_way_handshake_segments_and_states():
     assert syn.flags == SYN and syn.seq == pair.c.iss and syn.ack == 0
     assert synack.flags == SYN | ACK and synack.seq == pair.s.iss and synack.ack == seqmath.add(syn.seq, 1)
     final = pair.to_server.sent[1][1]
-    assert final.flags == ACK and final.seq == seqmath.add(syn.seq, 1) and final.ack == seqmath.add(synack.seq, 1)
+    assert final.flags == ACK and final.seq == seqmath.add(syn.seq, 1)
+    assert final.ack == seqmath.add(synack.seq, 1)
     assert (syn.mss, syn.sack_permitted, syn.wscale) == (1460, True, window_scale_for(131072))
     assert synack.mss == 1460 and synack.sack_permitted and synack.timestamp[1] == syn.timestamp[0]
     assert pair.c.state is State.ESTABLISHED and pair.s.state is State.ESTABLISHED
