@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from rawkit.link.netns import Lab, LabError, Namespace
+from rawkit.link.netns import Lab, LabError, Link, Namespace
 
 CLIENT_V4, SERVER_V4 = "198.18.0.1/24", "198.18.0.2/24"
 CLIENT_V6, SERVER_V6 = "fd00:18::1/64", "fd00:18::2/64"
@@ -175,10 +175,13 @@ def dns_lookup(client: Namespace, server: str, query_id: int, qtype: int) -> byt
     with client.socket(family, socket.SOCK_DGRAM) as sock:
         sock.settimeout(2)
         sock.sendto(dns_query(query_id, DNS_NAME, qtype), (server, DNS_PORT))
-        return sock.recv(512)
+        reply = sock.recv(512)
+    if reply[:2] != query_id.to_bytes(2, "big") or reply[6:8] != b"\x00\x01":
+        raise LabError(f"DNS query {query_id:#06x} to {server} got no answer record")
+    return reply
 
 
-def build_lab(lab: Lab) -> tuple[Namespace, Namespace, object]:
+def build_lab(lab: Lab) -> tuple[Namespace, Namespace, Link]:
     client, server = lab.namespace("client"), lab.namespace("server")
     for namespace in (client, server):
         namespace.sysctl("net.ipv6.conf.default.router_solicitations", 0)
