@@ -10,7 +10,7 @@ from rawkit.wire.layer import Layer
 
 HEADER_LEN = 4
 AF_INET = 2
-AF_INET6_VALUES = frozenset((10, 24, 28, 30))  # Linux, NetBSD/OpenBSD, FreeBSD, Darwin
+AF_INET6_VALUES = frozenset((24, 28, 30))  # NetBSD/OpenBSD, FreeBSD, Darwin (never Linux's 10)
 
 
 def family(buf: bytes, off: int, network_order: bool) -> int:
