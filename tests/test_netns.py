@@ -14,12 +14,17 @@ from conftest import needs_root, needs_tool
 from rawkit.link import netns
 from rawkit.link.netns import Lab, LabError, our_namespaces
 
-pytestmark = [needs_root, needs_tool("ethtool"), pytest.mark.lab]
+
+def lab_test(test):
+    """Builds namespaces: needs root and ethtool."""
+    return pytest.mark.lab(needs_root(needs_tool("ethtool")(test)))
+
 
 V4 = ("198.18.0.1/24", "198.18.0.2/24")
 V6 = ("fd00:18::1/64", "fd00:18::2/64")
 
 
+@lab_test
 def test_ping_across_a_veth_then_everything_is_removed() -> None:
     with Lab() as lab:
         client, server = lab.namespace("client"), lab.namespace("server")
@@ -37,6 +42,7 @@ def test_ping_across_a_veth_then_everything_is_removed() -> None:
     assert names.isdisjoint(line.split()[0] for line in listed.splitlines() if line.strip())
 
 
+@lab_test
 def test_cleanup_after_an_exception_stops_processes_too() -> None:
     with pytest.raises(RuntimeError, match="test failure"), Lab() as lab:
         namespace = lab.namespace("crash")
@@ -47,6 +53,7 @@ def test_cleanup_after_an_exception_stops_processes_too() -> None:
     assert names.isdisjoint(our_namespaces())
 
 
+@lab_test
 def test_call_runs_python_inside_the_namespace() -> None:
     with Lab() as lab:
         a, b = lab.namespace("pya"), lab.namespace("pyb")
@@ -65,6 +72,7 @@ def test_call_runs_python_inside_the_namespace() -> None:
             a.call(lambda: 1 / 0)
 
 
+@lab_test
 def test_threads_started_inside_call_stay_in_the_namespace() -> None:
     with Lab() as lab:
         namespace = lab.namespace("thr")
@@ -80,6 +88,7 @@ def test_threads_started_inside_call_stay_in_the_namespace() -> None:
         assert namespace.call(index_from_a_new_thread, timeout=10) > 0
 
 
+@lab_test
 def test_router_namespace_forwards_between_two_links() -> None:
     with Lab() as lab:
         left, right = lab.namespace("left"), lab.namespace("right")
@@ -97,6 +106,7 @@ def test_router_namespace_forwards_between_two_links() -> None:
         left.run(["ping", "-c", "1", "-W", "2", east.b.ip6])
 
 
+@lab_test
 def test_failing_command_is_a_one_line_lab_error() -> None:
     with Lab() as lab:
         namespace = lab.namespace("err")
@@ -105,6 +115,7 @@ def test_failing_command_is_a_one_line_lab_error() -> None:
         assert "\n" not in str(caught.value)
 
 
+@lab_test
 def test_bad_label_is_refused() -> None:
     with Lab() as lab, pytest.raises(LabError, match="label"):
         lab.namespace("../escape")
@@ -127,6 +138,7 @@ if sys.argv[2] == "kill":
 
 
 @pytest.mark.parametrize("ending", ["exit", "kill"])
+@lab_test
 def test_unclosed_lab_removed_at_exit_or_by_remove_stale(ending: str) -> None:
     prefix = f"rkt{os.getpid()}"
     done = subprocess.run([sys.executable, "-c", CHILD, prefix, ending], capture_output=True, text=True,
