@@ -1,0 +1,134 @@
+"""Capture summaries as capinfos reports them, and a protocol hierarchy as `tshark -z io,phs` shows it
+(down to the transport layer: frames and bytes per protocol path)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rawkit.analyze.defrag import Defragmenter
+from rawkit.wire import Packet
+
+# wiretap's short encapsulation names, which capinfos prints
+ENCAPSULATION_NAMES = {0: "null", 1: "ether", 101: "rawip", 108: "null", 113: "linux-sll", 228: "rawip4",
+                       229: "rawip6", 276: "linux-sll2", 12: "rawip", 14: "rawip"}
+_LINK_NODES = {0: "null", 1: "eth", 101: "raw", 108: "loop", 113: "sll", 228: "raw", 229: "raw", 276: "sll",
+               12: "raw", 14: "raw"}
+_TRANSPORTS = (("tcp", "tcp"), ("udp", "udp"), ("icmp", "icmp"), ("icmp6", "icmpv6"))
+
+
+class ProtocolHierarchy:
+    """Frames and bytes per protocol path ("eth", "eth/ip", "eth/ip/tcp"...), in order of first sight."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[tuple[str, ...], list[int]] = {}
+        self.defragmenter = Defragmenter()
+
+    def add(self, pkt: Packet) -> None:
+        size = pkt.wirelen
+        path: list[str] = [_LINK_NODES.get(pkt.linktype, f"linktype-{pkt.linktype}")]
+        if pkt.vlans:
+            path.extend("vlan" for _ in pkt.vlans)
+        ip = pkt.ip
+        if ip is not None:
+            path.append("ip" if pkt.ip4 is not None else "ipv6")
+            datagram = self.defragmenter.feed(pkt) if ip.is_fragment else pkt
+            if datagram is None:
+                path.append("data")  # a fragment held for reassembly
+            else:
+                for attribute, name in _TRANSPORTS:
+                    if getattr(datagram, attribute) is not None:
+                        path.append(name)
+                        break
+        elif pkt.arp is not None:
+            path.append("arp")
+        for depth in range(1, len(path) + 1):
+            node = self.nodes.setdefault(tuple(path[:depth]), [0, 0])
+            node[0] += 1
+            node[1] += size
+
+    def merge(self, other: ProtocolHierarchy) -> None:
+        for path, (frames, size) in other.nodes.items():
+            node = self.nodes.setdefault(path, [0, 0])
+            node[0] += frames
+            node[1] += size
+
+    def rows(self) -> list[tuple[tuple[str, ...], int, int]]:
+        """(path, frames, bytes) depth-first, children in order of first sight (as tshark lists them)."""
+        children: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        for path in self.nodes:
+            children.setdefault(path[:-1], []).append(path)
+        rows: list[tuple[tuple[str, ...], int, int]] = []
+
+        def visit(parent: tuple[str, ...]) -> None:
+            for path in children.get(parent, ()):
+                rows.append((path, *self.nodes[path]))
+                visit(path)
+
+        visit(())
+        return rows
+
+
+class CaptureStats:
+    """What capinfos says about one capture, gathered in one streaming pass."""
+
+    def __init__(self, name: str = "", file_format: str = "", snaplen: int | None = None,
+                 linktypes: Iterable[int] = (), interfaces: int = 1, file_size: int | None = None) -> None:
+        self.name, self.format, self.snaplen = name, file_format, snaplen
+        self.linktypes = list(linktypes)
+        self.interfaces = interfaces
+        self.file_size = file_size
+        self.packets = self.bytes = self.captured_bytes = 0
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+        self.previous_ns: int | None = None
+        self.in_order = True
+        self.truncated_min: int | None = None
+        self.truncated_max: int | None = None
+        self.hierarchy = ProtocolHierarchy()
+
+    def add(self, pkt: Packet) -> None:
+        ts_ns, caplen = pkt.ts_ns, len(pkt.data)
+        self.packets += 1
+        self.bytes += pkt.wirelen
+        self.captured_bytes += caplen
+        if self.first_ns is None:
+            self.first_ns = self.last_ns = ts_ns
+        elif ts_ns < self.first_ns:
+            self.first_ns = ts_ns
+        elif ts_ns > self.last_ns:
+            self.last_ns = ts_ns
+        if self.previous_ns is not None and ts_ns < self.previous_ns:
+            self.in_order = False
+        self.previous_ns = ts_ns
+        if caplen < pkt.wirelen:
+            self.truncated_min = caplen if self.truncated_min is None else min(self.truncated_min, caplen)
+            self.truncated_max = caplen if self.truncated_max is None else max(self.truncated_max, caplen)
+        if pkt.linktype not in self.linktypes:
+            self.linktypes.append(pkt.linktype)
+        self.hierarchy.add(pkt)
+
+    @property
+    def duration(self) -> float | None:
+        if self.first_ns is None:
+            return None
+        return (self.last_ns - self.first_ns) / 1e9
+
+    def as_dict(self) -> dict:
+        duration = self.duration
+        rate = (lambda value: value / duration) if duration else (lambda value: None)
+        return {
+            "file": self.name, "format": self.format,
+            "encapsulation": [ENCAPSULATION_NAMES.get(kind, str(kind)) for kind in self.linktypes],
+            "linktypes": self.linktypes, "snaplen": self.snaplen,
+            "snaplen_inferred_min": self.truncated_min, "snaplen_inferred_max": self.truncated_max,
+            "interfaces": self.interfaces, "file_size": self.file_size, "packets": self.packets,
+            "bytes": self.bytes, "captured_bytes": self.captured_bytes,
+            "first": None if self.first_ns is None else self.first_ns / 1e9,
+            "last": None if self.last_ns is None else self.last_ns / 1e9,
+            "first_ns": self.first_ns, "last_ns": self.last_ns, "duration": duration,
+            "data_byte_rate": rate(self.bytes), "data_bit_rate": rate(self.bytes * 8),
+            "average_packet_size": self.bytes / self.packets if self.packets else None,
+            "average_packet_rate": rate(self.packets), "strict_time_order": self.in_order,
+            "hierarchy": [{"protocol": "/".join(path), "frames": frames, "bytes": size}
+                          for path, frames, size in self.hierarchy.rows()],
+        }
