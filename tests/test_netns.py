@@ -6,7 +6,9 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 from conftest import needs_root, needs_tool
@@ -148,3 +150,4 @@ def test_unclosed_lab_removed_at_exit_or_by_remove_stale(ending: str) -> None:
         assert our_namespaces(prefix) == [name]
         assert netns.remove_stale(prefix) == [name]
     assert our_namespaces(prefix) == []
+    assert not list(Path(tempfile.gettempdir()).glob(f"{prefix}-lab-*"))

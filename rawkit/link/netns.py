@@ -307,7 +307,7 @@ class Lab:
         self._ns_counter = itertools.count()
         self._spawn_counter = itertools.count()
         self._closed = False
-        self.workdir = tempfile.mkdtemp(prefix=f"{prefix}-lab-")
+        self.workdir = tempfile.mkdtemp(prefix=f"{prefix}-lab-{os.getpid()}-")
         _open_labs.add(self)
 
     def __enter__(self) -> Lab:
@@ -417,17 +417,24 @@ def our_namespaces(prefix: str = DEFAULT_PREFIX) -> list[str]:
 
 
 def remove_stale(prefix: str = DEFAULT_PREFIX) -> list[str]:
-    """Delete namespaces left by processes that no longer run (crashed or killed with SIGKILL)."""
+    """Delete namespaces (and work directories) left by processes that no longer run (crashed or
+    killed with SIGKILL); return the namespace names removed."""
     removed = []
     for name in our_namespaces(prefix):
         parts = name.rsplit("-", 2)
-        if len(parts) != 3 or not parts[1].isdigit():
-            continue
-        if Path(f"/proc/{parts[1]}").exists():
+        if len(parts) != 3 or not parts[1].isdigit() or _alive(int(parts[1])):
             continue
         if _run(["ip", "netns", "del", name], check=False).returncode == 0:
             removed.append(name)
+    for workdir in Path(tempfile.gettempdir()).glob(f"{prefix}-lab-*-*"):
+        pid = workdir.name[len(prefix) + 5 :].split("-")[0]
+        if workdir.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(workdir, ignore_errors=True)
     return removed
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
 
 
 _global_counter = itertools.count()
