@@ -3,6 +3,7 @@ userspace TCP behind a Berkeley-style sockets API."""
 
 import socket as _socket
 
+from rawkit._read import read
 from rawkit.wire import (
     ARP,
     ICMP,
@@ -64,4 +65,5 @@ __all__ = [
     "CookedLinux", "CookedLinuxV2", "Dot1AD", "Dot1Q", "Ether", "EtherType", "Flags", "ICMPType", "ICMPv6",
     "ICMPv6Type", "IPProto", "IPv4", "IPv6", "IPv6DestOpts", "IPv6Fragment", "IPv6HopByHop", "IPv6Routing",
     "Layer", "LinkType", "Loopback", "Packet", "Padding", "Raw", "decode",
+    "read",
 ]

@@ -1,0 +1,84 @@
+"""What every capture reader shares: interface descriptions, error messages, closing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+
+from rawkit.pcap.errors import CaptureError
+from rawkit.pcap.source import Feed
+from rawkit.wire.packet import Packet
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One capture interface: a pcap file has one; a pcapng file one per interface description.
+
+    `ts_resolution` is timestamp units per second as stored in the file (10**6, 10**9, 2**k...);
+    packets always carry nanoseconds. `ts_offset` is the pcapng if_tsoffset, in seconds.
+    """
+
+    linktype: int
+    snaplen: int
+    name: str | None = None
+    ts_resolution: int = 1_000_000
+    ts_offset: int = 0
+
+
+class CaptureReader:
+    """Iterate the packets of a capture file, once, in file order.
+
+    Iteration raises `CaptureError` where the file is damaged, after every packet before the damage.
+    """
+
+    format = ""
+
+    def __init__(self, feed: Feed) -> None:
+        self.name = feed.name
+        self.interfaces: list[Interface] = []
+        self._feed = feed
+        self._packets = self._generate()
+        self._iterator: Iterator[Packet] = self._packets
+
+    @property
+    def linktype(self) -> int | None:
+        """Link type of the first interface (None for a pcapng file that describes none)."""
+        return self.interfaces[0].linktype if self.interfaces else None
+
+    @property
+    def snaplen(self) -> int:
+        return self.interfaces[0].snaplen if self.interfaces else 0
+
+    @property
+    def nanosecond(self) -> bool:
+        """Whether the first interface's timestamps have nanosecond (or finer) resolution."""
+        return bool(self.interfaces) and self.interfaces[0].ts_resolution >= 1_000_000_000
+
+    def _generate(self) -> Iterator[Packet]:
+        raise NotImplementedError
+
+    def _fail(self, offset: int, what: str, detail: str = "") -> CaptureError:
+        """The error for damage at `offset` of the current buffer: "file: what at byte N: detail"."""
+        message = f"{self.name}: {what} at byte {self._feed.base + offset}"
+        return CaptureError(f"{message}: {detail}" if detail else message)
+
+    def __iter__(self) -> Iterator[Packet]:
+        return self._iterator
+
+    def __next__(self) -> Packet:
+        return next(self._iterator)
+
+    def close(self) -> None:
+        self._packets.close()
+        self._feed.close()
+
+    def __enter__(self) -> CaptureReader:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.format} linktype={self.linktype}>"
