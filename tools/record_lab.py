@@ -7,7 +7,8 @@ crafted frames. The traffic is bounded and always has the same shape: ARP and ne
 (caches flushed first), pings over IPv4 and IPv6 including 3000-byte ones that fragment, HTTP GETs
 over both (one ~20 KB response, so several segments; a 404), a TCP connection the client closes
 first, a refused TCP port (RST), a closed UDP port (ICMP port unreachable), DNS A and AAAA queries
-to a small responder on port 53. Nothing leaves the lab's namespaces. Needs root.
+to a small responder on port 53; then a closed UDP port and a ping on the client's loopback, which
+only the `-i any` capture sees. Nothing leaves the lab's namespaces. Needs root.
 
     python3 tools/record_lab.py [--output-dir captures]
 """
@@ -211,6 +212,10 @@ def generate_traffic(client: Namespace, server_v4: str, server_v6: str) -> None:
         lambda: dns_lookup(client, server_v4, 0x1A02, QTYPE_AAAA),
         lambda: dns_lookup(client, server_v6, 0x1A03, QTYPE_AAAA),
         lambda: dns_lookup(client, server_v6, 0x1A04, QTYPE_A),
+    ]
+    steps += [  # inside the client: only the `-i any` capture sees loopback
+        lambda: closed_udp_port(client, "127.0.0.1", CLOSED_UDP_PORT),
+        lambda: client.run(["ping", "-c", "1", "-W", "2", "::1"]),
     ]
     for step in steps:
         step()
