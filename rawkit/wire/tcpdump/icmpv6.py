@@ -19,6 +19,11 @@ _OTHER_NAMES = {200: "mtrace response", 201: "mtrace", 138: "router renumbering"
                 140: "node information reply", 141: "inverse neighbor solicitation",
                 142: "inverse neighbor advertisement", 144: "ha discovery request", 145: "ha discovery reply",
                 146: "mobile router solicitation", 147: "mobile router advertisement"}
+_NAMES = {1: "destination unreachable", 2: "packet too big", 3: "time exceeded", 4: "parameter problem",
+          128: "echo request", 129: "echo reply", 130: "multicast listener query",
+          131: "multicast listener report", 132: "multicast listener done",
+          143: "multicast listener report v2",
+          **_ND_NAMES, **_OTHER_NAMES}
 _ND_OPTION_NAMES = {1: "source link-address", 2: "destination link-address", 3: "prefix info",
                     4: "redirected header", 5: "mtu", 25: "rdnss", 31: "dnssl", 24: "route info"}
 _NA_FLAGS = ((0x80, "router"), (0x40, "solicited"), (0x20, "override"))
@@ -33,9 +38,11 @@ def _address(data: bytes, at: int) -> str:
 def icmpv6(p: Printer, data: bytes, off: int, length: int, pseudo: int | None) -> str:
     """The part after 'IP6 a > b: '; `length` is the message length by the IPv6 header."""
     caplen = len(data) - off
-    if caplen < 4:
+    if caplen < 2:
         return "[|icmp6]"
     kind, code = data[off], data[off + 1]
+    if caplen < 4:
+        return f"ICMP6, {_NAMES.get(kind, 'unknown icmp6 type')} [|icmp6]"
     prefix = ""
     if p.verbose and pseudo is not None and off + length <= len(data):
         checksum = data[off + 2] << 8 | data[off + 3]
@@ -52,7 +59,7 @@ def _body(p: Printer, data: bytes, off: int, length: int, kind: int, code: int, 
     tail = "" if p.verbose else f", length {length}"
     if kind in (128, 129):
         if caplen < 8:
-            return "echo request[|icmp6]" if kind == 128 else "echo reply[|icmp6]"
+            return "echo request [|icmp6]" if kind == 128 else "echo reply [|icmp6]"
         name = "echo request" if kind == 128 else "echo reply"
         ident, seq = data[off + 4] << 8 | data[off + 5], data[off + 6] << 8 | data[off + 7]
         return f"{name}, id {ident}, seq {seq}{tail}"

@@ -7,7 +7,7 @@ from socket import inet_ntoa
 from typing import TYPE_CHECKING
 
 from rawkit.wire.checksum import ones_sum
-from rawkit.wire.tcpdump import icmp, tcp, udp
+from rawkit.wire.tcpdump import gre, icmp, tcp, udp
 
 if TYPE_CHECKING:
     from rawkit.wire.tcpdump.printer import Printer
@@ -27,6 +27,8 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
     (first, tos, total, ident, frag_word, ttl, proto, checksum, src_raw,
      dst_raw) = _HEADER.unpack_from(data, off)
     if first >> 4 != 4:
+        if first >> 4 == 6:
+            return "IP6, wrong link-layer encapsulation (invalid)"
         return f"IP{first >> 4} (invalid)"
     header_len = (first & 0x0F) * 4
     if header_len < 20:
@@ -34,9 +36,10 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
     if total < header_len:
         return f"{p.ip_label}bad-len {total}"
     prefix = p.ip_label
-    if total > length:
+    if total > length:  # tcpdump says so, then goes on with the header's length
         prefix += f"truncated-ip - {total - length} bytes missing! "
-        total = length
+    if header_len > caplen:
+        return f"{prefix} [remaining caplen({caplen}) < header length({header_len})] [|ip]"
     src, dst = inet_ntoa(src_raw), inet_ntoa(dst_raw)
     fragment_offset = (frag_word & 0x1FFF) * 8
     if p.verbose:
@@ -56,6 +59,8 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
                                bool(frag_word & 0x2000))
     if proto == 1:
         return f"{prefix}{src} > {dst}: " + icmp.icmp(p, data, l4, l4_length, frag_word & 0x2000)
+    if proto == 47:
+        return f"{prefix}{src} > {dst}: " + gre.gre(p, data, l4, l4_length)
     if proto == 4:
         return f"{prefix}{src} > {dst}: " + ipv4(p, data, l4, l4_length)
     if proto == 41:

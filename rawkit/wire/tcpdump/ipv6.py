@@ -26,9 +26,8 @@ def ipv6(p: Printer, data: bytes, off: int, length: int) -> str:
     payload_len = data[off + 4] << 8 | data[off + 5]
     nh = data[off + 6]
     prefix = p.ip6_label
-    if payload_len + 40 > length:
+    if payload_len + 40 > length:  # tcpdump says so, then goes on with the header's length
         prefix += f"truncated-ip6 - {payload_len + 40 - length} bytes missing!"
-        payload_len = length - 40
     src_raw, dst_raw = data[off + 8 : off + 24], data[off + 24 : off + 40]
     src, dst = inet_ntop(AF_INET6, src_raw), inet_ntop(AF_INET6, dst_raw)
     if p.verbose:
@@ -45,12 +44,12 @@ def ipv6(p: Printer, data: bytes, off: int, length: int) -> str:
     fragment = False
     while nh in (0, 43, 44, 60, 51):
         if here + 2 > len(data):
-            return f"{prefix}{src} > {dst}: {chain}[|{_EXT_MARKS[nh]}]"
+            return f"{prefix}{src} > {dst}: {chain} [|{_EXT_MARKS[nh]}]"
         if nh == 44:
-            if here + 8 > len(data):
-                return f"{prefix}{src} > {dst}: {chain}[|frag]"
+            if here + 4 > len(data):
+                return f"{prefix}{src} > {dst}: {chain} [|frag]"
             word = data[here + 2] << 8 | data[here + 3]
-            ident = int.from_bytes(data[here + 4 : here + 8], "big")
+            ident = int.from_bytes(data[here + 4 : here + 8], "big")  # -v only, so captured
             offset = word & 0xFFF8
             size = end - here - 8
             ident_text = f"0x{ident:08x}:" if p.verbose else ""
@@ -61,11 +60,17 @@ def ipv6(p: Printer, data: bytes, off: int, length: int) -> str:
             if offset:
                 return f"{prefix}{src} > {dst}: {chain}"
             chain += " "
+            if here >= len(data):
+                return f"{prefix}{src} > {dst}: {chain}"
             continue
         size = (data[here + 1] + 2) * 4 if nh == 51 else (data[here + 1] + 1) * 8
         if here + size > len(data):
-            return f"{prefix}{src} > {dst}: {chain}[|{_EXT_MARKS[nh]}]"
-        chain += _extension(p, nh, data[here : here + size])
+            return f"{prefix}{src} > {dst}: {chain} [|{_EXT_MARKS[nh]}]"
+        text = _extension(p, nh, data[here : here + size])
+        if text is None:
+            name = "HBH" if nh == 0 else "DSTOPT"
+            return f"{prefix}{src} > {dst}: {chain}{name}  [|{_EXT_MARKS[nh]}]"
+        chain += text
         if nh == 43 and data[here + 2] in (0, 2) and data[here + 3] and size >= 24:
             dst_raw = data[here + size - 16 : here + size]  # the checksum covers the final destination
         nh = data[here]
@@ -108,19 +113,21 @@ def _pseudo(src: bytes, dst: bytes, proto: int, length: int) -> int:
     return ones_sum(src + dst + length.to_bytes(4, "big") + bytes((0, 0, 0, proto)))
 
 
-def _extension(p: Printer, nh: int, header: bytes) -> str:
+def _extension(p: Printer, nh: int, header: bytes) -> str | None:
+    """One extension header's text; None when its options overrun it (tcpdump's truncation mark)."""
     if nh == 0 or nh == 60:
         name = "HBH" if nh == 0 else "DSTOPT"
-        if not p.verbose:
-            return f"{name} "
-        return f"{name} {_tlv_options(header[2:])}"
+        options = _tlv_options(header[2:])
+        if options is None:
+            return None
+        return f"{name} {options}" if p.verbose else f"{name} "
     if nh == 43:
         return _routing(p, header)
     spi, seq = int.from_bytes(header[4:8], "big"), int.from_bytes(header[8:12], "big")
     return f"AH(spi=0x{spi:08x},seq=0x{seq:x}): "
 
 
-def _tlv_options(raw: bytes) -> str:
+def _tlv_options(raw: bytes) -> str | None:
     out = []
     index = 0
     while index < len(raw):
@@ -129,8 +136,8 @@ def _tlv_options(raw: bytes) -> str:
             out.append("(pad1) ")
             index += 1
             continue
-        if index + 1 >= len(raw):
-            break
+        if index + 1 >= len(raw) or index + 2 + raw[index + 1] > len(raw):
+            return None
         size = raw[index + 1]
         body = raw[index + 2 : index + 2 + size]
         if kind == 1:

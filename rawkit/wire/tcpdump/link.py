@@ -38,41 +38,55 @@ def _network(p: Printer, data: bytes, off: int, length: int, ethertype: int) -> 
     return None
 
 
+def _type_text(ethertype: int) -> str:
+    return f"ethertype {ETHERTYPE_NAMES.get(ethertype, 'Unknown')} (0x{ethertype:04x})"
+
+
+def _vlan_tags(data: bytes, off: int, ethertype: int, first: str) -> tuple[str, int, int, bool]:
+    """Walk 802.1Q/QinQ tags from `off`: (tcpdump -e text, next offset, inner EtherType, complete).
+    `first` is the text after the outer EtherType ('', or ', length N: '). tcpdump checks that a
+    whole tag is captured before it names the EtherType announcing it."""
+    text = ""
+    while ethertype in _VLAN_TYPES:
+        if len(data) < off + 4:
+            return text, off, ethertype, False
+        tci = data[off] << 8 | data[off + 1]
+        dei = ", DEI" if tci & 0x1000 else ""
+        text += f"{_type_text(ethertype)}{first}vlan {tci & 0xFFF}, p {tci >> 13}{dei}, "
+        first = ", "
+        ethertype = data[off + 2] << 8 | data[off + 3]
+        off += 4
+    return text, off, ethertype, True
+
+
 def ethernet(p: Printer, data: bytes, wirelen: int) -> str:
     caplen = len(data)
     if caplen < 14:
         return " [|ether]"
-    ethertype = data[12] << 8 | data[13]
-    macs = f"{data[6:12].hex(':')} > {data[0:6].hex(':')}"
-    off = 14
-    tags = ""
-    while ethertype in _VLAN_TYPES:
-        if caplen < off + 4:
-            name = ETHERTYPE_NAMES[ethertype]
-            return f"{macs}, ethertype {name} (0x{ethertype:04x}), length {wirelen}: [|vlan]"
-        tci = data[off] << 8 | data[off + 1]
-        inner = data[off + 2] << 8 | data[off + 3]
-        dei = ", DEI" if tci & 0x1000 else ""
-        tags += (f"vlan {tci & 0xFFF}, p {tci >> 13}{dei}, "
-                 f"ethertype {ETHERTYPE_NAMES.get(inner, 'Unknown')} (0x{inner:04x}), ")
-        ethertype = inner
-        off += 4
-    p.network_offset = off
-    if ethertype < 0x600:
-        return _llc(p, data, off, wirelen, macs, ethertype)
-    text = _network(p, data, off, wirelen - off, ethertype)
     outer = data[12] << 8 | data[13]
+    macs = f"{data[6:12].hex(':')} > {data[0:6].hex(':')}"
+    if outer < 0x600:
+        p.network_offset = 14
+        return _llc(p, data, 14, wirelen, macs, outer)
+    off, ethertype, tags = 14, outer, ""
+    if outer in _VLAN_TYPES:
+        tags, off, ethertype, complete = _vlan_tags(data, 14, outer, f", length {wirelen}: ")
+        if not complete:
+            return f"{macs}, {tags} [|vlan]" if p.link_headers else " [|vlan]"
+        head = f"{macs}, {tags}"
+    else:
+        head = f"{macs}, "
+    p.network_offset = off
+    text = _network(p, data, off, wirelen - off, ethertype)
     if text is None:
-        if p.link_headers:
-            name = ETHERTYPE_NAMES.get(outer, "Unknown")
-            head = f"{macs}, ethertype {name} (0x{outer:04x}), length {wirelen}: "
-            return head + tags + undecoded(p.hex, data[off:])
-        return (f"{macs}, ethertype {ETHERTYPE_NAMES.get(ethertype, 'Unknown')} (0x{ethertype:04x}), "
-                f"length {wirelen}: " + undecoded(p.hex, data[off:]))
+        if p.link_headers and tags:
+            return f"{head}{_type_text(ethertype)}, " + undecoded(p.hex, data[off:])
+        return f"{macs}, {_type_text(ethertype)}, length {wirelen}: " + undecoded(p.hex, data[off:])
     if not p.link_headers:
         return text
-    head = f"{macs}, ethertype {ETHERTYPE_NAMES.get(outer, 'Unknown')} (0x{outer:04x}), length {wirelen}: "
-    return head + tags + text
+    if tags:
+        return f"{head}{_type_text(ethertype)}, {text}"
+    return f"{head}{_type_text(ethertype)}, length {wirelen}: {text}"
 
 
 def cooked(p: Printer, data: bytes, wirelen: int, version: int) -> str:
@@ -80,28 +94,38 @@ def cooked(p: Printer, data: bytes, wirelen: int, version: int) -> str:
     size = 16 if version == 1 else 20
     if len(data) < size:
         return " [|sll]" if version == 1 else " [|sll2]"
+    pkttype = data[1] if version == 1 else data[10]
+    direction = _DIRECTIONS[pkttype] if pkttype < 5 else f"{pkttype:>3}"
     if version == 1:
-        pkttype, halen, protocol = data[0] << 8 | data[1], data[4] << 8 | data[5], data[14] << 8 | data[15]
+        halen, protocol = data[4] << 8 | data[5], data[14] << 8 | data[15]
         address = data[6 : 6 + min(halen, 8)].hex(":")
         prefix = ""
+        head = f"{direction} {address} " if address else f"{direction} "
     else:
-        protocol, pkttype, halen = data[0] << 8 | data[1], data[10], data[11]
+        protocol, halen = data[0] << 8 | data[1], data[11]
         ifindex = int.from_bytes(data[4:8], "big")
         address = data[12 : 12 + min(halen, 8)].hex(":")
         prefix = f"{interface_name(ifindex):<5} {_SLL2_DIRECTIONS[pkttype] if pkttype < 5 else pkttype} "
-    text = _network(p, data, size, wirelen - size, protocol)
+        head = f"{prefix}ifindex {ifindex} {address} " if address else f"{prefix}ifindex {ifindex} "
+    p.network_offset = off = size
+    tags = ""
+    ethertype = protocol
+    if protocol in _VLAN_TYPES:
+        if len(data) < size + 4:
+            return prefix + " [|vlan]"
+        tci = data[size] << 8 | data[size + 1]
+        ethertype = data[size + 2] << 8 | data[size + 3]
+        p.network_offset = off = size + 4
+        inner_name = ETHERTYPE_NAMES.get(ethertype, "Unknown")
+        tags = f"vlan {tci & 0xFFF}, p {tci >> 13}, ethertype {inner_name}, "
+    text = _network(p, data, off, wirelen - off, ethertype)
     if text is None:
-        text = f"ethertype Unknown (0x{protocol:04x}), length {wirelen}: " + undecoded(p.hex, data[size:])
-        return prefix + text
+        return f"{head}{_type_text(protocol)}, length {wirelen}: " + tags + undecoded(p.hex, data[off:])
     if not p.link_headers:
+        if tags:
+            return f"{prefix}ethertype {ETHERTYPE_NAMES[ethertype]}, {text}"
         return prefix + text
-    direction = _DIRECTIONS[pkttype] if pkttype < 5 else f"{pkttype:>3}"
-    if version == 1:
-        head = f"{direction} {address} "
-    else:
-        head = f"{prefix}ifindex {ifindex} {address} "
-    name = ETHERTYPE_NAMES.get(protocol, "Unknown")
-    return f"{head}ethertype {name} (0x{protocol:04x}), length {wirelen}: " + text
+    return f"{head}{_type_text(protocol)}, length {wirelen}: {tags}{text}"
 
 
 def interface_name(ifindex: int) -> str:

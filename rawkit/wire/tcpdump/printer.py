@@ -41,6 +41,8 @@ class Printer:
         return self.format_frame(pkt.data, pkt.linktype, pkt.ts_ns, pkt.wirelen)
 
     def format_frame(self, data: bytes, linktype: int, ts_ns: int, wirelen: int) -> str:
+        if not data:
+            return f"[Invalid header: caplen==0, len=={wirelen}]"
         line = self.clock.text(ts_ns) + self.body(data, linktype, wirelen)
         if self.hex is not None:
             line += self._dump(data)

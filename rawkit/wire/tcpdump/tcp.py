@@ -50,9 +50,11 @@ def tcp(p: Printer, data: bytes, off: int, length: int, src: str, dst: str, key_
         parts.append(_checksum_text(data, off, length, checksum, pseudo))
     ack_base = 0
     if flags & _ACK and not p.absolute:
+        # tcpdump's rule: the first ACK of a connection (or any SYN with ACK, a new connection on
+        # the same ports) sets both directions' bases and prints absolute numbers; later ones are relative
         key = key_addrs + data[off : off + 4]
         bases = p.tcp_seqs.get(key)
-        if bases is None:
+        if bases is None or flags & 0x02:
             half = len(key_addrs) // 2
             reverse = key_addrs[half:] + key_addrs[:half] + data[off + 2 : off + 4] + data[off : off + 2]
             p.tcp_seqs[key] = (seq, (ack - 1) & _MASK32)
@@ -102,7 +104,7 @@ def _options(data: bytes, start: int, end: int, ack_base: int) -> tuple[str, boo
     index = start
     while index < end:
         if index >= captured:
-            return ",".join(out) + " [|tcp]", False
+            return "".join(f"{text}," for text in out) + " [|tcp]", False
         kind = data[index]
         if kind == 0:
             out.append("eol")
@@ -111,18 +113,25 @@ def _options(data: bytes, start: int, end: int, ack_base: int) -> tuple[str, boo
             out.append("nop")
             index += 1
             continue
-        name = _OPTION_NAMES.get(kind, f"unknown-{kind}")
-        if index + 1 >= captured:
-            out.append(f"{name} [|tcp]>")
-            return ",".join(out), False
+        if index + 1 >= min(end, captured):
+            return "".join(f"{text}," for text in out) + " [|tcp]", False
         size = data[index + 1]
-        if size < 2:
-            out.append(f"{name}[len {size}]")
-            break
+        if size < 2 or index + size > end:
+            return "".join(f"{text}," for text in out) + "[bad opt]", False
+        name = _OPTION_NAMES.get(kind, f"unknown-{kind}")
         if index + size > captured:
             out.append(f"{name} [|tcp]>")
             return ",".join(out), False
-        out.append(_option(kind, name, data[index + 2 : index + size], ack_base))
+        expected = _SIZES.get(kind)
+        if expected is not None and size - 2 != expected:
+            # tcpdump decodes the value at its usual size anyway, then notes the odd length
+            value = data[index + 2 : index + 2 + expected]
+            shown = _option(kind, name, value, ack_base) if len(value) == expected else name
+            out.append(f"{shown}[len {size}]")
+            if size - 2 < expected:
+                break
+        else:
+            out.append(_option(kind, name, data[index + 2 : index + size], ack_base))
         index += size
     return ",".join(out), True
 
@@ -133,9 +142,6 @@ _SIZES = {2: 2, 3: 1, 4: 0, 8: 8, 19: 16}
 
 
 def _option(kind: int, name: str, body: bytes, ack_base: int) -> str:
-    expected = _SIZES.get(kind)
-    if expected is not None and len(body) != expected:
-        return f"{name}[len {len(body) + 2}]"
     if kind == 2:
         return f"mss {body[0] << 8 | body[1]}"
     if kind == 3:
@@ -146,7 +152,7 @@ def _option(kind: int, name: str, body: bytes, ack_base: int) -> str:
         return f"TS val {_U32.unpack_from(body)[0]} ecr {_U32.unpack_from(body, 4)[0]}"
     if kind == 5:
         if len(body) % 8:
-            return f"sack[len {len(body) + 2}]"
+            return "sack invalid sack"
         blocks = "".join(
             f"{{{(_U32.unpack_from(body, i)[0] - ack_base) & _MASK32}:"
             f"{(_U32.unpack_from(body, i + 4)[0] - ack_base) & _MASK32}}}"

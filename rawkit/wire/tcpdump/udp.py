@@ -16,10 +16,12 @@ def udp(p: Printer, data: bytes, off: int, length: int, src: str, dst: str, pseu
     """`src`/`dst` are the addresses followed by '.', or '' when tcpdump shows bare ports;
     `pseudo` is the pseudo-header sum (None: not checkable); a first `fragment` skips the length check."""
     caplen = len(data) - off
-    if length < 8 or caplen < 4:
+    if length < 4 or caplen < 4:
         return f"{src[:-1]} > {dst[:-1]}:  [|udp]"
     sport, dport = data[off] << 8 | data[off + 1], data[off + 2] << 8 | data[off + 3]
     head = f"{src}{sport} > {dst}{dport}: "
+    if length < 8:
+        return f"{head}truncated-udp {length}"
     if caplen < 8:
         return f"{head} [|udp]"
     udp_len = data[off + 4] << 8 | data[off + 5]
