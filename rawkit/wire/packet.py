@@ -195,10 +195,10 @@ def _walk(pkt: Packet, data: bytes, size: int) -> None:
         pkt.eth = EthernetView(data, 0)
         ethertype = data[12] << 8 | data[13]
         off = 14
-        if ethertype in TAG_TYPES:
-            off, ethertype = _vlans(pkt, data, size, problems)
     else:
         off, ethertype = _link(pkt, data, size, problems)
+    if ethertype in TAG_TYPES:
+        off, ethertype = _vlans(pkt, data, off, ethertype, size, problems)
     pkt.ethertype = ethertype
     pkt.payload_off = off
     pkt.payload_end = size
@@ -248,7 +248,8 @@ def _transport(pkt: Packet, data: bytes, size: int, l3: tuple[int | None, int, i
         if length < 8:
             problems.append(f"udp: bad length {length} at byte {off}")
         elif length > end - off:
-            problems.append(f"udp: length {length} exceeds the {end - off} bytes the IP header gives")
+            if not ip.is_fragment:  # a first fragment holds only the start of the datagram
+                problems.append(f"udp: length {length} exceeds the {end - off} bytes the IP header gives")
         elif off + length < avail:
             pkt.payload_end = off + length
         pkt.payload_off = off + 8
@@ -277,8 +278,10 @@ def _transport(pkt: Packet, data: bytes, size: int, l3: tuple[int | None, int, i
     return
 
 
-def _vlans(pkt: Packet, data: bytes, size: int, problems: list[str]) -> tuple[int, int | None]:
-    off, ethertype, tags = 14, data[12] << 8 | data[13], []
+def _vlans(pkt: Packet, data: bytes, off: int, ethertype: int, size: int,
+           problems: list[str]) -> tuple[int, int | None]:
+    """802.1Q/802.1ad tags after a link header (Ethernet, or a cooked header announcing one)."""
+    tags = []
     while ethertype in TAG_TYPES:
         if off + 4 > size:
             problems.append(f"vlan: truncated tag at byte {off}")
