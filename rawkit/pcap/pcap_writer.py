@@ -9,36 +9,37 @@ from rawkit.pcap.formats import DEFAULT_SNAPLEN, PCAP_MAGIC_MICRO, PCAP_MAGIC_NA
 from rawkit.pcap.output import Destination, open_destination
 from rawkit.wire.packet import Packet
 
-_FILE_HEADER = struct.Struct("<IHHiIII")
-_RECORD_HEADER = struct.Struct("<IIII")
-
 
 class PcapWriter:
-    """A pcap file in little-endian byte order, microsecond or nanosecond timestamps.
+    """A pcap file, microsecond or nanosecond timestamps, little-endian unless `byte_order=">"`.
 
     Frames longer than `snaplen` are cut to it and keep their original wire length, as a capture
     with that snap length would have recorded them.
     """
 
     def __init__(self, dest: Destination, linktype: int = 1, snaplen: int = DEFAULT_SNAPLEN,
-                 nanosecond: bool = False) -> None:
+                 nanosecond: bool = False, byte_order: str = "<") -> None:
+        if byte_order not in ("<", ">"):
+            raise ValueError(f"byte_order must be '<' or '>', not {byte_order!r}")
         self.linktype = int(linktype)
         self.snaplen = int(snaplen)
         self.nanosecond = nanosecond
         self._file, self._owned = open_destination(dest)
         magic = PCAP_MAGIC_NANO if nanosecond else PCAP_MAGIC_MICRO
-        self._file.write(_FILE_HEADER.pack(magic, *PCAP_VERSION, 0, 0, self.snaplen, self.linktype))
+        self._record_header = struct.Struct(byte_order + "IIII")
+        header = struct.pack(byte_order + "IHHiIII", magic, *PCAP_VERSION, 0, 0, self.snaplen, self.linktype)
+        self._file.write(header)
         self._divisor = 1 if nanosecond else 1000
 
     def write(self, data: bytes, ts_ns: int = 0, wirelen: int | None = None) -> None:
         """Append one record; `wirelen` defaults to the length of `data`."""
         if wirelen is None:
             wirelen = len(data)
-        if len(data) > self.snaplen:
+        if len(data) > self.snaplen > 0:
             data = data[: self.snaplen]
         seconds, fraction = divmod(ts_ns, 1_000_000_000)
-        self._file.write(_RECORD_HEADER.pack(seconds & 0xFFFFFFFF, fraction // self._divisor, len(data),
-                                             max(wirelen, len(data))))
+        self._file.write(self._record_header.pack(seconds & 0xFFFFFFFF, fraction // self._divisor,
+                                                  len(data), max(wirelen, len(data))))
         self._file.write(data)
 
     def write_packet(self, pkt: Packet) -> None:

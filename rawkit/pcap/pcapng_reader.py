@@ -18,6 +18,7 @@ from rawkit.pcap.formats import (
     ENHANCED_PACKET,
     EPB_FLAGS,
     IF_NAME,
+    IF_TSOFFSET,
     IF_TSRESOL,
     INTERFACE_DESCRIPTION,
     MAX_RECORD_LEN,
@@ -29,7 +30,6 @@ from rawkit.pcap.formats import (
 from rawkit.pcap.source import Feed
 from rawkit.wire.packet import Packet
 
-IF_TSOFFSET = 14
 _MIN_SECTION_LEN = 28
 
 

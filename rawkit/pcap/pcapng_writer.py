@@ -13,6 +13,7 @@ from rawkit.pcap.formats import (
     ENHANCED_PACKET,
     EPB_FLAGS,
     IF_NAME,
+    IF_TSOFFSET,
     IF_TSRESOL,
     INTERFACE_DESCRIPTION,
     OPT_COMMENT,
@@ -22,26 +23,7 @@ from rawkit.pcap.formats import (
 from rawkit.pcap.output import Destination, open_destination
 from rawkit.wire.packet import Packet
 
-_BLOCK_HEAD = struct.Struct("<II")
-_SECTION_BODY = struct.Struct("<IHHq")
-_INTERFACE_BODY = struct.Struct("<HHI")
-_EPB_HEAD = struct.Struct("<IIIIIII")
-_OPTION_HEAD = struct.Struct("<HH")
-_UINT32 = struct.Struct("<I")
 _SECTION_LENGTH_UNKNOWN = -1
-
-
-def _option(code: int, value: bytes) -> bytes:
-    return _OPTION_HEAD.pack(code, len(value)) + value + bytes(-len(value) % 4)
-
-
-def _options(options: list[bytes]) -> bytes:
-    return b"".join(options) + _OPTION_HEAD.pack(0, 0) if options else b""
-
-
-def _block(block_type: int, body: bytes) -> bytes:
-    total = 12 + len(body)
-    return _BLOCK_HEAD.pack(block_type, total) + body + _UINT32.pack(total)
 
 
 @dataclass(frozen=True)
@@ -49,21 +31,37 @@ class _Interface:
     linktype: int
     snaplen: int
     units_per_second: int
+    offset_seconds: int
+
+
+def _resolution_option(units_per_second: int) -> bytes:
+    """The if_tsresol byte for 10**k or 2**k units per second."""
+    for exponent in range(20):
+        if 10**exponent == units_per_second:
+            return bytes([exponent])
+    if units_per_second > 0 and units_per_second & (units_per_second - 1) == 0:
+        return bytes([0x80 | units_per_second.bit_length() - 1])
+    raise ValueError(f"timestamp resolution must be 10**k or 2**k units per second, not {units_per_second}")
 
 
 class PcapNgWriter:
-    """A pcapng file in little-endian byte order, one section, interfaces added as needed.
+    """A pcapng file with one section, interfaces added as needed; little-endian unless
+    `byte_order=">"`.
 
     The section header goes out on open; interface description blocks go out when added, so
     packets of a new link type can appear at any point of the file.
     """
 
-    def __init__(self, dest: Destination) -> None:
+    def __init__(self, dest: Destination, byte_order: str = "<") -> None:
+        if byte_order not in ("<", ">"):
+            raise ValueError(f"byte_order must be '<' or '>', not {byte_order!r}")
         self._file, self._owned = open_destination(dest)
+        self._order = byte_order
+        self._epb_head = struct.Struct(byte_order + "IIIIIII")
+        self._word = struct.Struct(byte_order + "I")
         self._interfaces: list[_Interface] = []
-        body = _SECTION_BODY.pack(BYTE_ORDER_MAGIC, 1, 0, _SECTION_LENGTH_UNKNOWN)
-        body += _options([_option(SHB_USERAPPL, b"rawkit")])
-        self._file.write(_block(SECTION_HEADER, body))
+        body = struct.pack(byte_order + "IHHq", BYTE_ORDER_MAGIC, 1, 0, _SECTION_LENGTH_UNKNOWN)
+        self.write_block(SECTION_HEADER, body + self.options([(SHB_USERAPPL, b"rawkit")]))
 
     @property
     def interfaces(self) -> list[tuple[int, int]]:
@@ -71,17 +69,22 @@ class PcapNgWriter:
         return [(interface.linktype, interface.snaplen) for interface in self._interfaces]
 
     def add_interface(self, linktype: int, snaplen: int = DEFAULT_SNAPLEN, name: str | None = None,
-                      tsresol_ns: bool = True) -> int:
-        """Describe an interface and return its index; timestamps in ns (else µs, the default)."""
+                      tsresol_ns: bool = True, ts_resolution: int | None = None, ts_offset: int = 0) -> int:
+        """Describe an interface and return its index. Timestamps are stored in ns, or µs (the
+        format's default) if not `tsresol_ns`, or `ts_resolution` units per second (10**k or 2**k)
+        if given; `ts_offset` (seconds) is the if_tsoffset added to every stored timestamp."""
+        if ts_resolution is None:
+            ts_resolution = 1_000_000_000 if tsresol_ns else 1_000_000
         options = []
         if name is not None:
-            options.append(_option(IF_NAME, name.encode()))
-        if tsresol_ns:
-            options.append(_option(IF_TSRESOL, b"\x09"))
-        body = _INTERFACE_BODY.pack(int(linktype), 0, int(snaplen)) + _options(options)
-        self._file.write(_block(INTERFACE_DESCRIPTION, body))
-        self._interfaces.append(_Interface(int(linktype), int(snaplen),
-                                           1_000_000_000 if tsresol_ns else 1_000_000))
+            options.append((IF_NAME, name.encode()))
+        if ts_resolution != 1_000_000:
+            options.append((IF_TSRESOL, _resolution_option(ts_resolution)))
+        if ts_offset:
+            options.append((IF_TSOFFSET, struct.pack(self._order + "q", ts_offset)))
+        body = struct.pack(self._order + "HHI", int(linktype), 0, int(snaplen)) + self.options(options)
+        self.write_block(INTERFACE_DESCRIPTION, body)
+        self._interfaces.append(_Interface(int(linktype), int(snaplen), ts_resolution, ts_offset))
         return len(self._interfaces) - 1
 
     def write(self, data: bytes, ts_ns: int = 0, interface: int = 0, wirelen: int | None = None,
@@ -95,20 +98,21 @@ class PcapNgWriter:
             wirelen = len(data)
         if len(data) > described.snaplen > 0:
             data = data[: described.snaplen]
-        stamp = ts_ns * described.units_per_second // 1_000_000_000 & 0xFFFFFFFFFFFFFFFF
+        stored_ns = ts_ns - described.offset_seconds * 1_000_000_000
+        stamp = stored_ns * described.units_per_second // 1_000_000_000 & 0xFFFFFFFFFFFFFFFF
         options = []
         if comment is not None:
             for text in [comment] if isinstance(comment, str) else comment:
-                options.append(_option(OPT_COMMENT, text.encode()))
+                options.append((OPT_COMMENT, text.encode()))
         if flags is not None:
-            options.append(_option(EPB_FLAGS, _UINT32.pack(flags)))
+            options.append((EPB_FLAGS, self._word.pack(flags)))
         caplen = len(data)
-        tail = bytes(-caplen % 4) + _options(options)
+        tail = bytes(-caplen % 4) + self.options(options)
         total = 32 + caplen + len(tail)
-        self._file.write(_EPB_HEAD.pack(ENHANCED_PACKET, total, interface, stamp >> 32, stamp & 0xFFFFFFFF,
-                                        caplen, max(wirelen, caplen)))
+        self._file.write(self._epb_head.pack(ENHANCED_PACKET, total, interface, stamp >> 32,
+                                             stamp & 0xFFFFFFFF, caplen, max(wirelen, caplen)))
         self._file.write(data)
-        self._file.write(tail + _UINT32.pack(total))
+        self._file.write(tail + self._word.pack(total))
 
     def write_packet(self, pkt: Packet) -> None:
         """Append a Packet with its comments and flags, on its own interface when that interface has
@@ -121,6 +125,18 @@ class PcapNgWriter:
             if index is None:
                 index = self.add_interface(pkt.linktype)
         self.write(pkt.data, pkt.ts_ns, index, pkt.wirelen, pkt.comments or None, pkt.epb_flags)
+
+    def options(self, options: Iterable[tuple[int, bytes]]) -> bytes:
+        """Encode (code, value) options, padded, with the end-of-options marker; b"" for none."""
+        encoded = b"".join(struct.pack(self._order + "HH", code, len(value)) + value + bytes(-len(value) % 4)
+                           for code, value in options)
+        return encoded + struct.pack(self._order + "HH", 0, 0) if encoded else b""
+
+    def write_block(self, block_type: int, body: bytes) -> None:
+        """Append any block (padded to 4 bytes): for block types this writer has no method for."""
+        body += bytes(-len(body) % 4)
+        total = 12 + len(body)
+        self._file.write(self._word.pack(block_type) + self._word.pack(total) + body + self._word.pack(total))
 
     def flush(self) -> None:
         self._file.flush()
