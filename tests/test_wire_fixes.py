@@ -35,3 +35,28 @@ def test_null_loopback_family_10_is_not_ipv6() -> None:
         assert pkt.errors == ["loopback: unknown address family 10 at byte 0"]
     for family in (24, 28, 30):
         assert rawkit.decode(family.to_bytes(4, "little") + inner, rawkit.LINKTYPE_NULL).udp is not None
+
+
+def test_source_routed_checksums_use_the_final_destination() -> None:
+    """With a loose/strict source route still to run, the TCP/UDP pseudo-header holds the final
+    destination, the route's last address (RFC 9293 3.1, RFC 1122 3.2.1.8); scapy, tshark and Linux
+    do so. rawkit used the header's destination, the next hop, both to verify and to build."""
+    from scapy.layers.inet import IP, UDP, IPOption_LSRR, IPOption_SSRR
+    from scapy.layers.l2 import Ether
+
+    for option, kind in ((IPOption_LSRR, 131), (IPOption_SSRR, 137)):
+        frame = bytes(Ether() / IP(src="198.18.0.1", dst="198.18.0.254",
+                                   options=[option(routers=["198.18.0.254", "198.19.0.7"], pointer=8)])
+                      / UDP(sport=40000, dport=9999) / b"x")
+        pkt = rawkit.decode(frame)
+        assert pkt.errors == [] and pkt.udp.checksum_ok is True
+        route = bytes((kind, 11, 8)) + bytes((198, 18, 0, 254, 198, 19, 0, 7))
+        built = bytes(rawkit.Ether(dst="ff:ff:ff:ff:ff:ff", src=pkt.eth.src)
+                      / rawkit.IPv4(src="198.18.0.1", dst="198.18.0.254", options=route, id=1)
+                      / rawkit.UDP(sport=40000, dport=9999) / b"x")
+        assert built[14 + 32 :] == frame[14 + 32 :]  # the UDP datagram, checksum included
+    # a route already run to its end: the header holds the final destination
+    exhausted = bytes(rawkit.IPv4(src="198.18.0.1", dst="198.19.0.7",
+                                  options=bytes((131, 7, 8, 198, 18, 0, 254)))
+                      / rawkit.UDP() / b"x")
+    assert rawkit.decode(exhausted, rawkit.LINKTYPE_RAW).udp.checksum_ok is True

@@ -105,7 +105,10 @@ class IPv4View:
         return verify(self._buf[self._off : end])
 
     def pseudo_header_sum(self, proto: int, length: int) -> int:
-        return pseudo_header_sum(self.src_bytes, self.dst_bytes, proto, length)
+        dst = self.dst_bytes
+        if self.header_len > MIN_HEADER_LEN:
+            dst = final_destination(self.options_bytes) or dst
+        return pseudo_header_sum(self.src_bytes, dst, proto, length)
 
     def builder(self) -> IPv4:
         return IPv4(tos=self.tos, id=self.id, flags=self.flags, frag=self.frag, ttl=self.ttl,
@@ -138,6 +141,22 @@ def parse_options(raw: bytes) -> tuple[list[tuple[int, bytes]], str | None]:
         options.append((kind, raw[index + 2 : index + length]))
         index += length
     return options, None
+
+
+OPT_LSRR = 131
+OPT_SSRR = 137
+
+
+def final_destination(raw: bytes) -> bytes | None:
+    """The last address of a loose/strict source route not yet run to its end: the destination
+    TCP/UDP put in their pseudo-header (RFC 9293 3.1). None without such a route."""
+    for kind, data in parse_options(raw)[0]:
+        if kind in (OPT_LSRR, OPT_SSRR) and len(data) >= 5:
+            pointer, route = data[0], data[1:]
+            if pointer <= len(data) + 2:  # counted from the option's start; past its length: route done
+                whole = len(route) - len(route) % 4
+                return route[whole - 4 : whole]
+    return None
 
 
 def encode_options(options: Sequence[tuple[int, bytes]] | bytes) -> bytes:
@@ -186,4 +205,7 @@ class IPv4(Layer):
         return header[:10] + checksum.to_bytes(2, "big") + header[12:] + payload
 
     def pseudo_header_sum(self, proto: int, length: int) -> int:
-        return pseudo_header_sum(ip4_bytes(self.src), ip4_bytes(self.dst), proto, length)
+        dst = ip4_bytes(self.dst)
+        if self.options:
+            dst = final_destination(encode_options(self.options)) or dst
+        return pseudo_header_sum(ip4_bytes(self.src), dst, proto, length)
