@@ -1,0 +1,52 @@
+"""The tcpdump filter language: `compile(expression, linktype)` gives a fast Python predicate
+(`match`) and a classic BPF program (`bpf`) from one intermediate form, with tcpdump's meaning.
+
+    flt = rawkit.filter.compile("tcp[tcpflags] & tcp-syn != 0 and not port 22", linktype=1)
+    flt.match(frame) -> bool ; flt.bpf() -> [(code, jt, jf, k), ...]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rawkit.filter.bpf import bpf_program
+from rawkit.filter.errors import FilterError
+from rawkit.filter.ir import TRUE, Pred, satisfiable
+from rawkit.filter.linktypes import link_layer
+from rawkit.filter.pycode import python_predicate, python_source
+from rawkit.filter.semantics import Generator
+from rawkit.filter.syntax import parse
+
+__all__ = ["Filter", "FilterError", "compile"]
+
+
+class Filter:
+    """A compiled filter. `match(frame, wirelen=None)`: wirelen is the original length on the wire
+    (what `len`, `less`, `greater` test); it defaults to len(frame)."""
+
+    def __init__(self, expression: str, linktype: int, pred: Pred) -> None:
+        self.expression = expression
+        self.linktype = linktype
+        self.ir = pred
+        self.match: Callable[..., bool] = python_predicate(pred)
+
+    def bpf(self, snaplen: int = 262144) -> list[tuple[int, int, int, int]]:
+        return bpf_program(self.ir, snaplen)
+
+    @property
+    def python_source(self) -> str:
+        return python_source(self.ir)
+
+    def __repr__(self) -> str:
+        return f"<Filter {self.expression!r} linktype {self.linktype}>"
+
+
+def compile(expression: str, linktype: int = 1) -> Filter:  # noqa: A001 - the name DESIGN.md gives
+    """Compile a tcpdump filter expression for frames of `linktype`; raises FilterError."""
+    link = link_layer(int(linktype))
+    if not expression.strip():
+        return Filter(expression, link.linktype, TRUE)
+    pred = Generator(link).generate(parse(expression))
+    if not satisfiable(pred):
+        raise FilterError("expression rejects all packets")
+    return Filter(expression, link.linktype, pred)
