@@ -60,3 +60,18 @@ def test_source_routed_checksums_use_the_final_destination() -> None:
                                   options=bytes((131, 7, 8, 198, 18, 0, 254)))
                       / rawkit.UDP() / b"x")
     assert rawkit.decode(exhausted, rawkit.LINKTYPE_RAW).udp.checksum_ok is True
+
+
+def test_udp_checksum_covers_the_udp_length_not_the_ip_payload() -> None:
+    """When the UDP length is shorter than the IP payload, the datagram ends at the UDP length (what
+    follows is not UDP's) and so does its checksum, as Linux (udp4_csum_init) and tshark check it.
+    rawkit summed up to the end of the IP payload."""
+    from scapy.layers.inet import IP, UDP
+
+    datagram = bytes(UDP(sport=40000, dport=9999) / b"ab")  # length 10, checksum over those 10 bytes
+    ip = bytes(IP(src="198.18.0.1", dst="198.18.0.2", proto=17, len=20 + len(datagram) + 6))
+    pkt = rawkit.decode(ip[:20] + datagram + b"extra!", rawkit.LINKTYPE_RAW)
+    assert pkt.udp.len == 10 and pkt.payload == b"ab"
+    assert pkt.udp.checksum_ok is True
+    assert rawkit.decode(ip[:20] + datagram[:6] + b"\x00\x01" + datagram[8:] + b"extra!",
+                         rawkit.LINKTYPE_RAW).udp.checksum_ok is False

@@ -50,7 +50,9 @@ class UDPView:
         """None when not checkable (truncated, fragment) or absent (zero over IPv4)."""
         if self.checksum == 0 and self.ip is not None and self.ip.version == 4:
             return None
-        return verify_l4(self._buf, self._off, self.end, self.ip, IPProto.UDP)
+        length = self.len  # the datagram ends there when shorter than the IP payload (RFC 768)
+        end = self._off + length if HEADER_LEN <= length < self.end - self._off else self.end
+        return verify_l4(self._buf, self._off, end, self.ip, IPProto.UDP)
 
     def builder(self) -> UDP:
         return UDP(sport=self.sport, dport=self.dport)
