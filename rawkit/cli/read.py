@@ -46,9 +46,11 @@ _TIMESTAMP_STYLES = {0: timestamps.DEFAULT, 1: timestamps.NONE, 2: timestamps.EP
 @click.option("--count", "count_only", is_flag=True, help="Print only the number of packets.")
 @click.option("-w", "write_to", metavar="OUT", help="Write the selected packets to OUT (pcap, '-': stdout).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per packet.")
+@click.option("-F", "filter_file", metavar="FILE", help="Read the filter from FILE ('#' starts a comment).")
 def read(words: tuple[str, ...], read_file: str | None, limit: int | None, link_headers: bool, verbose: int,
          hex_only: int, hex_ascii: int, ascii_only: bool, time_style: int, absolute: bool, quiet: bool,
-         numeric: int, nano: bool, count_only: bool, write_to: str | None, as_json: bool) -> None:
+         numeric: int, nano: bool, count_only: bool, write_to: str | None, as_json: bool,
+         filter_file: str | None) -> None:
     """Print FILE like `tcpdump -nn -r FILE [FILTER]`."""
     if read_file is None:
         if not words:
@@ -59,6 +61,13 @@ def read(words: tuple[str, ...], read_file: str | None, limit: int | None, link_
     hex_mode = _hex_mode(hex_only, hex_ascii, ascii_only)
     capture = _open(read_file)
     _announce(read_file, capture, write_to)
+    if filter_file is not None:
+        from rawkit.filter import read_filter_file
+
+        try:
+            words = (read_filter_file(filter_file),)
+        except ValueError as error:
+            raise Failure(str(error), 2) from None
     match = _filter(" ".join(words), capture.linktype) if words else None
     packets = _selected(capture, match, limit)
     printer = Printer(link_headers=link_headers, verbose=verbose, absolute=absolute, quiet=quiet,
@@ -120,7 +129,7 @@ def _filter(expression: str, linktype: int) -> Callable[[bytes, int], bool]:
     try:
         return compile_filter(expression, linktype).match
     except ValueError as error:  # rawkit.filter.FilterError is a ValueError
-        raise Failure(f"bad filter {expression!r}: {error}", 2) from None
+        raise Failure(str(error), 2) from None
 
 
 def _selected(capture: Iterable[Any], match: Callable[[bytes, int], bool] | None,

@@ -17,7 +17,7 @@ from rawkit.filter.pycode import python_predicate, python_source
 from rawkit.filter.semantics import Generator
 from rawkit.filter.syntax import parse
 
-__all__ = ["Filter", "FilterError", "compile"]
+__all__ = ["Filter", "FilterError", "compile", "read_filter_file"]
 
 
 class Filter:
@@ -50,3 +50,13 @@ def compile(expression: str, linktype: int = 1) -> Filter:  # noqa: A001 - the n
     if not satisfiable(pred):
         raise FilterError("expression rejects all packets")
     return Filter(expression, link.linktype, pred)
+
+
+def read_filter_file(path: str) -> str:
+    """A filter kept in a file (tcpdump -F): '#' starts a comment that runs to the end of the line."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as source:
+            lines = source.read().splitlines()
+    except OSError as error:
+        raise FilterError(f"can't open {path}: {error.strerror or error}") from None
+    return " ".join(line.split("#", 1)[0] for line in lines).strip()
