@@ -68,7 +68,8 @@ def test_udp_checksum_covers_the_udp_length_not_the_ip_payload() -> None:
     rawkit summed up to the end of the IP payload."""
     from scapy.layers.inet import IP, UDP
 
-    datagram = bytes(UDP(sport=40000, dport=9999) / b"ab")  # length 10, checksum over those 10 bytes
+    # length 10, checksum over those 10 bytes
+    datagram = bytes(IP(src="198.18.0.1", dst="198.18.0.2") / UDP(sport=40000, dport=9999) / b"ab")[20:]
     ip = bytes(IP(src="198.18.0.1", dst="198.18.0.2", proto=17, len=20 + len(datagram) + 6))
     pkt = rawkit.decode(ip[:20] + datagram + b"extra!", rawkit.LINKTYPE_RAW)
     assert pkt.udp.len == 10 and pkt.payload == b"ab"
