@@ -3,7 +3,6 @@ chunks (stdin, gzip, pipes, file objects). Both look the same to a reader: a buf
 
 from __future__ import annotations
 
-import gzip
 import mmap
 import os
 import stat
@@ -36,6 +35,40 @@ class _Prepended:
         return data
 
 
+class _Gunzip:
+    """Decompress gzip as it is read, member after member, handing out every byte that arrived
+    before damage or an early end (the gzip module withholds the last read's data then)."""
+
+    def __init__(self, stream: BinaryIO | _Prepended) -> None:
+        self._stream = stream
+        self._inflater = zlib.decompressobj(wbits=31)
+        self._input = b""
+        self._finished = False
+
+    def read(self, size: int) -> bytes:
+        chunks: list[bytes] = []
+        have = 0
+        while have < size and not self._finished:
+            if not self._input:
+                self._input = self._stream.read(CHUNK)
+                if not self._input:
+                    if self._inflater.eof:
+                        self._finished = True
+                    elif not chunks:
+                        raise EOFError("compressed data ends before the end of the gzip stream")
+                    break
+            if self._inflater.eof:
+                if not self._input.startswith(_GZIP_MAGIC):
+                    self._finished = True  # trailing bytes after the last member: ignored, as by gzip -d
+                    break
+                self._inflater = zlib.decompressobj(wbits=31)
+            data = self._inflater.decompress(self._input, size - have)
+            self._input = self._inflater.unused_data if self._inflater.eof else self._inflater.unconsumed_tail
+            chunks.append(data)
+            have += len(data)
+        return b"".join(chunks)
+
+
 class Feed:
     """Bytes of a capture: `buf` holds file bytes from offset `base`; `refill` brings more.
 
@@ -46,6 +79,7 @@ class Feed:
     def __init__(self, source: Source) -> None:
         self.name = _display_name(source)
         self.base = 0
+        self._delivered = 0
         self._owned: list = []
         self._stream: BinaryIO | None = None
         self._mapped: mmap.mmap | None = None
@@ -83,18 +117,19 @@ class Feed:
             raise TypeError(f"{self.name}: the capture stream must be opened in binary mode")
         self._stream = _Prepended(head, stream)
         if head == _GZIP_MAGIC:
-            self._stream = gzip.GzipFile(fileobj=self._stream, mode="rb")
-            self._owned.append(self._stream)
+            self._stream = _Gunzip(self._stream)
         return self._read(CHUNK)
 
     def _read(self, size: int) -> bytes:
         try:
-            return self._stream.read(size)
-        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-            raise CaptureError(f"{self.name}: damaged gzip data after byte {self.base + len(self.buf)} "
+            data = self._stream.read(size)
+        except (EOFError, zlib.error) as error:
+            raise CaptureError(f"{self.name}: damaged gzip data after byte {self._delivered} "
                                f"of the uncompressed capture ({error})") from error
         except OSError as error:
             raise CaptureError(f"{self.name}: {error.strerror or error}") from error
+        self._delivered += len(data)
+        return data
 
     def refill(self, offset: int, need: int) -> int:
         """Make `buf` hold at least `need` bytes from `offset` if the input has them; return the new
