@@ -1,0 +1,461 @@
+"""tcpdump's one-line DNS summary (`tcpdump -nn`, 4.99), written from its observed output.
+
+When tcpdump 4.99 uses it (measured with crafted captures):
+  - UDP with source or destination port 53 or 5353: the summary replaces "UDP, length N", e.g.
+    "IP 198.18.0.1.1234 > 198.18.0.2.53: 12345+ A? example.com. (29)". Port 5353 on either side is
+    mDNS, which prints the top bit of the class as "(QU)"/"(QM)" in questions and "(Cache flush)" in
+    records: pass `mdns=True` then.
+  - TCP with source or destination port 53 (not 5353) and a non-empty payload: the summary follows
+    ", length N" after one space; the payload starts with the 2-byte length prefix, which tcpdump
+    checks against the rest of the segment ("[prefix length(P) != length(R)] (invalid)").
+Verbosity changes the text: -v adds record names, -vv the question of responses and the authority and
+additional sections, -vvv the TTLs. The number in parentheses is the message length (the bytes given
+here, without the TCP prefix); " [|domain]" ends a summary whose message runs out early.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from rawkit.wire.tcpdump.dns_edns import bitstring_text, format_option, option_name
+
+_HEADER = struct.Struct(">HHHHHH")
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+_RECORD_FIXED = struct.Struct(">HHIH")
+
+_TYPE_NAMES = {
+    1: "A", 2: "NS", 3: "MD", 4: "MF", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG", 9: "MR", 10: "NULL",
+    11: "WKS", 12: "PTR", 13: "HINFO", 14: "MINFO", 15: "MX", 16: "TXT", 17: "RP", 18: "AFSDB", 19: "X25",
+    20: "ISDN", 21: "RT", 22: "NSAP", 23: "NSAP_PTR", 24: "SIG", 25: "KEY", 26: "PX", 27: "GPOS",
+    28: "AAAA", 29: "LOC", 30: "NXT", 31: "EID", 32: "NIMLOC", 33: "SRV", 34: "ATMA", 35: "NAPTR",
+    36: "KX", 37: "CERT", 38: "A6", 39: "DNAME", 40: "SINK", 41: "OPT", 42: "APL", 43: "DS", 44: "SSHFP",
+    45: "IPSECKEY", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 99: "SPF", 100: "UINFO", 101: "UID",
+    102: "GID", 103: "UNSPEC", 104: "UNSPECA", 249: "TKEY", 250: "TSIG", 251: "IXFR", 252: "AXFR",
+    253: "MAILB", 254: "MAILA", 255: "ANY", 256: "URI",
+}
+_CLASS_NAMES = {1: "IN", 3: "CHAOS", 4: "HS", 255: "ANY"}
+_OPCODE_NAMES = ("", " inv_q", " stat", " op3", " notify", " update", " op6", " op7", " op8", " updateA",
+                 " updateD", " updateDA", " updateM", " updateMA", " zoneInit", " zoneRef")
+# tcpdump prints 17 and 21 without the leading space; kept so the lines stay identical.
+_RCODE_NAMES = {0: "", 1: " FormErr", 2: " ServFail", 3: " NXDomain", 4: " NotImp", 5: " Refused",
+                6: " YXDomain", 7: " YXRRSet", 8: " NXRRSet", 9: " NotAuth", 10: " NotZone",
+                15: " NoChange", 16: " BadVers", 17: "Resp17", 21: "Resp21", 23: " BadCookie"}
+
+_TYPE_OPT = 41
+_OPCODE_IQUERY = 1
+_QUERY_ODD_BITS = 0x06CF  # AA, TC, RA, Z and RCODE: shown raw as [b2&3=...] in a query
+_NAME_LIMIT = 255  # label bytes after which tcpdump gives up printing a name
+_TTL_UNITS = ((365 * 86400, "y"), (7 * 86400, "w"), (86400, "d"), (3600, "h"), (60, "m"), (1, "s"))
+
+
+class _Truncated(Exception):
+    """The message ran out (or a name was unreadable): tcpdump ends the line with " [|domain]"."""
+
+
+def _char(byte: int) -> str:
+    """One byte the way tcpdump shows text: ^X for controls, M- for the high half."""
+    prefix = ""
+    if byte >= 0x80:
+        prefix, byte = "M-", byte & 0x7F
+    if byte < 0x20:
+        return f"{prefix}^{chr(byte + 0x40)}"
+    if byte == 0x7F:
+        return f"{prefix}^?"
+    return prefix + chr(byte)
+
+
+_CHARS = tuple(_char(byte) for byte in range(256))
+
+
+def _text(data: bytes) -> str:
+    return "".join([_CHARS[byte] for byte in data])
+
+
+def type_name(rtype: int) -> str:
+    return _TYPE_NAMES.get(rtype) or f"Type{rtype}"
+
+
+def class_name(rclass: int) -> str:
+    return _CLASS_NAMES.get(rclass) or f"(Class {rclass})"
+
+
+def duration(seconds: int) -> str:
+    """A TTL as tcpdump -vvv prints it: 3600 -> "1h", 90061 -> "1d1h1m1s", 0 -> "0s"."""
+    if seconds == 0:
+        return "0s"
+    parts = []
+    for size, unit in _TTL_UNITS:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+class _Summary:
+    """One message being summarised; `out` collects the text as tcpdump would have printed it so far."""
+
+    __slots__ = ("data", "end", "verbose", "mdns", "out")
+
+    def __init__(self, data: bytes, verbose: int, mdns: bool) -> None:
+        self.data = data
+        self.end = len(data)
+        self.verbose = verbose
+        self.mdns = mdns
+        self.out: list[str] = []
+
+    def need(self, offset: int, count: int) -> None:
+        if offset + count > self.end:
+            raise _Truncated
+
+    def u16(self, offset: int) -> int:
+        self.need(offset, 2)
+        return _U16.unpack_from(self.data, offset)[0]
+
+    # names
+
+    def skip_name(self, offset: int) -> int:
+        """The offset after the name at `offset`, reading only its length bytes."""
+        data = self.data
+        while True:
+            self.need(offset, 1)
+            length = data[offset]
+            kind = length & 0xC0
+            if kind == 0xC0:
+                return offset + 2
+            if kind == 0x40:
+                if length != 0x41:
+                    raise _Truncated
+                self.need(offset + 1, 1)
+                offset += 2 + _bitstring_bytes(data[offset + 1])
+            elif kind == 0x80:
+                raise _Truncated
+            elif length == 0:
+                return offset + 1
+            else:
+                offset += length + 1
+
+    def name(self, offset: int) -> int:
+        """Print the name at `offset`; return the offset after it in place (not after pointers)."""
+        data, out = self.data, self.out
+        self.need(offset, 1)
+        if data[offset] == 0:
+            out.append(".")
+            return offset + 1
+        after: int | None = None
+        chunk_start = offset
+        label_bytes = 0
+        while True:
+            self.need(offset, 1)
+            length = data[offset]
+            kind = length & 0xC0
+            if kind == 0xC0:
+                self.need(offset, 2)
+                target = ((length & 0x3F) << 8) | data[offset + 1]
+                if after is None:
+                    after = offset + 2
+                if target >= chunk_start:
+                    out.append("<BAD PTR>")
+                    raise _Truncated
+                offset = chunk_start = target
+                continue
+            if kind == 0x40:
+                if length != 0x41:
+                    out.append(f"<ELT {length & 0x3F}>")
+                    raise _Truncated
+                offset = self.bitstring(offset + 1)
+            elif kind == 0x80:
+                out.append("<BAD LABEL TYPE>")
+                raise _Truncated
+            elif length == 0:
+                return offset + 1 if after is None else after
+            else:
+                label = data[offset + 1 : offset + 1 + length]
+                out.append(_text(label))
+                if len(label) < length:
+                    raise _Truncated
+                offset += 1 + length
+                label_bytes += 1 + length
+            out.append(".")
+            if label_bytes > _NAME_LIMIT:
+                out.append("<DOMAIN NAME TOO LONG>")
+                return self.skip_name(offset) if after is None else after
+
+    def bitstring(self, offset: int) -> int:
+        """Print an extended bit-string label (RFC 2673) whose count byte is at `offset`."""
+        self.need(offset, 1)
+        bits = self.data[offset] or 256
+        size = _bitstring_bytes(self.data[offset])
+        value = self.data[offset + 1 : offset + 1 + size]
+        if len(value) < size:
+            self.out.append("\\[x" + value.hex())
+            raise _Truncated
+        self.out.append(bitstring_text(value, bits))
+        return offset + 1 + size
+
+    # questions and records
+
+    def question(self, offset: int) -> int:
+        after_name = self.skip_name(offset)
+        self.need(after_name, 4)
+        qtype, qclass = struct.unpack_from(">HH", self.data, after_name)
+        text = " " + type_name(qtype)
+        unicast = False
+        if self.mdns:
+            unicast, qclass = bool(qclass & 0x8000), qclass & 0x7FFF
+        if qclass != 1:
+            text += " " + class_name(qclass)
+        if self.mdns:
+            text += " (QU)" if unicast else " (QM)"
+        self.out.append(text + "? ")
+        self.name(offset)
+        return after_name + 4
+
+    def record(self, offset: int) -> int:
+        out = self.out
+        if self.verbose:
+            out.append(" ")
+            after_name = self.name(offset)
+        else:
+            try:
+                after_name = self.skip_name(offset)
+            except _Truncated:
+                return self.end
+        if after_name + 10 > self.end:
+            return self.end
+        rtype, rclass, ttl, rdlength = _RECORD_FIXED.unpack_from(self.data, after_name)
+        rdata = after_name + 10
+        text = " "
+        if rtype != _TYPE_OPT:
+            flush = False
+            if self.mdns:
+                flush, rclass = bool(rclass & 0x8000), rclass & 0x7FFF
+            if rclass != 1:
+                text += class_name(rclass) + " "
+            if flush:
+                text += "(Cache flush) "
+            if self.verbose > 2:
+                text += f"[{duration(ttl)}] "
+        out.append(text + type_name(rtype))
+        self.need(rdata, rdlength)
+        self.rdata(rtype, rclass, ttl, rdata, rdlength)
+        return rdata + rdlength
+
+    def rdata(self, rtype: int, rclass: int, ttl: int, offset: int, length: int) -> None:
+        data, out = self.data, self.out
+        if rtype == 1:
+            self.need(offset, 4)
+            out.append(" " + socket.inet_ntop(socket.AF_INET, data[offset : offset + 4]))
+        elif rtype == 28:
+            self.need(offset, 16)
+            out.append(" " + socket.inet_ntop(socket.AF_INET6, data[offset : offset + 16]))
+        elif rtype in (2, 5, 12, 39):
+            out.append(" ")
+            self.name(offset)
+        elif rtype == 15:
+            out.append(" ")
+            self.name(offset + 2)
+            out.append(f" {self.u16(offset)}")
+        elif rtype == 33:
+            out.append(" ")
+            self.name(offset + 6)
+            self.need(offset, 6)
+            priority, weight, port = struct.unpack_from(">HHH", data, offset)
+            out.append(f":{port} {priority} {weight}")
+        elif rtype == 16:
+            self.txt(offset, offset + length)
+        elif rtype == 6 and self.verbose:
+            out.append(" ")
+            offset = self.name(offset)
+            out.append(" ")
+            offset = self.name(offset)
+            self.need(offset, 20)
+            out.append(" " + " ".join(str(value) for value in struct.unpack_from(">5I", data, offset)))
+        elif rtype == _TYPE_OPT:
+            out.append(f" UDPsize={rclass}")
+            if ttl & 0x8000:
+                out.append(" DO")
+            if length:
+                self.edns_options(offset, offset + length)
+        elif rtype == 104:
+            self.need(offset, length)
+            out.append(_text(data[offset : offset + length]))
+        elif rtype == 256:
+            self.need(offset, 4)
+            priority, weight = struct.unpack_from(">HH", data, offset)
+            out.append(f" {priority} {weight} {_text(data[offset + 4 : offset + length])}")
+        elif rtype == 38:
+            self.a6(offset)
+        elif rtype == 250 and self.verbose:
+            self.tsig(offset)
+
+    def txt(self, offset: int, end: int) -> None:
+        data, out = self.data, self.out
+        while offset < end:
+            self.need(offset, 1)
+            size = data[offset]
+            out.append(' "')
+            available = data[offset + 1 : offset + 1 + size]
+            out.append(_text(available))
+            if len(available) < size:
+                raise _Truncated
+            out.append('"')
+            offset += 1 + size
+
+    def a6(self, offset: int) -> None:
+        self.need(offset, 1)
+        prefix_bits = self.data[offset]
+        if prefix_bits > 128:
+            self.out.append(f" {prefix_bits}(bad plen)")
+            return
+        suffix_bytes = 16 - prefix_bits // 8
+        self.need(offset + 1, suffix_bytes)
+        address = bytes(16 - suffix_bytes) + self.data[offset + 1 : offset + 1 + suffix_bytes]
+        self.out.append(f" {prefix_bits} {socket.inet_ntop(socket.AF_INET6, address)}")
+        if prefix_bits:
+            self.out.append(" ")
+            self.name(offset + 1 + suffix_bytes)
+
+    def tsig(self, offset: int) -> None:
+        out = self.out
+        out.append(" ")
+        offset = self.name(offset)
+        self.need(offset, 10)
+        fudge = self.u16(offset + 6)
+        mac_length = self.u16(offset + 8)
+        offset += 10 + mac_length
+        self.need(offset, 6)
+        original_id, error, other_length = struct.unpack_from(">HHH", self.data, offset)
+        out.append(f" fudge={fudge} maclen={mac_length} origid={original_id} error={error} "
+                   f"otherlen={other_length}")
+
+    def edns_options(self, offset: int, end: int) -> None:
+        out = self.out
+        out.append(" [")
+        first = True
+        while offset < end:
+            if not first:
+                out.append(",")
+            first = False
+            code = self.u16(offset)
+            size = self.u16(offset + 2) if offset + 4 <= self.end else None
+            if size is None or offset + 4 + size > self.end:
+                out.append(option_name(code))
+                raise _Truncated
+            out.append(format_option(code, self.data[offset + 4 : offset + 4 + size], _CHARS))
+            offset += 4 + size
+        out.append("]")
+
+    def section(self, offset: int, count: int, label: str = "") -> int:
+        """Print `count` records after `label`, separated by commas; stop early when the message ends."""
+        first = True
+        while count and offset < self.end:
+            self.out.append(label if first else ",")
+            first = False
+            offset = self.record(offset)
+            count -= 1
+        if count:
+            raise _Truncated
+        return offset
+
+    def extended_rcode(self, offset: int, counts: tuple[int, int, int, int]) -> int:
+        """The high bits of the response code from the first OPT record of the additional section."""
+        qdcount, ancount, nscount, arcount = counts
+        try:
+            for _ in range(qdcount):
+                offset = self.skip_name(offset) + 4
+            for _ in range(ancount + nscount):
+                offset = self.skip_name(offset)
+                offset += 10 + self.u16(offset + 8)
+            for _ in range(arcount):
+                offset = self.skip_name(offset)
+                if self.u16(offset) == _TYPE_OPT:
+                    self.need(offset + 4, 1)
+                    return self.data[offset + 4] << 4
+                offset += 10 + self.u16(offset + 8)
+        except _Truncated:
+            pass
+        return 0
+
+    # whole messages
+
+    def message(self) -> None:
+        ident, flags, *counts = _HEADER.unpack_from(self.data)
+        qdcount, ancount, nscount, arcount = counts
+        out = self.out
+        opcode = (flags >> 11) & 0xF
+        offset = _HEADER.size
+        if flags & 0x8000:
+            rcode = flags & 0xF
+            if arcount:
+                rcode |= self.extended_rcode(offset, tuple(counts))
+            out.append(f"{ident}{_OPCODE_NAMES[opcode]}{_RCODE_NAMES.get(rcode, f' Resp{rcode}')}")
+            out.append("*" * bool(flags & 0x0400) + "-" * (not flags & 0x0080) + "|" * bool(flags & 0x0200)
+                       + "$" * bool(flags & 0x0020))
+            if qdcount != 1:
+                out.append(f" [{qdcount}q]")
+            for index in range(qdcount):
+                if index:
+                    out.append(",")
+                if self.verbose > 1:
+                    out.append(" q:")
+                    offset = self.question(offset)
+                else:
+                    offset = self.skip_name(offset) + 4
+            out.append(f" {ancount}/{nscount}/{arcount}")
+            offset = self.section(offset, ancount)
+        else:
+            out.append(f"{ident}{_OPCODE_NAMES[opcode]}" + "+" * bool(flags & 0x0100)
+                       + "%" * bool(flags & 0x0010))
+            if flags & _QUERY_ODD_BITS:
+                out.append(f" [b2&3=0x{flags:x}]")
+            if opcode == _OPCODE_IQUERY:
+                if qdcount:
+                    out.append(f" [{qdcount}q]")
+                if ancount != 1:
+                    out.append(f" [{ancount}a]")
+            else:
+                if qdcount != 1:
+                    out.append(f" [{qdcount}q]")
+                if ancount:
+                    out.append(f" [{ancount}a]")
+            if nscount:
+                out.append(f" [{nscount}n]")
+            if arcount:
+                out.append(f" [{arcount}au]")
+            for _ in range(qdcount):
+                offset = self.question(offset)
+            if self.verbose > 1:
+                offset = self.section(offset, ancount)
+        if self.verbose > 1:
+            offset = self.section(offset, nscount, " ns:")
+            self.section(offset, arcount, " ar:")
+        out.append(f" ({self.end})")
+
+
+def _bitstring_bytes(count: int) -> int:
+    return ((count or 256) + 7) // 8
+
+
+def format_dns(payload: bytes, over_tcp: bool = False, verbose: int = 0, *, mdns: bool = False) -> str:
+    """The DNS part of tcpdump's line for this UDP or TCP payload; never raises.
+
+    UDP: the text replacing "UDP, length N". TCP (`over_tcp`, payload starting with the 2-byte
+    length prefix): the text to append right after ", length N", starting with a space.
+    """
+    if over_tcp:
+        if len(payload) < 2:
+            return f" [DNS over TCP: length {len(payload)} < 2] (invalid)"
+        prefix = _U16.unpack_from(payload)[0]
+        if prefix != len(payload) - 2:
+            return f" [prefix length({prefix}) != length({len(payload) - 2})] (invalid)"
+        return " " + format_dns(payload[2:], False, verbose, mdns=mdns)
+    if len(payload) < _HEADER.size:
+        return f"domain [length {len(payload)} < {_HEADER.size}] (invalid)"
+    summary = _Summary(payload, verbose, mdns)
+    try:
+        summary.message()
+    except _Truncated:
+        summary.out.append(" [|domain]")
+    return "".join(summary.out)
