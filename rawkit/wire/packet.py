@@ -127,22 +127,20 @@ decode = Packet
 Never raises. (The class itself, to save a call per packet.)"""
 
 
-class _FastTCP(_Decoded):
-    """What the fast path makes of Ethernet/IPv4/TCP: absent layers are class attributes rather than
-    per-packet stores, and the Ethernet view is made only if asked for."""
+def _fast_shape(ip_name: str, transport_name: str) -> type:
+    """The class the fast path gives Ethernet / `ip_name` / `transport_name` frames: absent layers are
+    class attributes rather than per-packet stores, and the Ethernet view is made only if asked for."""
+    namespace = {"__slots__": (), "vlans": (), "_problems": (),
+                 "ethertype": 0x0800 if ip_name == "ip4" else 0x86DD, "ip": _PacketSlots.__dict__[ip_name],
+                 "eth": property(lambda self: EthernetView(self.data, 0))}
+    for name in ("sll", "loopback", "arp", "ip4", "ip6", "tcp", "udp", "icmp", "icmp6"):
+        if name not in (ip_name, transport_name):
+            namespace[name] = None
+    return type(f"_Fast{ip_name}{transport_name}", (_Decoded,), namespace)
 
-    __slots__ = ()
-    sll = loopback = arp = ip6 = udp = icmp = icmp6 = None
-    vlans = _problems = ()
-    ethertype = 0x0800
-    ip = _PacketSlots.ip4
-    eth = property(lambda self: EthernetView(self.data, 0))
 
-
-class _FastUDP(_FastTCP):
-    __slots__ = ()
-    udp = _PacketSlots.udp
-    tcp = None
+_FAST4 = {6: _fast_shape("ip4", "tcp"), 17: _fast_shape("ip4", "udp"), 1: _fast_shape("ip4", "icmp")}
+_FAST6 = {6: _fast_shape("ip6", "tcp"), 17: _fast_shape("ip6", "udp"), 58: _fast_shape("ip6", "icmp6")}
 
 
 def decode_quoted(data: bytes) -> Packet:
@@ -155,33 +153,73 @@ def _dissect(pkt: Packet) -> None:
     if type(data) is not bytes:
         pkt.data = data = bytes(data)
     size = len(data)
-    # Fast path for the commonest frame, Ethernet / IPv4 without options or fragmentation / TCP or
-    # UDP, wholly captured and consistent. Anything else, or any doubt, takes the general walk below;
-    # tests check both give the same result.
-    if (pkt.linktype == 1 and size >= 42 and data[12] == 8 and data[13] == 0 and data[14] == 0x45
-            and not (data[20] & 0x3F or data[21])):
-        end = 14 + (data[16] << 8 | data[17])
-        if 34 <= end <= size:
-            proto = data[23]
-            if proto == 6 and end >= 54:
-                header_len = (data[46] >> 4) * 4
-                if 20 <= header_len <= end - 34:
-                    pkt.__class__ = _FastTCP
-                    pkt.ip4 = ip = IPv4View(data, 14)
-                    pkt.tcp = TCPView(data, 34, end, ip)
-                    pkt.payload_off = 34 + header_len
-                    pkt.payload_end = end
-                    return
-            elif proto == 17:
-                length = data[38] << 8 | data[39]
-                if 8 <= length <= end - 34:
-                    pkt.__class__ = _FastUDP
-                    pkt.ip4 = ip = IPv4View(data, 14)
-                    pkt.udp = UDPView(data, 34, end, ip)
-                    pkt.payload_off = 42
-                    pkt.payload_end = 34 + length
+    # Fast path for the commonest frames: Ethernet / IPv4 without options or fragmentation, or IPv6
+    # without extension headers / TCP, UDP, ICMP or ICMPv6, wholly captured and consistent. Anything
+    # else, or any doubt, takes the general walk; tests check both give the same result.
+    if pkt.linktype == 1 and size >= 42:
+        ethertype = data[12] << 8 | data[13]
+        if ethertype == 0x0800:
+            if data[14] == 0x45 and not (data[20] & 0x3F or data[21]):
+                end = 14 + (data[16] << 8 | data[17])
+                proto = data[23]
+                if 34 <= end <= size and proto in _FAST4:
+                    ip = IPv4View(data, 14)
+                    if _fast_transport(pkt, data, _FAST4[proto], proto, ip, 34, end):
+                        pkt.ip4 = ip
+                        return
+        elif ethertype == 0x86DD and size >= 62 and data[14] >> 4 == 6:
+            end = 54 + (data[18] << 8 | data[19])
+            proto = data[20]
+            if end <= size and proto in _FAST6:
+                ip = IPv6View(data, 14, (), proto, 54)
+                if _fast_transport(pkt, data, _FAST6[proto], proto, ip, 54, end):
+                    pkt.ip6 = ip
                     return
     _walk(pkt, data, size)
+
+
+def _fast_transport(pkt: Packet, data: bytes, shape: type, proto: int, ip: object, off: int,
+                    end: int) -> bool:
+    """The fast path's transport layer: True when done, False to leave the frame to the general walk."""
+    room = end - off
+    if proto == 6:
+        if room < 20:
+            return False
+        header_len = (data[off + 12] >> 4) * 4
+        if not 20 <= header_len <= room:
+            return False
+        pkt.__class__ = shape
+        pkt.tcp = TCPView(data, off, end, ip)
+        pkt.payload_off = off + header_len
+        pkt.payload_end = end
+        return True
+    if proto == 17:
+        if room < 8:
+            return False
+        length = data[off + 4] << 8 | data[off + 5]
+        if not 8 <= length <= room:
+            return False
+        pkt.__class__ = shape
+        pkt.udp = UDPView(data, off, end, ip)
+        pkt.payload_off = off + 8
+        pkt.payload_end = off + length
+        return True
+    if proto == 1:
+        if room < 8:
+            return False
+        pkt.__class__ = shape
+        pkt.icmp = ICMPView(data, off, end, ip)
+    else:
+        kind = data[off]
+        if room < _icmpv6.ND_OPTIONS_AT.get(kind, 8):
+            return False
+        pkt.__class__ = shape
+        pkt.icmp6 = ICMPv6View(data, off, end, ip)
+        if kind in _icmpv6.ND_OPTIONS_AT:
+            off = end - 8
+    pkt.payload_off = off + 8
+    pkt.payload_end = end
+    return True
 
 
 def _walk(pkt: Packet, data: bytes, size: int) -> None:
