@@ -75,11 +75,9 @@ class Segment:
         return options
 
     def options_bytes(self) -> bytes:
-        if not self.sack_blocks and self.mss is None and self.wscale is None and not self.extra_options:
-            if self.timestamp is None:
-                return b""
-            if not self.sack_permitted:   # the common data-segment case, kept cheap
-                return _TIMESTAMP.pack(1, 1, 8, 10, *self.timestamp)
+        if not (self.sack_blocks or self.sack_permitted or self.extra_options) and self.mss is None \
+                and self.wscale is None:   # the common data-segment cases, kept cheap
+            return b"" if self.timestamp is None else _TIMESTAMP.pack(1, 1, 8, 10, *self.timestamp)
         return tcp_options.encode(self.options_list())
 
     # ---- to the wire ---------------------------------------------------------------------------
