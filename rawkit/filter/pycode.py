@@ -27,13 +27,18 @@ from rawkit.filter.ir import (
 )
 
 _MASKED = frozenset(("+", "-", "*", "<<"))
-_COMPARE = {"eq": "==", "gt": ">", "ge": ">="}
-_UNPACKERS = {2: "_H", 4: "_W"}
+_COMPARE = {"eq": "==", "gt": ">", "ge": ">=", "set": "!="}
+_NEGATED = {"eq": "!=", "gt": "<=", "ge": "<", "set": "=="}
+_UNPACKERS = {2: "_H", 4: "_W"}  # 2: only for computed addresses
 
 
 class _Writer:
-    def __init__(self) -> None:
+    """Writes source in two passes: the first finds which loads are reused, the second names only
+    those (a plain index is cheaper than an assignment expression)."""
+
+    def __init__(self, reused: set | None = None) -> None:
         self.names: dict[Value, str] = {}
+        self.reused: set = set() if reused is None else reused
         self.uses_length = False
 
     def name(self, value: Value) -> str:
@@ -57,19 +62,29 @@ class _Writer:
         if isinstance(value, Neg):
             return f"(-{self.value(value.operand, known)} & 0xFFFFFFFF)"
         if value in known:
+            self.reused.add(value)
             return self.name(value)
         if isinstance(value, HeaderLength):
             text = f"((p[{value.offset}] & 15) << 2)"
         else:
             address = self.value(value.address, known)
-            text = f"p[{address}]" if value.size == 1 else f"{_UNPACKERS[value.size]}(p, {address})[0]"
+            if value.size == 1:
+                text = f"p[{address}]"
+            elif value.size == 2 and isinstance(value.address, Const):
+                text = f"(p[{address}] << 8 | p[{value.address.value + 1}])"
+            else:
+                text = f"{_UNPACKERS[value.size]}(p, {address})[0]"
         known.add(value)
+        if value not in self.reused:
+            return text
         return f"({self.name(value)} := {text})"
 
     def pred(self, pred: Pred, known: set) -> tuple[str, set]:
         """Source for `pred` and the loads certainly done once its first operand has run."""
         if isinstance(pred, Truth):
             return str(pred.value), known
+        if isinstance(pred, Not) and isinstance(pred.operand, Cmp):
+            return self.comparison(pred.operand, known, _NEGATED)
         if isinstance(pred, Not):
             text, after = self.pred(pred.operand, known)
             return f"(not {text})", after
@@ -78,12 +93,15 @@ class _Writer:
             right, _ = self.pred(pred.right, after)
             return f"({left} {'and' if isinstance(pred, And) else 'or'} {right})", after
         assert isinstance(pred, Cmp)
+        return self.comparison(pred, known, _COMPARE)
+
+    def comparison(self, pred: Cmp, known: set, operators: dict[str, str]) -> tuple[str, set]:
         after = set(known)
         left = self.value(pred.left, after)
         right = self.value(pred.right, after)
         if pred.op == "set":
-            return f"(({left} & {right}) != 0)", after
-        return f"({left} {_COMPARE[pred.op]} {right})", after
+            return f"(({left} & {right}) {operators['set']} 0)", after
+        return f"({left} {operators[pred.op]} {right})", after
 
 
 def _small(value: Arith) -> bool:
@@ -93,7 +111,9 @@ def _small(value: Arith) -> bool:
 
 
 def python_source(pred: Pred) -> str:
-    writer = _Writer()
+    first = _Writer()
+    first.pred(pred, set())
+    writer = _Writer(first.reused)
     body, _ = writer.pred(pred, set())
     length = "    if n is None:\n        n = len(p)\n" if writer.uses_length else ""
     return (f"def match(p, n=None):\n{length}    try:\n        return {body}\n"
