@@ -1,0 +1,105 @@
+"""tcpdump's HTTP summary (`tcpdump -nn`, 4.99), written from its observed output.
+
+When tcpdump 4.99 uses it (measured with crafted captures): TCP segments with a non-empty payload and
+source or destination port 80 or 8080 (no other port: not 8000, 8008, 3128, 443, 8443). The text goes
+right after ", length N" of the TCP line, with no space in between:
+
+    IP 198.18.0.1.40000 > 198.18.0.2.80: Flags [P.], seq 1:79, ack 1, win 502, length 78: HTTP: GET / HTTP/1.1
+    IP 198.18.0.2.80 > 198.18.0.1.40000: Flags [.], seq 1:1449, ack 79, win 507, length 1448: HTTP
+
+tcpdump takes a payload for HTTP when it starts with one of its 38 methods (any case) or with a
+status-like "<token> <3 digits>" (any printable token: "SIP/2.0 200 OK" counts too), each followed by
+a blank, CR, LF or the end. The first line is then shown if it holds only printable ASCII and tabs and
+ends in LF or CRLF; a line the payload cuts short is shown with " [|http]". With -v tcpdump prints
+", length: N" and every line on its own tab-indented line, up to the first line breaking those rules.
+"""
+
+from __future__ import annotations
+
+_METHODS = frozenset((
+    b"GET", b"PUT", b"COPY", b"HEAD", b"LOCK", b"MOVE", b"POLL", b"POST", b"BCOPY", b"BMOVE", b"MKCOL",
+    b"TRACE", b"LABEL", b"MERGE", b"DELETE", b"SEARCH", b"UNLOCK", b"REPORT", b"UPDATE", b"NOTIFY",
+    b"BDELETE", b"CONNECT", b"OPTIONS", b"CHECKIN", b"PROPFIND", b"CHECKOUT", b"CCM_POST", b"SUBSCRIBE",
+    b"BPROPFIND", b"PROPPATCH", b"UNCHECKOUT", b"MKACTIVITY", b"MKWORKSPACE", b"UNSUBSCRIBE",
+    b"RPC_CONNECT", b"VERSION-CONTROL", b"BASELINE-CONTROL", b"BPROPPATCH",
+))
+_TEXT_BYTES = frozenset((0x09, *range(0x20, 0x7F)))
+_TOKEN_BYTES = frozenset(range(0x21, 0x7F))
+_DIGITS = frozenset(b"0123456789")
+_AFTER_TOKEN = frozenset(b" \t\r\n")
+
+
+def _line(payload: bytes, start: int) -> tuple[bytes, int, bool] | None:
+    """(line, offset after it, whether it ended in LF/CRLF) or None when it holds a byte tcpdump rejects."""
+    offset = start
+    end = len(payload)
+    while offset < end:
+        byte = payload[offset]
+        if byte == 0x0A:
+            return payload[start:offset], offset + 1, True
+        if byte == 0x0D:
+            if offset + 1 < end and payload[offset + 1] == 0x0A:
+                return payload[start:offset], offset + 2, True
+            return None
+        if byte not in _TEXT_BYTES:
+            return None
+        offset += 1
+    return payload[start:], end, False
+
+
+def _ends_word(payload: bytes, offset: int) -> bool:
+    return offset == len(payload) or payload[offset] in _AFTER_TOKEN
+
+
+def _token_end(payload: bytes) -> int:
+    offset = 0
+    while offset < len(payload) and payload[offset] in _TOKEN_BYTES:
+        offset += 1
+    return offset
+
+
+def _is_http(payload: bytes) -> bool:
+    """Whether tcpdump takes the payload for HTTP: a known method or "<token> <3 digits>" leads it.
+
+    The check looks at raw bytes; it does not require the first line to be printable.
+    """
+    token_end = _token_end(payload)
+    if not token_end or not _ends_word(payload, token_end):
+        return False
+    if payload[:token_end].upper() in _METHODS:
+        return True
+    code_start = token_end
+    while code_start < len(payload) and payload[code_start] == 0x20:
+        code_start += 1
+    code = payload[code_start : code_start + 3]
+    return (code_start > token_end and len(code) == 3 and all(digit in _DIGITS for digit in code)
+            and _ends_word(payload, code_start + 3))
+
+
+def format_http(payload: bytes, verbose: int = 0) -> str | None:
+    """What tcpdump appends after ", length N" for a TCP payload on port 80/8080; None if nothing.
+
+    Returns ": HTTP: <first line>" for a request or status line, ": HTTP" for anything else, and
+    with `verbose` the multi-line -v form. Never raises.
+    """
+    if not payload:
+        return None
+    if not _is_http(payload):
+        return ": HTTP"
+    if not verbose:
+        first = _line(payload, 0)
+        if first is None:
+            return ": HTTP"
+        text, _, complete = first
+        return ": HTTP: " + text.decode("ascii") + ("" if complete else " [|http]")
+    parts = [f": HTTP, length: {len(payload)}"]
+    offset = 0
+    while offset < len(payload):
+        line = _line(payload, offset)
+        if line is None:
+            break
+        text, offset, complete = line
+        parts.append("\n\t" + text.decode("ascii"))
+        if not complete:
+            parts.append(" [|http]")
+    return "".join(parts)

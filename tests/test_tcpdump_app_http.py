@@ -1,0 +1,95 @@
+"""HTTP one-liners against tcpdump -nn (and -v) on crafted TCP payloads to and from ports 80/8080."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_tcpdump_app_support import tcpdump_texts
+
+from rawkit.wire.tcpdump.http import format_http
+from tests.conftest import needs_tool
+
+METHODS = (
+    "GET PUT COPY HEAD LOCK MOVE POLL POST BCOPY BMOVE MKCOL TRACE LABEL MERGE DELETE SEARCH UNLOCK REPORT "
+    "UPDATE NOTIFY BDELETE CONNECT OPTIONS CHECKIN PROPFIND CHECKOUT CCM_POST SUBSCRIBE BPROPFIND PROPPATCH "
+    "UNCHECKOUT MKACTIVITY MKWORKSPACE UNSUBSCRIBE RPC_CONNECT VERSION-CONTROL BASELINE-CONTROL BPROPPATCH "
+    "PATCH ACL BIND PRI PURGE M-SEARCH DESCRIBE PLAY SETUP FOO"
+).split()
+
+PAYLOADS = [
+    *(method.encode() + b" / HTTP/1.1\r\n" for method in METHODS),
+    # request lines: line ends, truncation, case, separators
+    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1", b"GET / HTTP/1.1\n", b"GET / HTTP/1.1\r",
+    b"GET / HTTP/1.1\rX", b"GET /", b"GET", b"GET ", b"get / HTTP/1.1\r\n", b"Get / x\r\n",
+    b"GETX / HTTP/1.1\r\n", b"GET\t/ HTTP/1.1\r\n", b"GET  / HTTP/1.1\r\n", b"GET / HTTP/1.1 extra\r\n",
+    b"GET /\r\n", b"GET\r\n", b"GET\n", b"\r\nGET / HTTP/1.1\r\n", b" GET / HTTP/1.1\r\n",
+    b"GET / HTTP/1.1\r\r\n", b"GET / HTTP/1.1\n\r\n", b"GET / HTTP/1.1\x00\x01\r\n",
+    b"GET /\xff\xfe HTTP/1.1\r\n", b"GET /\t HTTP/1.1\r\n", b"GET / HTTP/1.1 ", b"GET\x00/ x\r\n",
+    b"GET\r/\r\n", b"GET\r", b"GET\rx", b"GET\x00", b"GET\t\x00", b"GET \x00\x01",
+    # status lines and lookalikes
+    b"HTTP/1.0 404 Not Found\r\n", b"HTTP/1.1 200", b"HTTP/2 200\r\n", b"HTTP/1.1\r\n", b"HTTP/", b"HTTP",
+    b"HTTP/1.1 200 OK\r\nServer: x\r\n", b"http/1.1 200 OK\r\n", b"Http/1.1 200 OK\r\n",
+    b"HTTP/1.1 200\r\n", b"HTTP/1.1 200\tOK\r\n", b"HTTP/1.1\t200 OK\r\n", b"HTTP/ 200 OK\r\n",
+    b"HTTP/1.1 200OK\r\n", b"HTTP/x\r\n", b"HTTP/1.1 -20 OK\r\n", b"HTTP/1.1 2a0 OK\r\n",
+    b"HTTP/1.1  200 OK\r\n", b"HTTP/1.1 \t200 OK\r\n", b"HTTP/1.1 200 OK \r\n", b"HTTP/1.1 200 OK\n",
+    b"HTTP/1.1 abc\r\n", b"HTTP/1.1 20\r\n", b"HTTP/1.1 2000\r\n", b"HTTP/1.12 200\r\n",
+    b"HTTP/9.9 999 x\r\n", b"HTTP/1.1 ", b"HTTP/1.1 2", b"HTTP/1.1 20", b"HTTP/1.1 200 ", b"HTTP/1.1",
+    b"HTTP/1.1 200 OK\xff\r\n", b"HTTP/1.1 200\x00\r\n", b"HTTP/1.1 20\x000", b"FOO 200 OK\r\n",
+    b"SIP/2.0 200 OK\r\n", b" 200 OK\r\n", b"  200 OK\r\n", b"200 OK\r\n", b"a 200", b"a\t200\r\n",
+    b"x\x00y 200\r\n", b"x\r\n 200\r\n", b"\x00 200", b"\r 200\r\n", b"a\r 200\r\n", b"a\n 200\r\n",
+    b"x 123\t", b"x 123\r", b"x 123\rz", b"x 123\x00", b"\xff 200", b"a\tb 200", b"a\x7fb 200", b"a~b 200",
+    # not HTTP at all, and odd bytes
+    b"H", b"G", b"GE", b"POS", b"\x00", b"\r\n", b"\n", b"\x16\x03\x01\x00\x05hello", b"hello world\r\n",
+    b"HTTP/1.1 200 " + b"x" * 300 + b"\r\n", b"GET /" + b"x" * 1400 + b" HTTP/1.1\r\n",
+    # later lines (shown with -v)
+    b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody\x00\x01\xff\r\nmore", b"GET / HTTP/1.1\r\nA\rB\r\n\r\n",
+    b"GET / HTTP/1.1\nA\n\nB", b"GET / HTTP/1.1\r\nA: \x01\x7f\x80\t\r\n", b"GET / HTTP/1.1\r\n\r\n\r\n\r\n",
+    b"GET / HTTP/1.1\r\nab\r", b"GET / HTTP/1.1\r\n\n\nx\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+    *(b"GET /" + bytes([byte]) + b" HTTP/1.1\r\n" for byte in range(256)),
+]
+
+
+def _random_payloads(count: int) -> list[bytes]:
+    """Lines built from HTTP-ish pieces, so recognition edge cases come up often."""
+    rng = random.Random(80)
+    pieces = [b"GET", b"get", b"HTTP/", b"http/", b"1.1", b" ", b"  ", b"\t", b"200", b"20", b"2000", b"OK",
+              b"/", b"\r\n", b"\n", b"\r", b"\x00", b"\xff", b"x", b"~", b"POST", b"PATCH", b"SIP/2.0"]
+    return [b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 9))) for _ in range(count)]
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_http_matches_tcpdump(verbose: int) -> None:
+    payloads = PAYLOADS + _random_payloads(600)
+    items = [("tcp", 40000, 80, payload) for payload in payloads]
+    items += [("tcp", 8080, 40000, payload) for payload in payloads[:60]]
+    items += [("tcp6", 80, 40000, payload) for payload in payloads[:20]]
+    expected = tcpdump_texts(items, *(("-v",) if verbose else ()))
+    mismatches = [(payload, ours, theirs) for (*_, payload), theirs in zip(items, expected, strict=True)
+                  if (ours := format_http(payload, verbose) or "") != theirs]
+    assert mismatches == []
+
+
+@needs_tool("tcpdump")
+def test_only_ports_80_and_8080_are_http() -> None:
+    request = b"GET / HTTP/1.1\r\n\r\n"
+    ports = (80, 8080, 8000, 8008, 3128, 443, 8443, 81)
+    expected = tcpdump_texts([("tcp", 40000, port, request) for port in ports])
+    assert [port for port, text in zip(ports, expected, strict=True) if text] == [80, 8080]
+
+
+@needs_tool("tcpdump")
+def test_empty_segment_prints_nothing() -> None:
+    assert tcpdump_texts([("tcp", 40000, 80, b"")]) == [""]
+    assert format_http(b"") is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 2))
+def test_random_bytes_never_raise(payload: bytes, verbose: int) -> None:
+    text = format_http(payload, verbose)
+    assert text is None or text.startswith(": HTTP")
