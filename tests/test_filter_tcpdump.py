@@ -104,37 +104,23 @@ CAPTURE_LIMIT = 1500  # frames per bundled capture: keeps the tcpdump runs and t
 VM_LIMIT = 300  # frames per capture run through the BPF interpreter
 
 
-def _generated_captures(directory: Path) -> list[Path]:
-    paths = []
-    for name, (linktype, build) in GENERATED.items():
-        path = directory / f"generated-{name}.pcap"
-        write_pcap(path, linktype, build())
-        paths.append(path)
-    return paths
-
-
-def _bundled(directory: Path) -> list[Path]:
-    """Bundled captures rewritten as plain pcap (first CAPTURE_LIMIT frames of the first interface)."""
-    paths = []
-    for index, source in enumerate(bundled_captures()):
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """One pcap per link type: the generated frames followed by those of every bundled capture with
+    that link type (the first CAPTURE_LIMIT frames of each, first interface of a pcapng), so each
+    expression costs one tcpdump run per link type."""
+    directory = tmp_path_factory.mktemp("filter-captures")
+    merged = {linktype: build() for linktype, build in GENERATED.values()}
+    for source in bundled_captures():
         read = read_capture(source, CAPTURE_LIMIT)
-        if read is None or not read[1]:
-            continue
-        linktype, records = read
-        try:
-            rawkit.filter.link_layer(linktype)
-        except rawkit.filter.FilterError:
-            continue
-        path = directory / f"bundled-{index}-{source.stem}.pcap"
+        if read is not None and read[0] in merged:
+            merged[read[0]].extend(read[1])
+    paths = []
+    for linktype, records in merged.items():
+        path = directory / f"linktype-{linktype}.pcap"
         write_pcap(path, linktype, records)
         paths.append(path)
     return paths
-
-
-@pytest.fixture(scope="module")
-def captures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    directory = tmp_path_factory.mktemp("filter-captures")
-    return _generated_captures(directory) + _bundled(directory)
 
 
 def _tcpdump(path: Path, expression: str) -> tuple[bool, list[tuple[bytes, int]], str]:
