@@ -98,6 +98,7 @@ class Connection:
         self.rtt = RttEstimator(self.settings.initial_rto, self.settings.min_rto, self.settings.max_rto)
         self.congestion = NewReno(DEFAULT_MSS, self.settings.initial_window)
         self._rtt_seq: int | None = None
+        self._small_end = 0                    # end of the last sub-MSS segment sent (Nagle)
         self._rtt_time = 0.0
         # pending output flags
         self._ack_now = False
@@ -597,8 +598,9 @@ class Connection:
         retransmission = seq.lt(self.snd_nxt, self.snd_max)
         if length < self.send_mss and not retransmission and not fin_now:
             if length == unsent:
-                if in_flight and not self.settings.nodelay:
-                    return None                     # Nagle: one small segment in flight at a time
+                if not self.settings.nodelay and seq.gt(self._small_end, self.snd_una):
+                    return None                     # Nagle, Minshall's form (as Linux): one small
+                                                    # segment unacknowledged at a time
             elif length < self.max_snd_wnd // 2 and in_flight:
                 return None                         # sender SWS avoidance: wait for a useful window
         flags = ACK | (FIN if fin_now else 0)
@@ -616,6 +618,8 @@ class Connection:
             self.snd_max = self.snd_nxt
         if fin_now:
             self.fin_sent = True
+        if 0 < length < self.send_mss:
+            self._small_end = self.snd_nxt
         if self._rto_at is None:
             self._rto_at = now + self._rto()
         return segment
@@ -687,7 +691,7 @@ class Connection:
     # ================================================================ state helpers
     def _start(self, now: float) -> None:
         self.iss = initial_sequence(self.secret, self.local, self.remote, now)
-        self.snd_una = self.snd_nxt = self.snd_max = self.iss
+        self.snd_una = self.snd_nxt = self.snd_max = self._small_end = self.iss
         self._send_start = seq.add(self.iss, 1)
         self._ts_offset = timestamp_offset(self.secret, self.local, self.remote)
         self._last_heard = now

@@ -20,8 +20,9 @@ from rawkit.tcp.settings import Settings
 CLIENT = ("198.18.0.1", 40000)
 SERVER = ("198.18.0.2", 8080)
 
-# A rule sees each segment entering the channel and returns None to drop it, or the extra delay.
-Rule = Callable[[Segment], float | None]
+# A rule sees each segment entering the channel and returns None to drop it, the extra delay, or a
+# tuple of extra delays to deliver several copies (duplication).
+Rule = Callable[[Segment], float | tuple[float, ...] | None]
 
 
 class Channel:
@@ -41,7 +42,9 @@ class Channel:
         if extra is None:
             self.dropped.append(segment)
             return
-        heapq.heappush(self._queue, (now + self.delay + extra, next(self._order), segment.to_bytes()))
+        wire = segment.to_bytes()
+        for delay in extra if isinstance(extra, tuple) else (extra,):
+            heapq.heappush(self._queue, (now + self.delay + delay, next(self._order), wire))
 
     def due(self, now: float) -> list[Segment]:
         out = []

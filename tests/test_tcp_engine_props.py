@@ -1,0 +1,121 @@
+"""Property tests: random segments and user calls never crash the engine or break its invariants,
+and random loss/reordering/duplication never corrupts the byte stream."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from rawkit.tcp import LocalProtocolError, Segment, Settings, State
+from rawkit.tcp import seq as seqmath
+from rawkit.tcp.testing import Pair
+
+PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                    phases=[Phase.explicit, Phase.generate, Phase.shrink])
+
+SMALL = Settings(receive_buffer_size=6000, send_buffer_size=5000, max_out_of_order=4, keepalive=True,
+                 keepalive_idle=5.0, keepalive_interval=1.0, keepalive_count=2)
+
+# a segment relative to the connection's own sequence numbers, so many land in or near the window
+SEGMENT = st.tuples(
+    st.integers(-3000, 9000),                 # seq offset from rcv_nxt
+    st.integers(-3000, 3000),                 # ack offset from snd_una
+    st.integers(0, 0x1FF),                    # flags
+    st.integers(0, 65535),                    # window
+    st.integers(0, 2000),                     # payload length
+    st.booleans(),                            # timestamp option
+    st.lists(st.tuples(st.integers(-2000, 9000), st.integers(0, 3000)), max_size=3),   # SACK blocks
+)
+ACTION = st.one_of(
+    st.tuples(st.just("segment"), SEGMENT),
+    st.tuples(st.just("send"), st.integers(0, 8000)),
+    st.tuples(st.just("read"), st.integers(0, 4000)),
+    st.tuples(st.just("wait"), st.floats(0, 30)),
+    st.tuples(st.just("user"), st.sampled_from(["shutdown_write", "close", "abort"])),
+)
+
+
+def check_invariants(connection) -> None:
+    assert seqmath.le(connection.snd_una, connection.snd_nxt)
+    assert seqmath.le(connection.snd_nxt, connection.snd_max)
+    assert connection.unacknowledged <= connection.settings.send_buffer_size
+    assert connection.readable + connection._ooo.buffered <= connection.settings.receive_buffer_size
+    assert len(connection._ooo) <= connection.settings.max_out_of_order
+    assert connection.congestion.cwnd >= connection.congestion.mss
+    if connection.state is State.CLOSED:
+        assert connection.next_deadline() is None
+
+
+def check_output(connection, segments) -> None:
+    for segment in segments:
+        assert 0 <= segment.window <= 0xFFFF
+        assert len(segment.payload) <= max(connection.send_mss, 1)
+        assert Segment.parse(segment.to_bytes()) == segment
+
+
+@PROPERTY
+@given(st.sampled_from(["client", "server"]), st.lists(ACTION, max_size=40), st.booleans())
+def test_random_segments_and_calls_keep_invariants(side, actions, close_first):
+    pair = Pair(client_settings=SMALL.copy(), server_settings=SMALL.copy(), delay=0.01)
+    pair.handshake()
+    if close_first:
+        pair.c.shutdown_write(pair.now)
+        pair.run(duration=0.05)
+    connection = pair.c if side == "client" else pair.s
+    now = pair.now
+    for kind, argument in actions:
+        if kind == "segment":
+            seq_offset, ack_offset, flags, window, length, stamped, sacks = argument
+            segment = Segment(connection.remote[1], connection.local[1], seqmath.add(connection.rcv_nxt, seq_offset),
+                              seqmath.add(connection.snd_una, ack_offset), flags, window, bytes(length),
+                              timestamp=(int(now * 1000) & seqmath.MASK, 0) if stamped else None,
+                              sack_blocks=tuple((seqmath.add(connection.snd_una, left),
+                                                 seqmath.add(connection.snd_una, left + size))
+                                                for left, size in sacks))
+            connection.receive(segment, now)
+        elif kind == "send":
+            try:
+                assert connection.send(bytes(argument), now) <= argument
+            except LocalProtocolError:
+                assert connection.state not in (State.ESTABLISHED, State.CLOSE_WAIT) or connection.fin_queued
+        elif kind == "read":
+            assert len(connection.read(argument)) <= argument
+        elif kind == "wait":
+            now += argument
+        else:
+            try:
+                getattr(connection, argument)(now)
+            except LocalProtocolError:
+                assert connection.state is State.CLOSED
+        check_output(connection, connection.poll(now))
+        connection.events()
+        check_invariants(connection)
+
+
+@settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 0.08), st.floats(0.0, 0.1), st.floats(0.0, 0.05))
+def test_lossy_reordering_duplicating_channel_never_corrupts_the_stream(seed, loss, reorder, duplicate):
+    rng = random.Random(seed)
+    pair = Pair(client_settings=Settings(receive_buffer_size=20000), server_settings=Settings(
+        receive_buffer_size=30000), delay=0.002)
+
+    def rule(segment):
+        roll = rng.random()
+        if roll < loss:
+            return None
+        delay = rng.uniform(0, 0.01) if rng.random() < reorder else 0.0
+        return (delay, delay + 0.001) if roll < loss + duplicate else delay
+    pair.handshake()
+    pair.to_server.rule = pair.to_client.rule = rule
+    upload, download = rng.randbytes(60_000), rng.randbytes(25_000)
+    pair.client.outbox += upload
+    pair.server.outbox += download
+    done = pair.run(until=lambda: len(pair.server.inbox) == len(upload)
+                    and len(pair.client.inbox) == len(download), limit=300)
+    assert done and bytes(pair.server.inbox) == upload and bytes(pair.client.inbox) == download
+    pair.c.shutdown_write(pair.now)
+    pair.s.shutdown_write(pair.now)
+    assert pair.run(until=lambda: pair.c.state in (State.TIME_WAIT, State.CLOSED)
+                    and pair.s.state in (State.TIME_WAIT, State.CLOSED), limit=300)
