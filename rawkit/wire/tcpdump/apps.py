@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 _HTTP_PORTS = frozenset((80, 8080))
 _DNS_PORTS = frozenset((53, 5353))
 _TEXT_PORTS = {21: "FTP", 25: "SMTP"}
+# every TCP port with a printer here: the TCP printer checks this set before calling in
+APPLICATION_PORTS = frozenset((*_HTTP_PORTS, 53, *_TEXT_PORTS))
 _missing = object()
 _printers: dict[str, object] = {}
 
@@ -56,5 +58,5 @@ def udp_application(p: Printer, sport: int, dport: int, data: bytes, off: int, l
         format_dns = _printer("dns", "format_dns")
         if format_dns is None:
             return None
-        return format_dns(data[off : off + length], False, p.verbose)
+        return format_dns(data[off : off + length], False, p.verbose, mdns=5353 in (sport, dport))
     return None

@@ -32,5 +32,5 @@ def ascii_dump(data: bytes) -> str:
 
 
 def undecoded(hex_mode: str | None, data: bytes) -> str:
-    """The dump tcpdump adds for a link payload it cannot decode; left out when -x/-X dump the packet."""
+    """The dump tcpdump adds for a link payload it cannot decode; left out when -x/-X dump it anyway."""
     return "" if hex_mode and hex_mode != "A" else hex_lines(data, True)

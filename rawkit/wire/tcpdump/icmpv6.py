@@ -77,7 +77,7 @@ def _body(p: Printer, data: bytes, off: int, length: int, kind: int, code: int, 
         records = data[off + 6] << 8 | data[off + 7]
         text = f"multicast listener report v2, {records} group record(s)"
         if p.verbose:
-            text += _mld2_records(data, off + 8, records, off + caplen)
+            text += _mld2_records(data, off + 8, records, off + caplen, p.verbose)
         return text + tail
     name = _OTHER_NAMES.get(kind, f"unknown icmp6 type ({kind})")
     return f"{name}, length {length}" + hex_lines(data[off : off + caplen], False)
@@ -191,7 +191,7 @@ def _lifetime(seconds: int) -> str:
     return "infinity" if seconds == 0xFFFFFFFF else f"{seconds}s"
 
 
-def _mld2_records(data: bytes, at: int, count: int, end: int) -> str:
+def _mld2_records(data: bytes, at: int, count: int, end: int, verbose: int) -> str:
     out = []
     names = {1: "is_in", 2: "is_ex", 3: "to_in", 4: "to_ex", 5: "allow", 6: "block"}
     for _ in range(count):
@@ -199,6 +199,11 @@ def _mld2_records(data: bytes, at: int, count: int, end: int) -> str:
             return "".join(out) + "[|icmp6]"
         kind, aux, sources = data[at], data[at + 1], data[at + 2] << 8 | data[at + 3]
         mode = names.get(kind, f"[invalid]{kind}")
-        out.append(f" [gaddr {_address(data, at + 4)} {mode}, {sources} source(s)]")
+        if verbose > 1:
+            listed = "".join(f"{_address(data, at + 20 + 16 * i)} " for i in range(sources)
+                             if at + 36 + 16 * i <= end)
+            out.append(f" [gaddr {_address(data, at + 4)} {mode} {{ {listed}}}]")
+        else:
+            out.append(f" [gaddr {_address(data, at + 4)} {mode}, {sources} source(s)]")
         at += 20 + sources * 16 + aux * 4
     return "".join(out)

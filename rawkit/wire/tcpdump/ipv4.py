@@ -38,9 +38,12 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
     prefix = p.ip_label
     if total > length:  # tcpdump says so, then goes on with the header's length
         prefix += f"truncated-ip - {total - length} bytes missing! "
-    if header_len > caplen:
-        return f"{prefix} [remaining caplen({caplen}) < header length({header_len})] [|ip]"
     src, dst = inet_ntoa(src_raw), inet_ntoa(dst_raw)
+    if header_len > caplen:
+        if p.verbose:
+            details = _details(data, off, tos, ident, frag_word, ttl, proto, header_len, total, checksum)
+            return f"{prefix}{details}\n    {src} > {dst}:  [|ip]"
+        return f"{prefix} [remaining caplen({caplen}) < header length({header_len})] [|ip]"
     fragment_offset = (frag_word & 0x1FFF) * 8
     if p.verbose:
         prefix += _details(data, off, tos, ident, frag_word, ttl, proto, header_len,
@@ -54,7 +57,7 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
         addresses = data[off + 12 : off + 20]
         return prefix + tcp.tcp(p, data, l4, l4_length, src + ".", dst + ".", addresses, pseudo)
     if proto == 17:
-        pseudo = None if frag_word & 0x2000 or p.verbose < 2 else _pseudo(src_raw, dst_raw, 17, l4_length)
+        pseudo = None if frag_word & 0x2000 or p.verbose < 2 else _pseudo(src_raw, dst_raw, 17, 0)
         return prefix + udp.udp(p, data, l4, l4_length, src + ".", dst + ".", pseudo, False,
                                bool(frag_word & 0x2000))
     if proto == 1:
@@ -81,16 +84,17 @@ def _details(data: bytes, off: int, tos: int, ident: int, frag_word: int, ttl: i
     text = (f"(tos 0x{tos:x}{_ECN[tos & 3]}, ttl {ttl}, id {ident}, offset {(frag_word & 0x1FFF) * 8}, "
             f"flags [{', '.join(flags) or 'none'}], proto {PROTO_NAMES.get(proto, 'unknown')} ({proto}), "
             f"length {total}")
-    if header_len > 20 and off + header_len <= len(data):
-        text += f", options ({options_text(data[off + 20 : off + header_len])})"
+    if header_len > 20:
+        text += f", options ({options_text(data[off + 20 : off + header_len], header_len - 20)})"
     if off + header_len <= len(data) and ones_sum(data[off : off + header_len]) != 0xFFFF:
         expected = ~ones_sum(data[off : off + 10] + data[off + 12 : off + header_len]) & 0xFFFF
         text += f", bad cksum {checksum:x} (->{expected:x})!"
     return text + ")"
 
 
-def options_text(raw: bytes) -> str:
-    """IPv4 options as tcpdump lists them: 'RR 0.0.0.0 0.0.0.0,EOL', 'RA', 'NOP'."""
+def options_text(raw: bytes, declared: int) -> str:
+    """IPv4 options as tcpdump lists them: 'RR 0.0.0.0 0.0.0.0,EOL', 'RA', 'NOP'. `declared` is
+    the options length the header gives (`raw` may be shorter when the capture cut it)."""
     out = []
     index = 0
     while index < len(raw):
@@ -103,8 +107,11 @@ def options_text(raw: bytes) -> str:
             index += 1
             continue
         size = raw[index + 1] if index + 1 < len(raw) else 0
-        if size < 2 or index + size > len(raw):
+        if size < 2 or index + size > declared:
             out.append(f"{_OPTION_NAMES.get(kind, f'unknown {kind}')} [bad length {size}]")
+            break
+        if index + size > len(raw):
+            out.append(f"{_OPTION_NAMES.get(kind, f'unknown {kind}')} [truncated-option]")
             break
         body = raw[index + 2 : index + size]
         out.append(_option(kind, body))
@@ -117,6 +124,8 @@ _OPTION_NAMES = {7: "RR", 131: "LSRR", 137: "SSRR", 148: "RA", 68: "timestamp", 
 
 def _option(kind: int, body: bytes) -> str:
     if kind in (7, 131, 137):
+        if not body:
+            return f"{_OPTION_NAMES[kind]} [bad length 2]"
         hops = " ".join(inet_ntoa(body[i : i + 4]) for i in range(1, len(body) - 3, 4))
         return f"{_OPTION_NAMES[kind]} {hops}"
     if kind == 148:

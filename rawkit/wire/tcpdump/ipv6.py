@@ -46,8 +46,8 @@ def ipv6(p: Printer, data: bytes, off: int, length: int) -> str:
         if here + 2 > len(data):
             return f"{prefix}{src} > {dst}: {chain} [|{_EXT_MARKS[nh]}]"
         if nh == 44:
-            if here + 4 > len(data):
-                return f"{prefix}{src} > {dst}: {chain} [|frag]"
+            if here + (8 if p.verbose else 4) > len(data):
+                return f"{prefix}{src} > {dst}: {chain} [|{'frag6' if p.verbose else 'frag'}]"
             word = data[here + 2] << 8 | data[here + 3]
             ident = int.from_bytes(data[here + 4 : here + 8], "big")  # -v only, so captured
             offset = word & 0xFFF8
@@ -87,7 +87,7 @@ def ipv6(p: Printer, data: bytes, off: int, length: int) -> str:
             return f"{prefix}{src} > {dst}: [|tcp]"
         return prefix + tcp.tcp(p, data, here, upper_length, src_dot, dst_dot, src_raw + dst_raw, pseudo)
     if nh == 17:
-        pseudo = None if fragment else _pseudo(src_raw, dst_raw, 17, upper_length)
+        pseudo = None if fragment else _pseudo(src_raw, dst_raw, 17, 0)
         return prefix + udp.udp(p, data, here, upper_length, src_dot, dst_dot, pseudo, True, fragment)
     head = prefix if chain else f"{prefix}{src} > {dst}: "
     if nh == 58:
@@ -117,7 +117,7 @@ def _extension(p: Printer, nh: int, header: bytes) -> str | None:
     """One extension header's text; None when its options overrun it (tcpdump's truncation mark)."""
     if nh == 0 or nh == 60:
         name = "HBH" if nh == 0 else "DSTOPT"
-        options = _tlv_options(header[2:])
+        options = _tlv_options(header[2:], nh == 0)
         if options is None:
             return None
         return f"{name} {options}" if p.verbose else f"{name} "
@@ -127,7 +127,7 @@ def _extension(p: Printer, nh: int, header: bytes) -> str | None:
     return f"AH(spi=0x{spi:08x},seq=0x{seq:x}): "
 
 
-def _tlv_options(raw: bytes) -> str | None:
+def _tlv_options(raw: bytes, hop_by_hop: bool) -> str | None:
     out = []
     index = 0
     while index < len(raw):
@@ -145,9 +145,10 @@ def _tlv_options(raw: bytes) -> str | None:
         elif kind == 5 and size == 2:
             out.append(f"(rtalert: 0x{body.hex()}) ")
         elif kind == 194 and size == 4:
-            out.append(f"(jumbo: {int.from_bytes(body, 'big')}) ")
+            where = "" if hop_by_hop else " - not a hop-by-hop option"
+            out.append(f"(jumbo: {int.from_bytes(body, 'big')}{where}) " + ("" if hop_by_hop else " "))
         else:
-            out.append(f"(opt_type 0x{kind:02x}: len={size}) ")
+            out.append(f"(opt_type 0x{kind:02x}: len={size})")
         index += 2 + size
     return "".join(out)
 

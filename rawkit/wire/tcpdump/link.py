@@ -60,10 +60,15 @@ def _vlan_tags(data: bytes, off: int, ethertype: int, first: str) -> tuple[str, 
 
 
 def ethernet(p: Printer, data: bytes, wirelen: int) -> str:
-    caplen = len(data)
-    if caplen < 14:
+    if len(data) < 14:
         return " [|ether]"
     outer = data[12] << 8 | data[13]
+    if not p.link_headers:  # the usual case, first: no MAC addresses to format
+        p.network_offset = 14
+        if outer == 0x0800:
+            return ipv4(p, data, 14, wirelen - 14)
+        if outer == 0x86DD:
+            return ipv6(p, data, 14, wirelen - 14)
     macs = f"{data[6:12].hex(':')} > {data[0:6].hex(':')}"
     if outer < 0x600:
         p.network_offset = 14
@@ -81,6 +86,8 @@ def ethernet(p: Printer, data: bytes, wirelen: int) -> str:
     if text is None:
         if p.link_headers and tags:
             return f"{head}{_type_text(ethertype)}, " + undecoded(p.hex, data[off:])
+        if p.quiet:
+            return f"{macs}, Unknown Ethertype (0x{ethertype:04x}), length {wirelen}: "
         return f"{macs}, {_type_text(ethertype)}, length {wirelen}: " + undecoded(p.hex, data[off:])
     if not p.link_headers:
         return text
@@ -122,7 +129,7 @@ def cooked(p: Printer, data: bytes, wirelen: int, version: int) -> str:
     if text is None:
         return f"{head}{_type_text(protocol)}, length {wirelen}: " + tags + undecoded(p.hex, data[off:])
     if not p.link_headers:
-        if tags:
+        if tags and not p.quiet:
             return f"{prefix}ethertype {ETHERTYPE_NAMES[ethertype]}, {text}"
         return prefix + text
     return f"{head}{_type_text(protocol)}, length {wirelen}: {tags}{text}"

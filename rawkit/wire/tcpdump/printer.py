@@ -16,6 +16,10 @@ from rawkit.wire.tcpdump.timestamps import DEFAULT, Clock
 _LINK_HEADER_LEN = {1: 14, 113: 16, 276: 20, 0: 4, 108: 4, 101: 0, 228: 0, 229: 0}
 
 
+_LINK_TRUNCATIONS = ("[|ether]", "[|vlan]", "[|sll]", "[|sll2]", "[|null]")
+_WHOLE_FRAME_TRUNCATIONS = ("[|arp]", "[|icmp6]", "[remaining caplen", ":  [|ip]")
+
+
 class Printer:
     """Options mirror tcpdump's: link_headers (-e), verbose (-v count), absolute (-S), quiet (-q),
     timestamps (timestamps.DEFAULT/NONE/EPOCH/DELTA/DATE/SINCE_FIRST), hex ('x', 'xx', 'X', 'XX',
@@ -43,9 +47,12 @@ class Printer:
     def format_frame(self, data: bytes, linktype: int, ts_ns: int, wirelen: int) -> str:
         if not data:
             return f"[Invalid header: caplen==0, len=={wirelen}]"
-        line = self.clock.text(ts_ns) + self.body(data, linktype, wirelen)
+        if linktype == 1:
+            line = self.clock.text(ts_ns) + link.ethernet(self, data, wirelen)
+        else:
+            line = self.clock.text(ts_ns) + self.body(data, linktype, wirelen)
         if self.hex is not None:
-            line += self._dump(data)
+            line += self._dump(data, line, wirelen)
         return line
 
     def body(self, data: bytes, linktype: int, wirelen: int) -> str:
@@ -63,10 +70,25 @@ class Printer:
             return link.raw_ip(self, data, wirelen)
         return f"[unsupported link type {linktype}]" + hex_lines(data, True)
 
-    def _dump(self, data: bytes) -> str:
+    def _dump(self, data: bytes, line: str, wirelen: int) -> str:
         mode = self.hex
         if mode in ("x", "X", "A"):
-            data = data[self.network_offset :]
-        if mode == "A" or mode == "AA":
+            # tcpdump dumps from the network layer; but the whole frame when some printers (ARP, the
+            # IPv4 header, ICMP, TCP option kinds) ran out of bytes, and nothing when the link
+            # header did (as measured against tcpdump 4.99)
+            if any(mark in line for mark in _LINK_TRUNCATIONS):
+                return ""
+            whole = (any(mark in line for mark in _WHOLE_FRAME_TRUNCATIONS)
+                     or self.network_offset >= len(data)
+                     or ("options [" in line and "[|tcp]" in line and "[|tcp]>" not in line)
+                     or ("[|icmp]" in line and (len(data) >= wirelen or self._icmp_captured(data) > 16)))
+            if not whole:
+                data = data[self.network_offset :]
+        if mode == "A":
             return ascii_dump(data)
         return hex_lines(data, mode in ("X", "XX"))
+
+    def _icmp_captured(self, data: bytes) -> int:
+        """Bytes of ICMP message captured after the IPv4 header at the network offset."""
+        start = self.network_offset
+        return len(data) - start - (data[start] & 0x0F) * 4 if start < len(data) else 0

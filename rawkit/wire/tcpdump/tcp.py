@@ -6,13 +6,15 @@ import struct
 from typing import TYPE_CHECKING
 
 from rawkit.wire.checksum import ones_sum
-from rawkit.wire.tcpdump.apps import tcp_application
+from rawkit.wire.tcpdump.apps import APPLICATION_PORTS, tcp_application
 
 if TYPE_CHECKING:
     from rawkit.wire.tcpdump.printer import Printer
 
 _HEADER = struct.Struct("!HHIIBBHHH")
 _U32 = struct.Struct("!I")
+_TS = struct.Struct("!II")
+_NOP_NOP_TS = b"\x01\x01\x08\x0a"
 _FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"), (0x40, "E"),
                  (0x80, "W"))
 FLAGS = tuple("".join(letter for bit, letter in _FLAG_LETTERS if value & bit) or "none"
@@ -27,27 +29,17 @@ def tcp(p: Printer, data: bytes, off: int, length: int, src: str, dst: str, key_
         pseudo: int | None) -> str:
     """The TCP part after 'IP ' (ports included). `length` is the segment length by the IP header;
     `src`/`dst` the addresses followed by '.' ('' when tcpdump shows bare ports); `key_addrs` the
-    source+destination address bytes (flow key); `pseudo` the pseudo-header sum (None: no check)."""
-    caplen = len(data) - off
-    if caplen < 4:
-        return f"{src[:-1]} > {dst[:-1]}: [|tcp]"
-    if caplen < 20:
-        sport, dport = data[off] << 8 | data[off + 1], data[off + 2] << 8 | data[off + 3]
-        return f"{src}{sport} > {dst}{dport}:  [|tcp]"
+    source+destination address bytes (flow key); `pseudo` the pseudo-header sum (None: no check).
+    The hot path of `rawkit read`: one unpack, one f-string, a fast path for the usual options."""
+    if len(data) - off < 20:
+        return _short(data, off, src, dst)
     sport, dport, seq, ack, offset_byte, flags, window, checksum, urgent = _HEADER.unpack_from(data, off)
     header_len = (offset_byte >> 4) * 4
-    head = f"{src}{sport} > {dst}{dport}: "
-    if header_len < 20:
-        return f"{head} tcp {length - header_len} [bad hdr length {header_len} - too short, < 20]"
-    flagtext = FLAGS[flags]
-    if header_len > length:
-        return f"{head}Flags [{flagtext}] [bad hdr length {header_len} - too long, > {length}]"
+    if header_len < 20 or header_len > length:
+        return _bad_header_length(sport, dport, src, dst, header_len, length, flags, p.quiet)
     payload_len = length - header_len
     if p.quiet:
-        return f"{head}tcp {payload_len}"
-    parts = [f"{head}Flags [{flagtext}]"]
-    if p.verbose:
-        parts.append(_checksum_text(data, off, length, checksum, pseudo))
+        return f"{src}{sport} > {dst}{dport}: tcp {payload_len}"
     ack_base = 0
     if flags & _ACK and not p.absolute:
         # tcpdump's rule: the first ACK of a connection (or any SYN with ACK, a new connection on
@@ -63,28 +55,54 @@ def tcp(p: Printer, data: bytes, off: int, length: int, src: str, dst: str, key_
             seq = (seq - bases[0]) & _MASK32
             ack_base = bases[1]
             ack = (ack - ack_base) & _MASK32
-    if payload_len > 0 or flags & _SYN_FIN_RST:
-        if payload_len > 0:
-            parts.append(f", seq {seq}:{(seq + payload_len) & _MASK32}")
-        else:
-            parts.append(f", seq {seq}")
-    if flags & _ACK:
-        parts.append(f", ack {ack}")
-    parts.append(f", win {window}")
-    if flags & _URG:
-        parts.append(f", urg {urgent}")
-    if header_len > 20:
-        options, complete = _options(data, off + 20, off + header_len, ack_base)
-        parts.append(f", options [{options}")
-        if not complete:
-            return "".join(parts)
-        parts.append("]")
-    parts.append(f", length {payload_len}")
     if payload_len > 0:
-        app = tcp_application(p, sport, dport, data, off + header_len, payload_len)
-        if app:
-            parts.append(app)
-    return "".join(parts)
+        numbers = f", seq {seq}:{(seq + payload_len) & _MASK32}"
+    elif flags & _SYN_FIN_RST or p.verbose > 1:
+        numbers = f", seq {seq}"
+    else:
+        numbers = ""
+    if flags & _ACK:
+        numbers += f", ack {ack}"
+    if flags & _URG:
+        numbers = f"{numbers}, win {window}, urg {urgent}"
+    else:
+        numbers = f"{numbers}, win {window}"
+    checksum_text = _checksum_text(data, off, length, checksum, pseudo) if p.verbose else ""
+    if header_len == 20:
+        options = ""
+    elif header_len == 32 and data[off + 20 : off + 24] == _NOP_NOP_TS and len(data) >= off + 32:
+        tsval, tsecr = _TS.unpack_from(data, off + 24)
+        options = f", options [nop,nop,TS val {tsval} ecr {tsecr}]"
+    else:
+        text, complete = _options(data, off + 20, off + header_len, ack_base)
+        if not complete:
+            head = f"{src}{sport} > {dst}{dport}: Flags [{FLAGS[flags]}]"
+            return f"{head}{checksum_text}{numbers}, options [{text}"
+        options = f", options [{text}]"
+    line = (f"{src}{sport} > {dst}{dport}: Flags [{FLAGS[flags]}]{checksum_text}{numbers}{options}, "
+            f"length {payload_len}")
+    if payload_len > 0 and (sport in APPLICATION_PORTS or dport in APPLICATION_PORTS):
+        return line + tcp_application(p, sport, dport, data, off + header_len, payload_len)
+    return line
+
+
+def _short(data: bytes, off: int, src: str, dst: str) -> str:
+    """A header cut by the capture: ports if they made it, then tcpdump's truncation mark."""
+    if len(data) - off < 4:
+        return f"{src[:-1]} > {dst[:-1]}: [|tcp]"
+    sport, dport = data[off] << 8 | data[off + 1], data[off + 2] << 8 | data[off + 3]
+    return f"{src}{sport} > {dst}{dport}:  [|tcp]"
+
+
+def _bad_header_length(sport: int, dport: int, src: str, dst: str, header_len: int, length: int,
+                       flags: int, quiet: bool) -> str:
+    head = f"{src}{sport} > {dst}{dport}: "
+    too_long = f"[bad hdr length {header_len} - too long, > {length}]"
+    if header_len < 20:
+        return f"{head} tcp {length - header_len} [bad hdr length {header_len} - too short, < 20]"
+    if quiet:
+        return f"{head}tcp {(length - header_len) & _MASK32} {too_long}"
+    return f"{head}Flags [{FLAGS[flags]}] {too_long}"
 
 
 def _checksum_text(data: bytes, off: int, length: int, checksum: int, pseudo: int | None) -> str:

@@ -11,11 +11,12 @@ class Clock:
     """Formats capture timestamps (ns) the way one tcpdump -t option does; remembers the previous
     and first packet for the delta styles, and caches the last second's local-time text."""
 
-    __slots__ = ("style", "nano", "_first", "_previous", "_cached_second", "_cached_text")
+    __slots__ = ("style", "nano", "_first", "_previous", "_cached_second", "_cached_text", "_unit")
 
     def __init__(self, style: int = DEFAULT, nano: bool = False) -> None:
         self.style = style
         self.nano = nano
+        self._unit = 1 if nano else 1000
         self._first: int | None = None
         self._previous: int | None = None
         self._cached_second = -1
@@ -35,17 +36,21 @@ class Clock:
                 pattern = "%H:%M:%S" if style == DEFAULT else "%Y-%m-%d %H:%M:%S"
                 self._cached_text = time.strftime(pattern, time.localtime(seconds))
                 self._cached_second = seconds
-            return f"{self._cached_text}.{self._fraction(ns)} "
+            if self._unit == 1000:
+                return f"{self._cached_text}.{ns // 1000:06d} "
+            return f"{self._cached_text}.{ns:09d} "
         if style == EPOCH:
             return f"{seconds}.{self._fraction(ns)} "
+        # tcpdump rounds each stamp down to its precision first, then subtracts
+        stamp = ts_ns - ts_ns % self._unit
         if style == DELTA:
-            reference = ts_ns if self._previous is None else self._previous
-            self._previous = ts_ns
+            reference = stamp if self._previous is None else self._previous
+            self._previous = stamp
         else:
             if self._first is None:
-                self._first = ts_ns
+                self._first = stamp
             reference = self._first
-        return self._delta(ts_ns - reference)
+        return self._delta(stamp - reference)
 
     def _delta(self, elapsed_ns: int) -> str:
         sign = "-" if elapsed_ns < 0 else " "
