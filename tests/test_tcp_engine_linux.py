@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import needs_root, needs_tool
 
 import rawkit
 from rawkit.tcp import Connection, Listener, PeerClosed, Segment, Settings, State
 from rawkit.tcp import seq as seqmath
 from rawkit.tcp.segment import ACK, FIN, SYN
-
-from conftest import needs_root, needs_tool
 
 dpkt = pytest.importorskip("dpkt")
 
@@ -85,14 +84,16 @@ def linux_exchange(tmp_path_factory) -> list[Recorded]:
         run("ip", "netns", "add", server_ns)
         run("ip", "link", "add", client_if, "netns", client_ns, "type", "veth", "peer", "name", server_if,
             "netns", server_ns)
-        for namespace, interface, address in ((client_ns, client_if, CLIENT_IP), (server_ns, server_if, SERVER_IP)):
+        ends = ((client_ns, client_if, CLIENT_IP), (server_ns, server_if, SERVER_IP))
+        for namespace, interface, address in ends:
             run("ip", "-n", namespace, "addr", "add", f"{address}/24", "dev", interface)
             run("ip", "-n", namespace, "link", "set", interface, "up")
             run("ip", "-n", namespace, "link", "set", "lo", "up")
-            subprocess.run(["ip", "netns", "exec", namespace, "ethtool", "-K", interface, "tx", "off", "rx", "off",
-                            "gso", "off", "gro", "off", "tso", "off"], capture_output=True, timeout=10)
-        capture = subprocess.Popen(["ip", "netns", "exec", server_ns, "tcpdump", "-i", server_if, "-U", "-n", "--immediate-mode",
-                                    "-Z", "root", "-w", str(pcap), "tcp", "port", str(PORT)],
+            subprocess.run(["ip", "netns", "exec", namespace, "ethtool", "-K", interface, "tx", "off", "rx",
+                            "off", "gso", "off", "gro", "off", "tso", "off"], capture_output=True, timeout=10)
+        capture = subprocess.Popen(["ip", "netns", "exec", server_ns, "tcpdump", "-i", server_if, "-U", "-n",
+                                    "--immediate-mode", "-Z", "root", "-w", str(pcap),
+                                    "tcp", "port", str(PORT)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert b"listening on" in capture.stderr.readline(), "tcpdump did not start"
         server = subprocess.Popen(["ip", "netns", "exec", server_ns, sys.executable, "-c", SERVER_CODE],
@@ -210,11 +211,12 @@ def test_engine_as_server_answers_like_linux(linux_exchange):
     assert (synack.wscale is None) == (linux_synack.wscale is None)
     assert synack.timestamp[1] == linux_synack.timestamp[1] == client_syn.timestamp[0]
     # what we sent (SYN, data, FIN) is what Linux sent, relative to each side's ISN
-    assert relative(ours, synack.seq, client_syn.seq) == relative(linux_server, linux_synack.seq, client_syn.seq)
+    linux_relative = relative(linux_server, linux_synack.seq, client_syn.seq)
+    assert relative(ours, synack.seq, client_syn.seq) == linux_relative
     assert bytes(state["request"]) == REQUEST
     assert stream(ours, synack.seq) == stream(linux_server, linux_synack.seq) == REPLY_PREFIX + REQUEST
     # every byte and the FIN of the client got acknowledged, to the same final point as Linux
-    final_ack = max((seqmath.distance(s.ack, client_syn.seq) for s in ours if s.flags & ACK))
+    final_ack = max(seqmath.distance(s.ack, client_syn.seq) for s in ours if s.flags & ACK)
     assert final_ack == max(seqmath.distance(s.ack, client_syn.seq) for s in linux_server)
     assert all(s.window << connection.rcv_wscale <= connection.settings.receive_buffer_size for s in ours[1:])
     assert all(s.window > 0 for s in ours)
@@ -248,12 +250,15 @@ def test_engine_as_client_answers_like_linux(linux_exchange):
         return out + connection.poll(now)
 
     ours = [syn] + replay(linux_exchange, False, step)
-    assert (syn.flags, syn.mss, syn.sack_permitted) == (linux_syn.flags, linux_syn.mss, linux_syn.sack_permitted)
-    assert (syn.wscale is None) == (linux_syn.wscale is None) and syn.timestamp[1] == linux_syn.timestamp[1] == 0
+    assert (syn.flags, syn.mss) == (linux_syn.flags, linux_syn.mss)
+    assert syn.sack_permitted == linux_syn.sack_permitted
+    assert (syn.wscale is None) == (linux_syn.wscale is None)
+    assert syn.timestamp[1] == linux_syn.timestamp[1] == 0
     # the ACK completing the handshake, then request data and FIN at the same relative numbers
     third = ours[1]
     assert third.flags & ACK and third.ack == seqmath.add(server_synack.seq, 1) == linux_client[1].ack
-    assert relative(ours, syn.seq, server_synack.seq) == relative(linux_client, linux_syn.seq, server_synack.seq)
+    linux_relative = relative(linux_client, linux_syn.seq, server_synack.seq)
+    assert relative(ours, syn.seq, server_synack.seq) == linux_relative
     assert stream(ours, syn.seq) == stream(linux_client, linux_syn.seq) == REQUEST
     assert bytes(reply) == REPLY_PREFIX + REQUEST
     # the last segment acknowledges the server's FIN exactly like Linux's last one did

@@ -68,7 +68,8 @@ def test_random_segments_and_calls_keep_invariants(side, actions, close_first):
     for kind, argument in actions:
         if kind == "segment":
             seq_offset, ack_offset, flags, window, length, stamped, sacks = argument
-            segment = Segment(connection.remote[1], connection.local[1], seqmath.add(connection.rcv_nxt, seq_offset),
+            segment = Segment(connection.remote[1], connection.local[1],
+                              seqmath.add(connection.rcv_nxt, seq_offset),
                               seqmath.add(connection.snd_una, ack_offset), flags, window, bytes(length),
                               timestamp=(int(now * 1000) & seqmath.MASK, 0) if stamped else None,
                               sack_blocks=tuple((seqmath.add(connection.snd_una, left),
