@@ -201,6 +201,18 @@ def corrupt(traffic: Traffic) -> dict[str, bytes]:
     caplen_past_block = bytearray(epb)
     caplen_past_block[20:24] = struct.pack("<I", len(epb))
     files["caplen_past_block.pcapng"] = head + bytes(caplen_past_block)
+
+    def short_then_long(writer: PcapNgWriter) -> None:
+        writer.add_interface(rawkit.LINKTYPE_ETHERNET, snaplen=0)
+        for size in (0, 10, 100):
+            frame = bytes(rawkit.Ether() / rawkit.IPv4(src=A, dst=B) / rawkit.UDP() / bytes(size))
+            writer.write(frame, traffic.stamp())
+
+    # the interface says snap length 64, the last packet is longer: libpcap refuses it
+    over = bytearray(pcapng_bytes(short_then_long))
+    section_length = struct.unpack_from("<I", over, 4)[0]
+    struct.pack_into("<I", over, section_length + 12, 64)
+    files["caplen_over_snaplen.pcapng"] = bytes(over)
     section = bytearray(pcapng_bytes(three)[:28])
     section[8:12] = b"\xde\xad\xbe\xef"
     files["bad_byte_order_magic.pcapng"] = head + bytes(section)

@@ -4,6 +4,9 @@ Enhanced, simple and obsolete packet blocks give packets; name resolution, inter
 custom and unknown blocks are skipped by their length. Packet timestamps are converted from each
 interface's if_tsresol (power of 10 or of 2) and if_tsoffset to nanoseconds (rounding down).
 `pkt.interface` is the index in `reader.interfaces`, which numbers interfaces across all sections.
+
+A packet longer than its interface's snap length (when that is not 0) is an error, as in libpcap
+(tcpdump), although Wireshark accepts it.
 """
 
 from __future__ import annotations
@@ -63,8 +66,8 @@ class PcapNgReader(CaptureReader):
 
     def __init__(self, feed: Feed) -> None:
         super().__init__(feed)
-        # interfaces as (linktype, ts multiplier, ts divisor or 0, ts offset ns, global index, snaplen),
-        # indexed by the section's own interface numbers
+        # interfaces as (linktype, ts multiplier, ts divisor or 0, ts offset ns, global index, largest
+        # caplen), indexed by the section's own interface numbers
         self._section_interfaces: list[tuple[int, int, int, int, int, int]] = []
         self._layout: _Layout | None = None
         # read on to the first packet, so that the interfaces (and .linktype) are known before
@@ -96,7 +99,9 @@ class PcapNgReader(CaptureReader):
                 if (btype != ENHANCED_PACKET or stop > end or caplen > blen - 32 or index >= len(table)
                         or word(buf, stop - 4)[0] != blen):
                     break
-                linktype, multiplier, divisor, offset, number, _snaplen = table[index]
+                linktype, multiplier, divisor, offset, number, snaplen = table[index]
+                if caplen > snaplen:
+                    break
                 stamp = (high << 32 | low) * multiplier
                 if divisor:
                     stamp = stamp // divisor + offset
@@ -187,7 +192,7 @@ class PcapNgReader(CaptureReader):
         number = len(self.interfaces)
         self.interfaces.append(Interface(linktype, snaplen, name, resolution, offset_seconds))
         self._section_interfaces.append((linktype, multiplier, divisor, offset_seconds * 1_000_000_000,
-                                         number, snaplen))
+                                         number, snaplen or MAX_RECORD_LEN))
 
     def _described(self, off: int, index: int) -> tuple[int, int, int, int, int, int]:
         if index >= len(self._section_interfaces):
@@ -206,7 +211,10 @@ class PcapNgReader(CaptureReader):
         if caplen > stop - off - 32:
             raise self._fail(off, "impossible packet length",
                              f"captured length {caplen} exceeds the block's {stop - off - 32} bytes")
-        linktype, multiplier, divisor, offset, number, _snaplen = self._described(off, index)
+        linktype, multiplier, divisor, offset, number, snaplen = self._described(off, index)
+        if caplen > snaplen:
+            raise self._fail(off, "impossible packet length",
+                             f"captured length {caplen} exceeds the interface's snap length {snaplen}")
         stamp = (high << 32 | low) * multiplier
         if divisor:
             stamp = stamp // divisor + offset
@@ -223,9 +231,7 @@ class PcapNgReader(CaptureReader):
             raise self._fail(off, "truncated simple packet block", f"block length {stop - off}")
         linktype, _multiplier, _divisor, _offset, number, snaplen = self._described(off, 0)
         wirelen = layout.word(buf, off + 8)[0]
-        caplen = min(wirelen, stop - off - 16)
-        if snaplen:
-            caplen = min(caplen, snaplen)
+        caplen = min(wirelen, stop - off - 16, snaplen)
         pkt = Packet(buf[off + 12:off + 12 + caplen], linktype, 0, wirelen)
         pkt.interface = number
         return pkt
