@@ -331,7 +331,7 @@ class Connection:
             return
         # 7. text, 8. FIN
         self._accept_payload(segment, start, payload, now)
-        if fin:
+        if fin and not self.fin_received:
             fin_at = seq.add(start, len(payload))
             if fin_at == self.rcv_nxt:
                 self._on_fin(now)

@@ -27,8 +27,7 @@ class Trigger(Enum):
     """What moves a connection: user calls, segment arrivals, timers."""
 
     CONNECT = "connect"                     # user: active open, SYN queued
-    LISTEN = "listen"                       # user: passive open (Listener)
-    RECV_SYN = "receive SYN"                # SYN without ACK: passive open / simultaneous open
+    RECV_SYN = "receive SYN"                # SYN without ACK: passive open (Listener) / simultaneous open
     RECV_SYN_ACK = "receive SYN-ACK"        # our SYN acknowledged with the peer's SYN
     RECV_ACK_OF_SYN = "receive ACK of SYN"
     RECV_FIN = "receive FIN"
@@ -52,22 +51,15 @@ class LocalProtocolError(Exception):
 
 
 S, T = State, Trigger
-_ANY_OPEN = (S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING,
-             S.LAST_ACK, S.TIME_WAIT)
 
 TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (S.CLOSED, T.CONNECT): S.SYN_SENT,
-    (S.CLOSED, T.LISTEN): S.LISTEN,
-    (S.LISTEN, T.RECV_SYN): S.SYN_RECEIVED,
-    (S.LISTEN, T.CONNECT): S.SYN_SENT,
-    (S.LISTEN, T.ABORT): S.CLOSED,
+    (S.LISTEN, T.RECV_SYN): S.SYN_RECEIVED,            # a Listener creating a connection
     (S.SYN_SENT, T.RECV_SYN_ACK): S.ESTABLISHED,
     (S.SYN_SENT, T.RECV_SYN): S.SYN_RECEIVED,          # simultaneous open
     (S.SYN_SENT, T.SHUTDOWN_WRITE): S.CLOSED,          # close before the handshake: nothing to say
     (S.SYN_RECEIVED, T.RECV_ACK_OF_SYN): S.ESTABLISHED,
-    (S.SYN_RECEIVED, T.SHUTDOWN_WRITE): S.FIN_WAIT_1,
-    (S.SYN_RECEIVED, T.RECV_FIN): S.CLOSE_WAIT,
-    (S.ESTABLISHED, T.SHUTDOWN_WRITE): S.FIN_WAIT_1,
+    (S.ESTABLISHED, T.SHUTDOWN_WRITE): S.FIN_WAIT_1,   # (from SYN-RECEIVED too, once established)
     (S.ESTABLISHED, T.RECV_FIN): S.CLOSE_WAIT,
     (S.FIN_WAIT_1, T.RECV_ACK_OF_FIN): S.FIN_WAIT_2,
     (S.FIN_WAIT_1, T.RECV_FIN): S.CLOSING,             # simultaneous close
@@ -78,14 +70,15 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (S.LAST_ACK, T.RECV_ACK_OF_FIN): S.CLOSED,
     (S.TIME_WAIT, T.TIME_WAIT_EXPIRED): S.CLOSED,
 }
-for _state in _ANY_OPEN:
+_OPEN = (S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING,
+         S.LAST_ACK, S.TIME_WAIT)
+_RETRANSMITTING = (S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.CLOSE_WAIT, S.CLOSING,
+                   S.LAST_ACK)
+for _state in _OPEN:
     TRANSITIONS[(_state, T.RECV_RST)] = S.CLOSED
     TRANSITIONS[(_state, T.ABORT)] = S.CLOSED
+for _state in _RETRANSMITTING:
     TRANSITIONS[(_state, T.TIMEOUT)] = S.CLOSED
-TRANSITIONS[(S.TIME_WAIT, T.RECV_FIN)] = S.TIME_WAIT      # retransmitted FIN restarts the 2MSL wait
-TRANSITIONS[(S.CLOSING, T.RECV_FIN)] = S.CLOSING
-TRANSITIONS[(S.CLOSE_WAIT, T.RECV_FIN)] = S.CLOSE_WAIT
-TRANSITIONS[(S.LAST_ACK, T.RECV_FIN)] = S.LAST_ACK
 
 SYNCHRONIZED = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK,
                           S.TIME_WAIT})
