@@ -180,7 +180,7 @@ MDNS_CASES = [
 
 def _mismatches(items: list, got: list[str], expected: list[str]) -> list[tuple[str, str, str]]:
     """(payload hex, ours, tcpdump's) for every item where the two differ."""
-    return [(item[-1].hex(), ours, theirs) for item, ours, theirs in zip(items, got, expected, strict=True)
+    return [(item[3].hex(), ours, theirs) for item, ours, theirs in zip(items, got, expected, strict=True)
             if ours != theirs]
 
 
@@ -252,3 +252,24 @@ def test_random_bytes_never_raise(payload: bytes, over_tcp: bool, verbose: int, 
 def test_mutated_messages_never_raise(tail: bytes, verbose: int) -> None:
     payload = message(7, qr=True, qd=Q, counts=(1, 3, 2, 2)) + tail
     assert format_dns(payload, False, verbose).endswith(("]", ")"))
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("verbose", [0, 1, 2, 3])
+def test_dns_cut_by_snap_length_matches_tcpdump(verbose: int) -> None:
+    """A short snap length keeps part of the message: tcpdump reads what was captured, counts the rest."""
+    messages = DNS_CASES[:20] + DNS_CASES[-30:] + [
+        message(7, qr=True, rcode=1, qd=Q, an=[record(AT_QNAME, 16, b"\x05hello\x05world"),
+                                               record(AT_QNAME, 1, a("1.2.3.4"))],
+                ar=[opt_record(ext_rcode=1, options=_opt(10, bytes(8)))]),
+        message(7, qr=True, qd=Q, an=[record(b"\x07example\x03com\x00", 5, b"\x01x\x07example\x00")]),
+        message(7, qr=True, qd=Q, an=[record(AT_QNAME, 15, b"\x00\x05\x02mx\xc0\x0c")] * 2),
+        message(7, qd=Q, an=[record(AT_QNAME, 1, a("1.2.3.4"))]),
+    ]
+    items = [("udp", 53, 40000, payload, kept) for payload in messages for kept in range(len(payload))]
+    items += [("tcp", 40000, 53, _prefixed(payload), kept) for payload in messages[:2]
+              for kept in range(len(payload) + 2)]
+    expected = tcpdump_texts(items, *(("-" + "v" * verbose,) if verbose else ()))
+    got = [format_dns(payload[:kept], transport == "tcp", verbose, length=len(payload))
+           for transport, _, _, payload, kept in items]
+    assert _mismatches(items, got, expected) == []

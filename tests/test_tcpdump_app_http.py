@@ -93,3 +93,17 @@ def test_empty_segment_prints_nothing() -> None:
 def test_random_bytes_never_raise(payload: bytes, verbose: int) -> None:
     text = format_http(payload, verbose)
     assert text is None or text.startswith(": HTTP")
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_http_cut_by_snap_length_matches_tcpdump(verbose: int) -> None:
+    """A short snap length: lines the capture cuts short become " [|http]", the -v length stays the wire's."""
+    payloads = [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.1 200 OK\r\nA: b\r\n",
+                b"GET / HTTP/1.1\x00\r\n", b"x 200\rz", b"GET\r\n", b"hello", b"HTTP/1.1 200 OK\r\r\n"]
+    items = [("tcp", 40000, 80, payload, kept) for payload in payloads for kept in range(len(payload))]
+    expected = tcpdump_texts(items, *(("-v",) if verbose else ()))
+    mismatches = [(payload[:kept], ours, theirs)
+                  for (*_, payload, kept), theirs in zip(items, expected, strict=True)
+                  if (ours := format_http(payload[:kept], verbose, length=len(payload)) or "") != theirs]
+    assert mismatches == []

@@ -62,7 +62,8 @@ def a(address: str) -> bytes:
     return bytes(int(part) for part in address.split("."))
 
 
-Item = tuple[str, int, int, bytes]  # transport ("udp", "tcp", "udp6", "tcp6"), sport, dport, payload
+# transport ("udp", "tcp", "udp6", "tcp6"), sport, dport, payload[, payload bytes captured (snap length)]
+Item = tuple[str, int, int, bytes] | tuple[str, int, int, bytes, int]
 _ADDRESSES = re.compile(r"\S+\.\d+ > \S+\.\d+: ")
 _TCP_LENGTH = re.compile(r", length \d+")
 
@@ -82,6 +83,9 @@ def frame(transport: str, sport: int, dport: int, payload: bytes) -> bytes:
 def tcpdump_texts(items: list[Item], *flags: str) -> list[str]:
     """What tcpdump -nn prints after the transport part for each item, in order.
 
+    An item's optional fifth element keeps only that many payload bytes in the capture, as a
+    short snap length would.
+
     UDP: the text after "a.b.c.d.p > e.f.g.h.q: " (with "[udp sum ok] " removed);
     TCP: the text after ", length N" (with its leading space). Continuation lines are kept,
     joined with a newline.
@@ -89,8 +93,10 @@ def tcpdump_texts(items: list[Item], *flags: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "app.pcap"
         with PcapWriter(str(path)) as writer:
-            for index, item in enumerate(items):
-                writer.write(frame(*item), index * 1000)
+            for index, (transport, sport, dport, payload, *snap) in enumerate(items):
+                data = frame(transport, sport, dport, payload)
+                kept = len(data) - len(payload) + snap[0] if snap else len(data)
+                writer.write(data[:kept], index * 1000, len(data))
         result = subprocess.run(["tcpdump", "-nn", "-t", *flags, "-r", str(path)], capture_output=True,
                                 text=True, env={**os.environ, "TZ": "UTC"}, check=False)
     packets: list[str] = []

@@ -96,17 +96,18 @@ def duration(seconds: int) -> str:
 class _Summary:
     """One message being summarised; `out` collects the text as tcpdump would have printed it so far."""
 
-    __slots__ = ("data", "end", "verbose", "mdns", "out")
+    __slots__ = ("data", "captured", "end", "verbose", "mdns", "out")
 
-    def __init__(self, data: bytes, verbose: int, mdns: bool) -> None:
+    def __init__(self, data: bytes, length: int, verbose: int, mdns: bool) -> None:
         self.data = data
-        self.end = len(data)
+        self.captured = len(data)  # what can be read; the loops stop here too
+        self.end = length  # the message length on the wire, printed as "(N)"
         self.verbose = verbose
         self.mdns = mdns
         self.out: list[str] = []
 
     def need(self, offset: int, count: int) -> None:
-        if offset + count > self.end:
+        if offset + count > self.captured:
             raise _Truncated
 
     def u16(self, offset: int) -> int:
@@ -171,6 +172,8 @@ class _Summary:
             elif length == 0:
                 return offset + 1 if after is None else after
             else:
+                if offset + 1 == self.captured:
+                    return self.captured  # tcpdump stops quietly when not one byte of a label was kept
                 label = data[offset + 1 : offset + 1 + length]
                 out.append(_text(label))
                 if len(label) < length:
@@ -221,9 +224,9 @@ class _Summary:
             try:
                 after_name = self.skip_name(offset)
             except _Truncated:
-                return self.end
-        if after_name + 10 > self.end:
-            return self.end
+                return self.captured
+        if after_name + 10 > self.captured:
+            return self.captured
         rtype, rclass, ttl, rdlength = _RECORD_FIXED.unpack_from(self.data, after_name)
         rdata = after_name + 10
         text = " "
@@ -339,8 +342,8 @@ class _Summary:
                 out.append(",")
             first = False
             code = self.u16(offset)
-            size = self.u16(offset + 2) if offset + 4 <= self.end else None
-            if size is None or offset + 4 + size > self.end:
+            size = self.u16(offset + 2) if offset + 4 <= self.captured else None
+            if size is None or offset + 4 + size > self.captured:
                 out.append(option_name(code))
                 raise _Truncated
             out.append(format_option(code, self.data[offset + 4 : offset + 4 + size], _CHARS))
@@ -348,13 +351,19 @@ class _Summary:
         out.append("]")
 
     def section(self, offset: int, count: int, label: str = "") -> int:
-        """Print `count` records after `label`, separated by commas; stop early when the message ends."""
-        first = True
-        while count and offset < self.end:
-            self.out.append(label if first else ",")
-            first = False
+        """Print `count` records after `label`, separated by commas; stop early when the capture ends.
+
+        tcpdump tries the first answer even past the end; the labelled sections start only while
+        data is left.
+        """
+        if count and (offset < self.captured or not label):
+            self.out.append(label)
             offset = self.record(offset)
             count -= 1
+            while count and offset < self.captured:
+                self.out.append(",")
+                offset = self.record(offset)
+                count -= 1
         if count:
             raise _Truncated
         return offset
@@ -438,22 +447,30 @@ def _bitstring_bytes(count: int) -> int:
     return ((count or 256) + 7) // 8
 
 
-def format_dns(payload: bytes, over_tcp: bool = False, verbose: int = 0, *, mdns: bool = False) -> str:
+def format_dns(payload: bytes, over_tcp: bool = False, verbose: int = 0, *, mdns: bool = False,
+               length: int | None = None) -> str:
     """The DNS part of tcpdump's line for this UDP or TCP payload; never raises.
 
     UDP: the text replacing "UDP, length N". TCP (`over_tcp`, payload starting with the 2-byte
     length prefix): the text to append right after ", length N", starting with a space.
+    `length` is the payload's length on the wire when the capture kept less (short snap length).
     """
+    if length is None or length < len(payload):
+        length = len(payload)
     if over_tcp:
+        if length < 2:
+            return f" [DNS over TCP: length {length} < 2] (invalid)"
         if len(payload) < 2:
-            return f" [DNS over TCP: length {len(payload)} < 2] (invalid)"
+            return " [|domain]"
         prefix = _U16.unpack_from(payload)[0]
-        if prefix != len(payload) - 2:
-            return f" [prefix length({prefix}) != length({len(payload) - 2})] (invalid)"
-        return " " + format_dns(payload[2:], False, verbose, mdns=mdns)
+        if prefix != length - 2:
+            return f" [prefix length({prefix}) != length({length - 2})] (invalid)"
+        return " " + format_dns(payload[2:], False, verbose, mdns=mdns, length=length - 2)
+    if length < _HEADER.size:
+        return f"domain [length {length} < {_HEADER.size}] (invalid)"
     if len(payload) < _HEADER.size:
-        return f"domain [length {len(payload)} < {_HEADER.size}] (invalid)"
-    summary = _Summary(payload, verbose, mdns)
+        return " [|domain]"
+    summary = _Summary(payload, length, verbose, mdns)
     try:
         summary.message()
     except _Truncated:

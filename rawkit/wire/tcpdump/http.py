@@ -29,26 +29,33 @@ _DIGITS = frozenset(b"0123456789")
 _AFTER_TOKEN = frozenset(b" \t\r\n")
 
 
-def _line(payload: bytes, start: int) -> tuple[bytes, int, bool] | None:
-    """(line, offset after it, whether it ended in LF/CRLF) or None when it holds a byte tcpdump rejects."""
+def _line(payload: bytes, start: int, cut: bool) -> tuple[bytes, int, str] | None:
+    """(line, offset after it, how it ends) or None when it holds a byte tcpdump rejects.
+
+    It ends as "eol" (LF or CRLF), "end" (the payload ends first) or "cut" (the capture ends first).
+    """
     offset = start
     end = len(payload)
     while offset < end:
         byte = payload[offset]
         if byte == 0x0A:
-            return payload[start:offset], offset + 1, True
+            return payload[start:offset], offset + 1, "eol"
         if byte == 0x0D:
             if offset + 1 < end and payload[offset + 1] == 0x0A:
-                return payload[start:offset], offset + 2, True
+                return payload[start:offset], offset + 2, "eol"
+            if offset + 1 == end and cut:
+                return payload[start:offset], end, "cut"
             return None
         if byte not in _TEXT_BYTES:
             return None
         offset += 1
-    return payload[start:], end, False
+    return payload[start:], end, "cut" if cut else "end"
 
 
-def _ends_word(payload: bytes, offset: int) -> bool:
-    return offset == len(payload) or payload[offset] in _AFTER_TOKEN
+def _ends_word(payload: bytes, offset: int, cut: bool) -> bool:
+    if offset == len(payload):
+        return not cut
+    return payload[offset] in _AFTER_TOKEN
 
 
 def _token_end(payload: bytes) -> int:
@@ -58,13 +65,13 @@ def _token_end(payload: bytes) -> int:
     return offset
 
 
-def _is_http(payload: bytes) -> bool:
+def _is_http(payload: bytes, cut: bool) -> bool:
     """Whether tcpdump takes the payload for HTTP: a known method or "<token> <3 digits>" leads it.
 
     The check looks at raw bytes; it does not require the first line to be printable.
     """
     token_end = _token_end(payload)
-    if not token_end or not _ends_word(payload, token_end):
+    if not token_end or not _ends_word(payload, token_end, cut):
         return False
     if payload[:token_end].upper() in _METHODS:
         return True
@@ -73,33 +80,41 @@ def _is_http(payload: bytes) -> bool:
         code_start += 1
     code = payload[code_start : code_start + 3]
     return (code_start > token_end and len(code) == 3 and all(digit in _DIGITS for digit in code)
-            and _ends_word(payload, code_start + 3))
+            and _ends_word(payload, code_start + 3, cut))
 
 
-def format_http(payload: bytes, verbose: int = 0) -> str | None:
+def format_http(payload: bytes, verbose: int = 0, *, length: int | None = None) -> str | None:
     """What tcpdump appends after ", length N" for a TCP payload on port 80/8080; None if nothing.
 
     Returns ": HTTP: <first line>" for a request or status line, ": HTTP" for anything else, and
-    with `verbose` the multi-line -v form. Never raises.
+    with `verbose` the multi-line -v form. `length` is the payload's length on the wire when the
+    capture kept less (short snap length). Never raises.
     """
-    if not payload:
+    if not payload and not length:
         return None
-    if not _is_http(payload):
+    length = max(length or 0, len(payload))
+    cut = length > len(payload)
+    if not _is_http(payload, cut):
         return ": HTTP"
     if not verbose:
-        first = _line(payload, 0)
+        first = _line(payload, 0, cut)
         if first is None:
             return ": HTTP"
-        text, _, complete = first
-        return ": HTTP: " + text.decode("ascii") + ("" if complete else " [|http]")
-    parts = [f": HTTP, length: {len(payload)}"]
+        text, _, ending = first
+        if ending == "cut":
+            return ": HTTP [|http]"
+        return ": HTTP: " + text.decode("ascii") + (" [|http]" if ending == "end" else "")
+    parts = [f": HTTP, length: {length}"]
     offset = 0
-    while offset < len(payload):
-        line = _line(payload, offset)
+    while offset < length:
+        line = _line(payload, offset, cut)
         if line is None:
             break
-        text, offset, complete = line
+        text, offset, ending = line
+        if ending == "cut":
+            parts.append(" [|http]")
+            break
         parts.append("\n\t" + text.decode("ascii"))
-        if not complete:
+        if ending == "end":
             parts.append(" [|http]")
     return "".join(parts)
