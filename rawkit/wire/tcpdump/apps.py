@@ -39,7 +39,8 @@ def tcp_application(p: Printer, sport: int, dport: int, data: bytes, off: int, l
         format_http = _printer("http", "format_http")
         if format_http is None:
             return ""
-        return ": " + (format_http(data[off : off + length]) or "HTTP")
+        # a payload the snap length cut away entirely is still "HTTP" to tcpdump
+        return format_http(data[off : off + length], p.verbose) or ": HTTP"
     if sport == 53 or dport == 53:
         format_dns = _printer("dns", "format_dns")
         if format_dns is None:

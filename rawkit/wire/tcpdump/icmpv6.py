@@ -80,7 +80,8 @@ def _body(p: Printer, data: bytes, off: int, length: int, kind: int, code: int, 
             text += _mld2_records(data, off + 8, records, off + caplen, p.verbose)
         return text + tail
     name = _OTHER_NAMES.get(kind, f"unknown icmp6 type ({kind})")
-    return f"{name}, length {length}" + hex_lines(data[off : off + caplen], False)
+    dump = hex_lines(data[off : off + caplen], False) if p.verbose < 2 else ""
+    return f"{name}, length {length}" + dump
 
 
 def _error(p: Printer, data: bytes, off: int, length: int, kind: int, code: int, caplen: int,
@@ -116,7 +117,7 @@ def _error(p: Printer, data: bytes, off: int, length: int, kind: int, code: int,
         port = data[at + 2] << 8 | data[at + 3]
         return f"destination unreachable, unreachable port, {quoted_dst} {name} port {port}{tail}"
     dump = hex_lines(data[off : off + caplen], False)
-    return f"destination unreachable, unknown unreach code ({code})" + dump
+    return f"destination unreachable, unknown unreach code ({code})" + (dump if p.verbose < 2 else "")
 
 
 def _error_name(kind: int) -> str:
@@ -150,10 +151,12 @@ def _neighbor_discovery(p: Printer, data: bytes, off: int, length: int, kind: in
         detail = f", {_address(data, off + 24)} to {_address(data, off + 8)}"
     if not p.verbose:
         return f"{name}{detail}, length {length}"
-    return f"{name}, length {length}{detail}{_nd_options(data, off + options_at, off + caplen)}"
+    return f"{name}, length {length}{detail}{_nd_options(data, off + options_at, off + caplen, p.verbose)}"
 
 
-def _nd_options(data: bytes, start: int, end: int) -> str:
+def _nd_options(data: bytes, start: int, end: int, verbose: int) -> str:
+    """One line per option; -vv adds each option body in hex. tcpdump dumps an option it does not
+    decode starting at the first option (as observed), so that is what is dumped here too."""
     out = []
     index = start
     while index + 2 <= end:
@@ -182,7 +185,9 @@ def _nd_options(data: bytes, start: int, end: int) -> str:
             addresses = ", ".join(_address(body, i) for i in range(6, len(body) - 15, 16))
             out.append(f"{head} lifetime {_lifetime(lifetime)}, addr: {addresses}")
         else:
-            out.append(head + hex_lines(body, False, "\n\t    "))
+            out.append(head + hex_lines(data[start : start + size], False, "\n\t    "))
+        if verbose > 1:
+            out.append(hex_lines(body, False, "\n\t    "))
         index += size
     return "".join(out)
 

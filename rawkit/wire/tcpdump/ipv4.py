@@ -52,6 +52,8 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
         return f"{prefix}{src} > {dst}: ip-proto-{proto}"
     l4 = off + header_len
     l4_length = total - header_len
+    if header_len > 20 and p.verbose:
+        dst_raw = _final_destination(data[off + 20 : off + header_len]) or dst_raw
     if proto == 6:
         pseudo = None if frag_word & 0x2000 or not p.verbose else _pseudo(src_raw, dst_raw, 6, l4_length)
         addresses = data[off + 12 : off + 20]
@@ -71,6 +73,26 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
 
         return f"{prefix}{src} > {dst}: " + ipv6(p, data, l4, l4_length)
     return f"{prefix}{src} > {dst}:  ip-proto-{proto} {l4_length}"
+
+
+def _final_destination(options: bytes) -> bytes | None:
+    """The last hop of a loose/strict source route: what the TCP/UDP checksum covers, per tcpdump."""
+    index = 0
+    while index + 1 < len(options):
+        kind = options[index]
+        if kind == 0:
+            return None
+        if kind == 1:
+            index += 1
+            continue
+        size = options[index + 1]
+        if size < 2:
+            return None
+        if kind in (131, 137) and size >= 7 and index + size <= len(options):
+            hops = (size - 3) // 4
+            return options[index + 3 + 4 * (hops - 1) : index + 3 + 4 * hops]
+        index += size
+    return None
 
 
 def _pseudo(src: bytes, dst: bytes, proto: int, length: int) -> int:
