@@ -11,7 +11,9 @@ from rawkit.wire.checksum import internet_checksum, ones_sum
 from rawkit.wire.constants import IPProto
 from rawkit.wire.tcp import TCP, Flags, TCPView, flag_text
 
-FIN, SYN, RST, PSH, ACK, URG = Flags.FIN, Flags.SYN, Flags.RST, Flags.PSH, Flags.ACK, Flags.URG
+# plain ints: IntFlag arithmetic costs a enum construction per operation on the hot path
+FIN, SYN, RST, PSH, ACK, URG = (int(flag) for flag in (Flags.FIN, Flags.SYN, Flags.RST, Flags.PSH, Flags.ACK,
+                                                       Flags.URG))
 _HEADER = struct.Struct("!HHIIBBHHH")
 _MSS = struct.Struct("!BBH")
 _TIMESTAMP = struct.Struct("!BBBBII")   # NOP NOP kind len TSval TSecr: Linux's layout

@@ -16,6 +16,7 @@ from rawkit.tcp.events import Event
 from rawkit.tcp.listener import Listener
 from rawkit.tcp.segment import Segment
 from rawkit.tcp.settings import Settings
+from rawkit.tcp.states import State
 
 CLIENT = ("198.18.0.1", 40000)
 SERVER = ("198.18.0.2", 8080)
@@ -109,8 +110,8 @@ class Pair:
 
     def handshake(self) -> None:
         self.connect()
-        self.run(until=lambda: self.server.connection is not None and self.c.state.name == "ESTABLISHED"
-                 and self.s.state.name == "ESTABLISHED", limit=5.0)
+        self.run(until=lambda: self.server.connection is not None and self.c.state is State.ESTABLISHED
+                 and self.s.state is State.ESTABLISHED, limit=5.0)
 
     # ------------------------------------------------------------------ driving
     def exchange(self) -> None:
@@ -121,9 +122,9 @@ class Pair:
                 connection = side.connection
                 if connection is None:
                     continue
-                if side.outbox and connection.state.name in ("ESTABLISHED", "CLOSE_WAIT") \
-                        and not connection.fin_queued:
-                    taken = connection.send(bytes(side.outbox[:1 << 20]), self.now)
+                if side.outbox and connection.send_space and not connection.fin_queued \
+                        and connection.state in (State.ESTABLISHED, State.CLOSE_WAIT):
+                    taken = connection.send(bytes(side.outbox[:connection.send_space]), self.now)
                     del side.outbox[:taken]
                 for segment in connection.poll(self.now):
                     channel.push(segment, self.now)
@@ -143,7 +144,7 @@ class Pair:
 
     def _deliver_to_server(self, segment: Segment) -> None:
         connection = self.server.connection
-        if connection is not None and connection.state.name != "CLOSED":
+        if connection is not None and connection.state is not State.CLOSED:
             self.server.events += connection.receive(segment, self.now)
             return
         result = self.listener.receive(segment, self.now, SERVER, CLIENT)
