@@ -147,7 +147,8 @@ class PlainPrinter:
         if self.mode in ("tcp", "udp"):
             if outcome.kind == "error" and outcome.state != "closed":
                 return f"From {who} {self.mode}_seq={seq} {icmp_error_text(outcome)}"
-            head = f"From {who}" if outcome.kind == "error" else f"{outcome.size} bytes from {who}:"
+            head = f"From {who}" if outcome.state == "closed" and self.mode == "udp" else \
+                f"{outcome.size} bytes from {who}:"
             return f"{head} {self.mode}_seq={seq} port={self.port} {outcome.state}{ttl}{timing}{dup}"
         if outcome.kind == "error":
             return f"From {who} icmp_seq={seq} {icmp_error_text(outcome)}"
