@@ -178,6 +178,12 @@ def test_open_errors_are_capture_errors(tmp_path: Path) -> None:
     (tmp_path / "empty.pcap").write_bytes(b"")
     with pytest.raises(CaptureError, match="empty.pcap: empty file"):
         open_capture(tmp_path / "empty.pcap")
+    (tmp_path / "short.pcapng").write_bytes(b"\x0a\x0d\x0d\x0a\x1c\x00")
+    with pytest.raises(CaptureError, match="short.pcapng: truncated pcapng section header at byte 0"):
+        open_capture(tmp_path / "short.pcapng")
+    (tmp_path / "order.pcapng").write_bytes(b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00abcd" + bytes(16))
+    with pytest.raises(CaptureError, match="order.pcapng: bad byte-order magic 61626364 .* at byte 8"):
+        open_capture(tmp_path / "order.pcapng")
 
 
 def test_close_stops_iteration() -> None:

@@ -9,6 +9,7 @@ from rawkit.pcap.pcapng_reader import PcapNgReader, section_byte_order
 from rawkit.pcap.source import Feed, Source
 
 _SNIFF_LEN = 12
+_SECTION_HEADER_TYPE = b"\x0a\x0d\x0d\x0a"
 
 
 def open_capture(source: Source) -> CaptureReader:
@@ -26,6 +27,12 @@ def open_capture(source: Source) -> CaptureReader:
             return PcapReader(feed)
         if section_byte_order(head) is not None:
             return PcapNgReader(feed)
+        if head[:4] == _SECTION_HEADER_TYPE:
+            if len(head) < _SNIFF_LEN:
+                raise CaptureError(f"{feed.name}: truncated pcapng section header at byte 0: "
+                                   f"needs {_SNIFF_LEN} bytes, {len(head)} present")
+            raise CaptureError(f"{feed.name}: bad byte-order magic {head[8:12].hex()} in the pcapng section "
+                               "header at byte 8")
         if not head:
             raise CaptureError(f"{feed.name}: empty file, not a capture")
         if len(head) < 4:
