@@ -190,3 +190,47 @@ def test_send_buffer_is_bounded_and_send_returns_accepted_bytes():
     pair.handshake()
     assert pair.c.send(bytes(25_000), pair.now) == 10_000
     assert pair.c.send(b"more", pair.now) == 0 and pair.c.send_space == 0
+
+
+def test_transfer_across_sequence_wrap(monkeypatch):
+    import rawkit.tcp.connection as connection_module
+    monkeypatch.setattr(connection_module, "initial_sequence", lambda *args: seqmath.MASK - 3000)
+    pair = Pair(delay=0.01)
+    pair.handshake()
+    pair.to_server.rule = drop_nth(1, 4)               # losses right around the wrap
+    payload = random.Random(3).randbytes(200_000)
+    pair.client.outbox += payload
+    pair.server.outbox += payload[:50_000]
+    assert pair.run(until=lambda: len(pair.server.inbox) == len(payload)
+                    and len(pair.client.inbox) == 50_000, limit=30)
+    assert bytes(pair.server.inbox) == payload and bytes(pair.client.inbox) == payload[:50_000]
+    pair.run(duration=0.1)
+    assert seqmath.gt(pair.c.snd_una, pair.c.iss) and pair.c.snd_una < pair.c.iss    # really wrapped
+    assert pair.c.snd_una == pair.c.snd_max and pair.s.snd_una == pair.s.snd_max
+
+
+def test_fin_arriving_before_a_hole_is_held_until_the_hole_fills():
+    pair = Pair(client_settings=Settings(nodelay=True), delay=0.01)
+    pair.handshake()
+    pair.to_server.rule = drop_nth(0)
+    pair.client.outbox += b"first"
+    pair.exchange()
+    pair.c.send(b"second", pair.now)
+    pair.c.shutdown_write(pair.now)
+    pair.run(duration=0.015)
+    assert pair.s.state is State.ESTABLISHED and not pair.s.fin_received     # FIN out of order
+    pair.run(until=lambda: pair.s.state is State.CLOSE_WAIT)
+    assert bytes(pair.server.inbox) == b"firstsecond" and pair.s.eof
+
+
+def test_unanswered_zero_window_probes_time_out():
+    from rawkit.tcp import TimedOut
+    pair = Pair(server_settings=Settings(receive_buffer_size=4096), client_settings=Settings(max_retries=3),
+                delay=0.01)
+    pair.handshake()
+    pair.server.auto_read = False
+    pair.client.outbox += bytes(10_000)
+    pair.run(until=lambda: pair.c.snd_wnd == 0 and pair.c.snd_una == pair.c.snd_max)
+    pair.to_client.rule = lambda segment: None          # the receiver vanishes while closed
+    pair.run(until=lambda: pair.c.state is State.CLOSED, limit=120)
+    assert TimedOut("zero-window probes unanswered") in pair.client.events

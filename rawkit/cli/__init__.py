@@ -15,6 +15,7 @@ import click
 # name -> "module:attribute"; each subcommand lives in its own module
 COMMANDS: dict[str, str] = {
     "read": "rawkit.cli.read:read",
+    "trace": "rawkit.cli.trace:trace",
     "ping": "rawkit.cli.ping:ping",
 }
 
