@@ -83,6 +83,9 @@ class EchoProbe:
     def close(self) -> None:
         self.probe_socket.close()
 
+    def set_ttl(self, ttl: int) -> None:
+        set_ttl(self.probe_socket.socket, ttl)
+
     def _template(self) -> bytearray:
         """The request with sequence number, timeval and checksum still zero."""
         kind = ICMPv6 if self.family == socket.AF_INET6 else ICMP
