@@ -127,6 +127,8 @@ class PcapNgReader(CaptureReader):
                 if off + 12 > end:
                     off = feed.refill(off, 12)
                     buf, end = feed.buf, len(feed.buf)
+                    if off + 12 > end:
+                        raise self._fail(off, "truncated section header", f"needs 12 bytes, {end - off} left")
                 order = section_byte_order(buf[off:off + 12])
                 if order is None:
                     raise self._fail(off + 8, "bad byte-order magic in a pcapng section header")
