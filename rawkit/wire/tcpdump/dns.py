@@ -18,6 +18,7 @@ from __future__ import annotations
 import socket
 import struct
 
+from rawkit.wire.tcpdump.app_text import CHARS as _CHARS
 from rawkit.wire.tcpdump.dns_edns import bitstring_text, format_option, option_name
 
 _HEADER = struct.Struct(">HHHHHH")
@@ -52,21 +53,6 @@ _TTL_UNITS = ((365 * 86400, "y"), (7 * 86400, "w"), (86400, "d"), (3600, "h"), (
 
 class _Truncated(Exception):
     """The message ran out (or a name was unreadable): tcpdump ends the line with " [|domain]"."""
-
-
-def _char(byte: int) -> str:
-    """One byte the way tcpdump shows text: ^X for controls, M- for the high half."""
-    prefix = ""
-    if byte >= 0x80:
-        prefix, byte = "M-", byte & 0x7F
-    if byte < 0x20:
-        return f"{prefix}^{chr(byte + 0x40)}"
-    if byte == 0x7F:
-        return f"{prefix}^?"
-    return prefix + chr(byte)
-
-
-_CHARS = tuple(_char(byte) for byte in range(256))
 
 
 def _text(data: bytes) -> str:
@@ -346,7 +332,7 @@ class _Summary:
             if size is None or offset + 4 + size > self.captured:
                 out.append(option_name(code))
                 raise _Truncated
-            out.append(format_option(code, self.data[offset + 4 : offset + 4 + size], _CHARS))
+            out.append(format_option(code, self.data[offset + 4 : offset + 4 + size]))
             offset += 4 + size
         out.append("]")
 

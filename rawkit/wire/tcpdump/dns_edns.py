@@ -9,6 +9,8 @@ from __future__ import annotations
 import socket
 import struct
 
+from rawkit.wire.tcpdump.app_text import escaped
+
 _OPTION_NAMES = {1: "LLQ", 2: "UL", 3: "NSID", 5: "DAU", 6: "DHU", 7: "N3U", 8: "ECS", 9: "EXPIRE",
                  10: "COOKIE", 11: "KEEPALIVE", 12: "PADDING", 13: "CHAIN", 14: "KEY-TAG",
                  16: "CLIENT-TAG", 17: "SERVER-TAG"}
@@ -31,18 +33,18 @@ def option_name(code: int) -> str:
     return _OPTION_NAMES.get(code) or f"Opt{code}"
 
 
-def format_option(code: int, value: bytes, chars: tuple[str, ...]) -> str:
-    """One option, "NAME value"; `chars` maps bytes to tcpdump's escaped text."""
+def format_option(code: int, value: bytes) -> str:
+    """One option as "NAME value"."""
     name = option_name(code)
     if not value:
         return name
     try:
-        return f"{name} {_value(code, value, chars)}"
+        return f"{name} {_value(code, value)}"
     except _Invalid:
         return f"{name}  (invalid)"
 
 
-def _value(code: int, value: bytes, chars: tuple[str, ...]) -> str:
+def _value(code: int, value: bytes) -> str:
     if code == _DAU:
         return " ".join(_DNSSEC_ALGORITHMS.get(byte) or f"Alg_{byte}" for byte in value)
     if code == _DHU:
@@ -64,7 +66,7 @@ def _value(code: int, value: bytes, chars: tuple[str, ...]) -> str:
     if code == _PADDING:
         return f"({len(value)})"
     if code == _CHAIN:
-        return _chain_name(value, chars)
+        return _chain_name(value)
     if code == _KEY_TAG:
         _expect(len(value) % 2 == 0)
         return " ".join(str(tag) for (tag,) in struct.iter_unpack(">H", value))
@@ -88,7 +90,7 @@ def _client_subnet(value: bytes) -> str:
     return f"{socket.inet_ntop(address_family, address)}/{source_bits}/{scope_bits}"
 
 
-def _chain_name(value: bytes, chars: tuple[str, ...]) -> str:
+def _chain_name(value: bytes) -> str:
     """The closest trust point name, uncompressed and cut off at the option's end."""
     if value[0] == 0:
         return "."
@@ -108,7 +110,7 @@ def _chain_name(value: bytes, chars: tuple[str, ...]) -> str:
         if length == 0 or length & 0xC0 == 0xC0 or length & 0xC0 == 0x40:
             break
         label = value[offset + 1 : offset + 1 + length]
-        parts.append("".join([chars[byte] for byte in label]))
+        parts.append(escaped(label))
         if len(label) < length:
             break
         parts.append(".")

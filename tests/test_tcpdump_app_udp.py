@@ -1,0 +1,96 @@
+"""NTP, BOOTP/DHCP and syslog first lines against tcpdump -nn (syslog also -v)."""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_tcpdump_app_support import a, tcpdump_texts
+
+from rawkit.wire.tcpdump.dhcp import format_dhcp
+from rawkit.wire.tcpdump.ntp import format_ntp
+from rawkit.wire.tcpdump.syslog import format_syslog
+from tests.conftest import needs_tool
+
+
+def _bootp(op: int, htype: int = 1, hlen: int = 6, options: bytes = b"\x63\x82\x53\x63\x35\x01\x01\xff",
+           **addresses: bytes) -> bytes:
+    fields = [addresses.get(name, bytes(4)) for name in ("ciaddr", "yiaddr", "siaddr", "giaddr")]
+    return (struct.pack(">BBBBIHH", op, htype, hlen, 0, 0x12345678, 0, 0) + b"".join(fields)
+            + bytes.fromhex("020000000001").ljust(16, b"\0") + bytes(192) + options)
+
+
+NTP_PAYLOADS = [bytes([(leap << 6) | (version << 3) | mode]) + bytes(47)
+                for leap in (0, 3) for version in range(8) for mode in range(8)]
+NTP_PAYLOADS += [b"", b"\x23", b"\x23" + bytes(10), b"\x23" + bytes(67), b"\x16\x02\x00\x01" + bytes(8)]
+DHCP_PAYLOADS = [_bootp(1), _bootp(2), _bootp(3), _bootp(0), _bootp(1, options=b""), _bootp(1, htype=6),
+                 _bootp(1, hlen=8), _bootp(1, hlen=0), _bootp(2, yiaddr=a("198.18.0.9")), b"", b"\x01"]
+DHCP_PAYLOADS += [_bootp(op)[:size] for op in (1, 2, 5) for size in range(1, 40)]
+DHCP_PAYLOADS += [_bootp(1, htype=6)[:size] for size in range(1, 8)]
+SYSLOG_PAYLOADS = [b"<%d>x" % priority for priority in range(200)] + [
+    b"", b"<", b"<1", b"<1>", b"<a>x", b"x<1>", b"<0001>x", b"<191>", b"<9999>x", b"<1x>", b"< 1>x", b"<>x",
+    b"<3", b"<12", b"<123", b"<1234", b"<34>" + bytes(range(256)), b"<34>Oct 11 22:14:15 host su: fail\n"]
+
+
+@needs_tool("tcpdump")
+def test_ntp_matches_tcpdump() -> None:
+    items = [("udp", 123, 123, payload) for payload in NTP_PAYLOADS]
+    items += [("udp", 40000, 123, NTP_PAYLOADS[1]), ("udp6", 123, 40000, NTP_PAYLOADS[2])]
+    items += [("udp", 123, 40000, NTP_PAYLOADS[35], kept) for kept in (0, 1, 20)]
+    expected = tcpdump_texts(items)
+    got = [format_ntp(payload[: item[4]] if len(item) > 4 else payload, length=len(payload))
+           for item in items for payload in [item[3]]]
+    assert [(item[3].hex(), ours, theirs) for item, ours, theirs in zip(items, got, expected, strict=True)
+            if ours != theirs] == []
+
+
+@needs_tool("tcpdump")
+def test_dhcp_matches_tcpdump() -> None:
+    items = [("udp", 68, 67, payload) for payload in DHCP_PAYLOADS]
+    items += [("udp", 67, 68, DHCP_PAYLOADS[1]), ("udp", 40000, 67, DHCP_PAYLOADS[0]),
+              ("udp", 68, 40000, DHCP_PAYLOADS[0])]
+    items += [("udp", 68, 67, DHCP_PAYLOADS[0], kept) for kept in (0, 2, 3, 33, 34, 100)]
+    expected = tcpdump_texts(items)
+    got = [format_dhcp(payload[: item[4]] if len(item) > 4 else payload, length=len(payload))
+           for item in items for payload in [item[3]]]
+    assert [(item[3].hex(), ours, theirs) for item, ours, theirs in zip(items, got, expected, strict=True)
+            if ours != theirs] == []
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_syslog_matches_tcpdump(verbose: int) -> None:
+    items = [("udp", 40000, 514, payload) for payload in SYSLOG_PAYLOADS]
+    items += [("udp", 514, 40000, b"<34>x"), ("udp6", 514, 514, b"<34>x")]
+    items += [("udp", 40000, 514, b"<34>abcdef", kept) for kept in (0, 2, 4, 6)]
+    expected = tcpdump_texts(items, *(("-v",) if verbose else ()))
+    got = [format_syslog(payload[: item[4]] if len(item) > 4 else payload, verbose, length=len(payload))
+           for item in items for payload in [item[3]]]
+    assert [(item[3].hex(), ours, theirs) for item, ours, theirs in zip(items, got, expected, strict=True)
+            if ours != theirs] == []
+
+
+@needs_tool("tcpdump")
+def test_random_payloads_match_tcpdump() -> None:
+    rng = random.Random(123)
+    payloads = [rng.randbytes(rng.randrange(0, 60)) for _ in range(200)]
+    payloads += [b"<" + rng.choice([b"1", b"12", b"999", b"a", b""]) + rng.choice([b">", b"", b">x"])
+                 for _ in range(50)]
+    items = [("udp", 40000, port, payload) for port in (123, 67, 514) for payload in payloads]
+    expected = tcpdump_texts(items)
+    printers = {123: format_ntp, 67: format_dhcp, 514: format_syslog}
+    got = [printers[port](payload) for _, _, port, payload in items]
+    assert [(port, payload.hex(), ours, theirs)
+            for (_, _, port, payload), ours, theirs in zip(items, got, expected, strict=True)
+            if ours != theirs] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.integers(0, 2))
+def test_random_bytes_never_raise(payload: bytes, verbose: int) -> None:
+    assert isinstance(format_ntp(payload), str)
+    assert isinstance(format_dhcp(payload), str)
+    assert isinstance(format_syslog(payload, verbose), str)
