@@ -182,7 +182,7 @@ def test_receive_buffer_is_bounded_by_its_size():
     pair.to_server.rule = drop_nth(0)
     pair.client.outbox += bytes(50_000)
     pair.run(duration=5)
-    assert pair.s.readable <= 4096 and pair.s._ooo.buffered + pair.s.readable <= 4096
+    assert pair.s.readable <= 4096 and pair.s.out_of_order_bytes + pair.s.readable <= 4096
 
 
 def test_send_buffer_is_bounded_and_send_returns_accepted_bytes():

@@ -56,7 +56,7 @@ def check_invariants(connection) -> None:
     assert seqmath.le(connection.snd_una, connection.snd_nxt)
     assert seqmath.le(connection.snd_nxt, connection.snd_max)
     assert connection.unacknowledged <= connection.settings.send_buffer_size
-    assert connection.readable + connection._ooo.buffered <= connection.settings.receive_buffer_size
+    assert connection.readable + connection.out_of_order_bytes <= connection.settings.receive_buffer_size
     assert len(connection._ooo) <= connection.settings.max_out_of_order
     assert connection.congestion.cwnd >= connection.congestion.mss
     if connection.state is State.CLOSED:

@@ -207,8 +207,9 @@ class Connection:
         return self.fin_received and not self._recv
 
     @property
-    def out_of_order_ranges(self) -> tuple[tuple[int, int], ...]:
-        return self._ooo.sack_blocks(len(self._ooo))
+    def out_of_order_bytes(self) -> int:
+        """Bytes held beyond a hole (they count against the receive buffer)."""
+        return self._ooo.buffered
 
     def events(self) -> list[Event]:
         """Events born from timers and user calls since the last `receive`/`events` call."""
@@ -577,7 +578,7 @@ class Connection:
         waiting = self.unsent > 0 or (self.fin_queued and not self.fin_sent)
         if self.snd_wnd == 0 and waiting and self.snd_una == self.snd_max and self.state in SYNCHRONIZED:
             if self._persist_at is None:
-                interval = min(self._rto_base() * (1 << min(self._persist_backoff, 16)), MAX_PERSIST_INTERVAL)
+                interval = min(self.rtt.rto * (1 << min(self._persist_backoff, 16)), MAX_PERSIST_INTERVAL)
                 self._persist_at = now + interval
         else:
             self._persist_at = None
@@ -681,9 +682,6 @@ class Connection:
         if growth >= threshold or (growth > 0 and self._receive_space() == self.settings.receive_buffer_size):
             self.rcv_adv = edge
         return min(self._advertised_space() >> self.rcv_wscale, 0xFFFF)
-
-    def _rto_base(self) -> float:
-        return self.rtt.rto
 
     def _rto(self) -> float:
         return min(self.rtt.rto * (1 << min(self.backoff, 30)), self.settings.max_rto)

@@ -12,8 +12,7 @@ from rawkit.wire.constants import IPProto
 from rawkit.wire.tcp import TCP, Flags, TCPView, flag_text
 
 # plain ints: IntFlag arithmetic costs a enum construction per operation on the hot path
-FIN, SYN, RST, PSH, ACK, URG = (int(flag) for flag in (Flags.FIN, Flags.SYN, Flags.RST, Flags.PSH, Flags.ACK,
-                                                       Flags.URG))
+FIN, SYN, RST, PSH, ACK = (int(flag) for flag in (Flags.FIN, Flags.SYN, Flags.RST, Flags.PSH, Flags.ACK))
 _HEADER = struct.Struct("!HHIIBBHHH")
 _MSS = struct.Struct("!BBH")
 _TIMESTAMP = struct.Struct("!BBBBII")   # NOP NOP kind len TSval TSecr: Linux's layout

@@ -48,10 +48,3 @@ def in_window(seq: int, start: int, size: int) -> bool:
     """start <= seq < start + size, modulo 2**32."""
     return ((seq - start) & MASK) < size
 
-
-def max_seq(a: int, b: int) -> int:
-    return b if lt(a, b) else a
-
-
-def min_seq(a: int, b: int) -> int:
-    return a if lt(a, b) else b
