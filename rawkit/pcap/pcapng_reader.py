@@ -69,7 +69,6 @@ class PcapNgReader(CaptureReader):
         # interfaces as (linktype, ts multiplier, ts divisor or 0, ts offset ns, global index, largest
         # caplen), indexed by the section's own interface numbers
         self._section_interfaces: list[tuple[int, int, int, int, int, int]] = []
-        self._layout: _Layout | None = None
         # read on to the first packet, so that the interfaces (and .linktype) are known before
         # the caller iterates; a packet block before any interface description is an error
         try:
@@ -84,12 +83,10 @@ class PcapNgReader(CaptureReader):
         end = len(buf)
         off = 0
         table = self._section_interfaces
-        layout = self._layout
-        if layout is None:
-            order = section_byte_order(buf[:12])
-            if order is None:
-                raise self._fail(0, "not a pcapng section header")
-            layout = _Layout(order)
+        order = section_byte_order(buf[:12])
+        if order is None:
+            raise self._fail(0, "not a pcapng section header")
+        layout = _Layout(order)
         enhanced, word = layout.enhanced, layout.word
         while True:
             # the hot loop: enhanced packet blocks wholly in the buffer, on a known interface
