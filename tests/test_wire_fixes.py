@@ -76,3 +76,27 @@ def test_udp_checksum_covers_the_udp_length_not_the_ip_payload() -> None:
     assert pkt.udp.checksum_ok is True
     assert rawkit.decode(ip[:20] + datagram[:6] + b"\x00\x01" + datagram[8:] + b"extra!",
                          rawkit.LINKTYPE_RAW).udp.checksum_ok is False
+
+
+def test_ipv6_routing_header_checksums_use_the_final_destination() -> None:
+    """With segments left in a routing header, the upper-layer pseudo-header holds the final
+    destination (RFC 8200 8.1): the last address of a type 0 header, the first (Segment List[0]) of a
+    segment routing header (RFC 8754). scapy and tshark do so; rawkit used the header's destination."""
+    from scapy.layers.inet import UDP
+    from scapy.layers.inet6 import IPv6, IPv6ExtHdrRouting, IPv6ExtHdrSegmentRouting
+
+    header = IPv6(src="fd00:18::1", dst="fd00:18::2")
+    for routing in (IPv6ExtHdrRouting(addresses=["fd00:18::3", "fd00:18::4"], segleft=2),
+                    IPv6ExtHdrSegmentRouting(addresses=["fd00:18::9", "fd00:18::2"], segleft=1)):
+        frame = bytes(header / routing / UDP(sport=1, dport=2) / b"x")
+        pkt = rawkit.decode(frame, rawkit.LINKTYPE_RAW)
+        assert pkt.errors == [] and pkt.udp.checksum_ok is True
+        addresses = routing.addresses
+        built = bytes(rawkit.IPv6(src="fd00:18::1", dst="fd00:18::2")
+                      / rawkit.IPv6Routing(type=routing.type, segleft=routing.segleft, addresses=addresses,
+                                           reserved=frame[44:48])
+                      / rawkit.UDP(sport=1, dport=2) / b"x")
+        assert built == frame
+    # no segments left: the header's destination is the final one
+    done = bytes(header / IPv6ExtHdrRouting(addresses=["fd00:18::3"], segleft=0) / UDP() / b"x")
+    assert rawkit.decode(done, rawkit.LINKTYPE_RAW).udp.checksum_ok is True

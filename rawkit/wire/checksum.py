@@ -55,7 +55,10 @@ def verify_l4(buf: bytes, off: int, end: int, ip: Any, proto: int) -> bool | Non
 
 def l4_checksum(segment: bytes, below: Sequence[Any], proto: int) -> int:
     """Checksum for a segment built above the nearest IP builder in `below` (no pseudo-header without one)."""
+    final_dst = None  # an IPv6 routing header in between may name the final destination
     for layer in reversed(below):
         if hasattr(layer, "pseudo_header_sum"):
-            return internet_checksum(segment, layer.pseudo_header_sum(proto, len(segment)))
+            return internet_checksum(segment, layer.pseudo_header_sum(proto, len(segment), final_dst))
+        if hasattr(layer, "final_destination"):
+            final_dst = layer.final_destination() or final_dst
     return internet_checksum(segment)

@@ -204,8 +204,8 @@ class IPv4(Layer):
         checksum = self.checksum if self.checksum is not None else internet_checksum(header)
         return header[:10] + checksum.to_bytes(2, "big") + header[12:] + payload
 
-    def pseudo_header_sum(self, proto: int, length: int) -> int:
-        dst = ip4_bytes(self.dst)
+    def pseudo_header_sum(self, proto: int, length: int, final_dst: bytes | None = None) -> int:
+        dst = final_dst or ip4_bytes(self.dst)
         if self.options:
             dst = final_destination(encode_options(self.options)) or dst
         return pseudo_header_sum(ip4_bytes(self.src), dst, proto, length)

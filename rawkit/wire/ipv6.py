@@ -85,7 +85,11 @@ class IPv6View:
         return self.upper_off - self._off - HEADER_LEN
 
     def pseudo_header_sum(self, proto: int, length: int) -> int:
-        return pseudo_header_sum(self.src_bytes, self.dst_bytes, proto, length)
+        dst = self.dst_bytes
+        for header in self.ext:
+            if header.kind == IPProto.ROUTING and header.segleft:
+                dst = final_destination(header.routing_type, header.data[6:]) or dst
+        return pseudo_header_sum(self.src_bytes, dst, proto, length)
 
     def builder(self) -> IPv6:
         return IPv6(tc=self.tc, fl=self.fl, nh=self.nh, hlim=self.hlim, src=self.src, dst=self.dst)
@@ -167,6 +171,15 @@ def extension_length(buf: bytes, off: int, kind: int) -> int:
     return (buf[off + 1] + 1) * 8
 
 
+def final_destination(routing_type: int, addresses: bytes) -> bytes | None:
+    """Where a routing header with segments left finally delivers: what the upper-layer pseudo-header
+    holds (RFC 8200 8.1). Type 4 (segment routing) lists it first, types 0 and 2 last."""
+    whole = len(addresses) - len(addresses) % 16
+    if whole == 0 or routing_type not in (0, 2, 4):
+        return None
+    return addresses[:16] if routing_type == 4 else addresses[whole - 16 : whole]
+
+
 def parse_tlv_options(raw: bytes) -> tuple[list[tuple[int, bytes]], str | None]:
     options: list[tuple[int, bytes]] = []
     index, end = 0, len(raw)
@@ -202,8 +215,9 @@ class IPv6(Layer):
         header = _FIXED.pack(first, plen & 0xFFFF, nh, self.hlim, ip6_bytes(self.src), ip6_bytes(self.dst))
         return header + payload
 
-    def pseudo_header_sum(self, proto: int, length: int) -> int:
-        return pseudo_header_sum(ip6_bytes(self.src), ip6_bytes(self.dst), proto, length)
+    def pseudo_header_sum(self, proto: int, length: int, final_dst: bytes | None = None) -> int:
+        """`final_dst`: a routing header's final destination, which replaces ours (see l4_checksum)."""
+        return pseudo_header_sum(ip6_bytes(self.src), final_dst or ip6_bytes(self.dst), proto, length)
 
 
 class IPv6HopByHop(Layer):
@@ -238,6 +252,13 @@ class IPv6Routing(Layer):
         body = bytes((self.type, segleft)) + bytes(self.reserved)
         body += b"".join(ip6_bytes(address) for address in self.addresses)
         return _ext_header(self, above, body, len(self.addresses) * 2) + payload
+
+    def final_destination(self) -> bytes | None:
+        """The destination TCP/UDP/ICMPv6 checksums use when segments are left (None: the IPv6 header's)."""
+        segleft = len(self.addresses) if self.segleft is None else self.segleft
+        if not segleft:
+            return None
+        return final_destination(self.type, b"".join(ip6_bytes(address) for address in self.addresses))
 
 
 class IPv6Fragment(Layer):
