@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURES, needs_tool
+from conftest import CAPTURES, bundled_captures, needs_tool
 
 from rawkit.pcap import CaptureError, open_capture
 
@@ -28,6 +28,10 @@ LIBPCAP_LIMITS = {
 # tcpdump (libpcap) cuts records longer than the file's snap length to it; Wireshark keeps them
 CUT_TO_SNAPLEN = {"caplen_over_snaplen.pcap": 64}
 AGGREGATOR = "\x1f"
+
+# everyone else's bundled captures (lab recordings, crafted frames), when small enough to be quick
+OTHERS = [path for path in bundled_captures() if path.parent.name not in ("formats", "corrupt")
+          and path.stat().st_size < 4 << 20]
 
 Record = tuple[int, int, int]
 
@@ -108,6 +112,16 @@ def test_formats_match_tcpdump(path: Path, tmp_path: Path) -> None:
         assert ours[: len(theirs)] == theirs and len(theirs) < len(ours)
     else:
         assert ours == theirs, stderr
+
+
+@needs_tool("tshark")
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("path", OTHERS, ids=lambda path: str(path.relative_to(CAPTURES)))
+def test_other_bundled_captures_match_oracles(path: Path, tmp_path: Path) -> None:
+    ours, error = rawkit_records(path)
+    assert error is None
+    assert ours == tshark_records(path)
+    assert ours == tcpdump_records(path, tmp_path)[0]
 
 
 @needs_tool("tshark")
