@@ -274,3 +274,129 @@ def test_recorded_exchange_is_what_the_test_assumes(linux_exchange):
     assert sum(1 for r in linux_exchange if r.segment.fin) == 2
     assert {r.from_client for r in linux_exchange if r.segment.payload} == {True, False}
     assert Path("/proc/net").exists()
+
+
+# ---------------------------------------------------------------- live: the engine against the kernel
+LIVE_SERVER_IP, LIVE_ENGINE_IP, LIVE_PORT = "198.18.98.1", "198.18.98.2", 8098
+UPLOAD_SIZE, DOWNLOAD_SIZE = 1_500_000, 700_000
+
+LIVE_SERVER = f"""
+import hashlib, random, socket
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("{LIVE_SERVER_IP}", {LIVE_PORT}))
+listener.listen(1)
+listener.settimeout(20)
+print("ready", flush=True)
+connection, _ = listener.accept()
+connection.settimeout(20)
+digest, total = hashlib.sha256(), 0
+while chunk := connection.recv(65536):
+    digest.update(chunk)
+    total += chunk.__len__()
+connection.sendall(random.Random(5).randbytes({DOWNLOAD_SIZE}))
+connection.close()
+print(total, digest.hexdigest(), flush=True)
+"""
+
+# Runs inside the engine's namespace, where the veth has no address: the kernel there ignores the
+# traffic, so it neither answers the SYN-ACK with a RST nor competes with the engine.
+LIVE_ENGINE = f"""
+import hashlib, os, random, select, socket, sys, time
+import rawkit
+from rawkit.tcp import Connection, Segment, Settings, State, address_sum
+from rawkit.wire.addresses import ip4_bytes
+
+interface, own_mac, peer_mac = sys.argv[1:4]
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+sock.bind((interface, 0))
+clock = time.monotonic
+connection = Connection(("{LIVE_ENGINE_IP}", 40123), ("{LIVE_SERVER_IP}", {LIVE_PORT}), Settings(),
+                        secret=os.urandom(16))
+pseudo = address_sum(ip4_bytes("{LIVE_ENGINE_IP}"), ip4_bytes("{LIVE_SERVER_IP}"))
+ethernet = bytes.fromhex(peer_mac.replace(":", "")) + bytes.fromhex(own_mac.replace(":", "")) + b"\\x08\\x00"
+upload = random.Random(4).randbytes({UPLOAD_SIZE})
+offset, received, sent_segments, ip_id = 0, bytearray(), 0, 0
+started = clock()
+connection.connect(started)
+deadline = started + 25
+while clock() < deadline and connection.state not in (State.CLOSED, State.TIME_WAIT):
+    now = clock()
+    if connection.state in (State.ESTABLISHED, State.CLOSE_WAIT) and offset < len(upload):
+        offset += connection.send(upload[offset:offset + connection.send_space], now)
+        if offset == len(upload):
+            connection.shutdown_write(now)
+    received += connection.read()
+    if connection.eof and connection.state is State.CLOSE_WAIT:
+        connection.close(now)
+    for segment in connection.poll(now):
+        tcp = segment.to_bytes(pseudo)
+        ip_id = (ip_id + 1) & 0xFFFF
+        header = bytes(rawkit.IPv4(src="{LIVE_ENGINE_IP}", dst="{LIVE_SERVER_IP}", id=ip_id, flags=2, proto=6)
+                       / tcp)[:20]
+        sock.send(ethernet + header + tcp)
+        sent_segments += 1
+    connection.events()
+    wake = connection.next_deadline()
+    timeout = 0.05 if wake is None else min(max(wake - clock(), 0), 0.05)
+    if select.select([sock], [], [], timeout)[0]:
+        for _ in range(256):
+            try:
+                frame = sock.recv(65536, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                break
+            packet = rawkit.decode(frame)
+            if packet.tcp is None or packet.ip.dst != "{LIVE_ENGINE_IP}" or packet.tcp.dport != 40123:
+                continue
+            assert packet.tcp.checksum_ok
+            connection.receive(Segment.from_view(packet.tcp, packet.payload), clock())
+received += connection.read()
+expected = random.Random(5).randbytes({DOWNLOAD_SIZE})
+print(connection.state.value, len(received), received == expected, hashlib.sha256(upload).hexdigest(),
+      sent_segments, round(clock() - started, 3), flush=True)
+"""
+
+
+def test_engine_talks_to_the_linux_kernel_live(tmp_path):
+    """A real connection: the engine (over AF_PACKET) uploads and downloads through a Linux socket."""
+    tag = f"{os.getpid() % 100000}"
+    server_ns, engine_ns = f"rkls{tag}", f"rkle{tag}"
+    server_if, engine_if = f"rkls{tag}", f"rkle{tag}"
+    server = None
+    try:
+        run("ip", "netns", "add", server_ns)
+        run("ip", "netns", "add", engine_ns)
+        run("ip", "link", "add", server_if, "netns", server_ns, "type", "veth", "peer", "name", engine_if,
+            "netns", engine_ns)
+        for namespace, interface in ((server_ns, server_if), (engine_ns, engine_if)):
+            run("ip", "-n", namespace, "link", "set", interface, "up")
+            subprocess.run(["ip", "netns", "exec", namespace, "ethtool", "-K", interface, "tx", "off", "rx",
+                            "off", "gso", "off", "gro", "off", "tso", "off"], capture_output=True, timeout=10)
+        run("ip", "-n", server_ns, "addr", "add", f"{LIVE_SERVER_IP}/24", "dev", server_if)
+        macs = {}
+        for namespace, interface in ((server_ns, server_if), (engine_ns, engine_if)):
+            macs[interface] = subprocess.run(["ip", "netns", "exec", namespace, "cat",
+                                              f"/sys/class/net/{interface}/address"],
+                                             capture_output=True, text=True, check=True).stdout.strip()
+        run("ip", "-n", server_ns, "neigh", "add", LIVE_ENGINE_IP, "lladdr", macs[engine_if],
+            "dev", server_if)
+        server = subprocess.Popen(["ip", "netns", "exec", server_ns, sys.executable, "-c", LIVE_SERVER],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert server.stdout.readline().strip() == b"ready"
+        engine = subprocess.run(["ip", "netns", "exec", engine_ns, sys.executable, "-c", LIVE_ENGINE,
+                                 engine_if, macs[engine_if], macs[server_if]],
+                                capture_output=True, text=True, timeout=40)
+        assert engine.returncode == 0, engine.stderr
+        server_out, server_err = server.communicate(timeout=20)
+        assert server.returncode == 0, server_err.decode()
+    finally:
+        if server is not None and server.poll() is None:
+            server.kill()
+            server.wait()
+        subprocess.run(["ip", "netns", "del", server_ns], capture_output=True)
+        subprocess.run(["ip", "netns", "del", engine_ns], capture_output=True)
+    state, download_length, download_ok, upload_digest, _, _ = engine.stdout.split()
+    server_total, server_digest = server_out.decode().split()
+    assert state == "TIME-WAIT"                          # our FIN went first: we hold TIME-WAIT
+    assert int(download_length) == DOWNLOAD_SIZE and download_ok == "True"
+    assert int(server_total) == UPLOAD_SIZE and server_digest == upload_digest
