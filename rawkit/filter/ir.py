@@ -54,9 +54,13 @@ Value = Const | Load | HeaderLength | WireLength | Arith | Neg
 
 @dataclass(frozen=True, slots=True)
 class Cmp:
+    """`origin` is "relation" for a test the user wrote as arithmetic (`ip[9] = 6`), else "primitive":
+    tcpdump's optimiser never decides one kind of test from the other (see `satisfiable`)."""
+
     op: str  # eq, gt, ge, set (left & right != 0)
     left: Value
     right: Value
+    origin: str = "primitive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +137,10 @@ def compare(op: str, a: int, b: int) -> bool:
     return a & b != 0
 
 
-def cmp(op: str, left: Value, right: Value) -> Pred:
+def cmp(op: str, left: Value, right: Value, origin: str = "primitive") -> Pred:
     if isinstance(left, Const) and isinstance(right, Const):
         return Truth(compare(op, left.value, right.value))
-    return Cmp(op, left, right)
+    return Cmp(op, left, right, origin)
 
 
 def conj(left: Pred, right: Pred) -> Pred:
@@ -209,12 +213,14 @@ def value_loads(value: Value) -> list[Value]:
     return []
 
 
-def satisfiable(pred: Pred, budget: int = 20000) -> bool:
+def satisfiable(pred: Pred, budget: int = 100_000) -> bool:
     """False when no frame can pass, judged the way tcpdump's optimiser judges it: a test is decided
     by the equality tests on the same load that dominate it, following one path only until the
     first test those cannot decide (where paths merge in the program and the path's facts are lost).
-    So `ip and ip6` and `tcp and udp` on Ethernet reject everything, as in tcpdump. Gives up (True)
-    past `budget` steps."""
+    So `ip and ip6` and `tcp and udp` on Ethernet reject everything, as in tcpdump. Tests written as
+    arithmetic and tests made by primitives are never used to decide each other (tcpdump accepts
+    `ip proto 6 and ip[9] = 17` but rejects `ip[9] = 6 and ip[9] = 17`). Gives up (True) past
+    `budget` steps."""
     steps = [0]
 
     def walk(node: Pred, outcome: bool, path: dict, dom: dict, then) -> bool:
@@ -248,10 +254,15 @@ def satisfiable(pred: Pred, budget: int = 20000) -> bool:
 
 
 def _fact(node: Pred, outcome: bool) -> dict:
-    if isinstance(node, Cmp) and node.op == "eq" and isinstance(node.right, Const):
-        return {node.left: (node.right.value, frozenset())} if outcome else \
-            {node.left: (None, frozenset((node.right.value,)))}
-    return {}
+    """What taking this branch teaches: an equality test, a value or excluded values of its load;
+    any other test, its own outcome (the same test again goes the same way)."""
+    if not isinstance(node, Cmp):
+        return {}
+    if node.op == "eq" and isinstance(node.right, Const):
+        key = (node.left, node.origin)
+        return {key: (node.right.value, frozenset())} if outcome else \
+            {key: (None, frozenset((node.right.value,)))}
+    return {node: (outcome, frozenset())}
 
 
 def _merge(facts: dict, more: dict) -> dict:
@@ -279,9 +290,13 @@ def _must(node: Pred, outcome: bool) -> dict:
 
 
 def _decide(node: Cmp, facts: dict) -> bool | None:
-    if node.op != "eq" or not isinstance(node.right, Const) or node.left not in facts:
+    if not (node.op == "eq" and isinstance(node.right, Const)):
+        known = facts.get(node)
+        return None if known is None else known[0]
+    key = (node.left, node.origin)
+    if node.op != "eq" or not isinstance(node.right, Const) or key not in facts:
         return None
-    equal, different = facts[node.left]
+    equal, different = facts[key]
     if equal is not None:
         return equal == node.right.value
     return False if node.right.value in different else None

@@ -342,9 +342,9 @@ class Generator:
         right_check, right = self.value(node.right)
         op = node.op
         if op in ("lt", "le", "ne"):
-            test = inv(cmp({"lt": "ge", "le": "gt", "ne": "eq"}[op], left, right))
+            test = inv(cmp({"lt": "ge", "le": "gt", "ne": "eq"}[op], left, right, "relation"))
         else:
-            test = cmp(op, left, right)
+            test = cmp(op, left, right, "relation")
         return all_of(left_check, right_check, test)
 
     def value(self, node) -> tuple[Pred, Value]:
