@@ -100,3 +100,7 @@ def test_ipv6_routing_header_checksums_use_the_final_destination() -> None:
     # no segments left: the header's destination is the final one
     done = bytes(header / IPv6ExtHdrRouting(addresses=["fd00:18::3"], segleft=0) / UDP() / b"x")
     assert rawkit.decode(done, rawkit.LINKTYPE_RAW).udp.checksum_ok is True
+    # two routing headers with segments left: the innermost names the destination, for views and builders
+    twice = bytes(rawkit.IPv6(dst="::") / rawkit.IPv6Routing(segleft=1, addresses=["::"])
+                  / rawkit.IPv6Routing(segleft=1, addresses=["::1"]) / rawkit.UDP())
+    assert rawkit.decode(twice, rawkit.LINKTYPE_RAW).udp.checksum_ok is True

@@ -60,5 +60,5 @@ def l4_checksum(segment: bytes, below: Sequence[Any], proto: int) -> int:
         if hasattr(layer, "pseudo_header_sum"):
             return internet_checksum(segment, layer.pseudo_header_sum(proto, len(segment), final_dst))
         if hasattr(layer, "final_destination"):
-            final_dst = layer.final_destination() or final_dst
+            final_dst = final_dst or layer.final_destination()  # the innermost routing header wins
     return internet_checksum(segment)
