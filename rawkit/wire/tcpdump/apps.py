@@ -6,6 +6,7 @@ package works while they are missing, printing those ports as plain transport li
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,6 +17,8 @@ _DNS_PORTS = frozenset((53, 5353))
 _TEXT_PORTS = {21: "FTP", 25: "SMTP"}
 # every TCP port with a printer here: the TCP printer checks this set before calling in
 APPLICATION_PORTS = frozenset((*_HTTP_PORTS, 53, *_TEXT_PORTS))
+_TOKEN = re.compile(rb"[\x21-\x7e]*")
+_LONG_TOKEN = re.compile(rb"[\x21-\x7e]{17}")  # longer than any HTTP method tcpdump knows
 _missing = object()
 _printers: dict[str, object] = {}
 
@@ -39,6 +42,15 @@ def tcp_application(p: Printer, sport: int, dport: int, data: bytes, off: int, l
         format_http = _printer("http", "format_http")
         if format_http is None:
             return ""
+        end = min(off + length, len(data))
+        if off < end and not 0x21 <= data[off] <= 0x7E:
+            return ": HTTP"  # no first word at all: not HTTP for tcpdump (binary bulk data)
+        if _LONG_TOKEN.match(data, off, end):
+            # bulk data (a first word longer than any method, not followed by a status code) is
+            # not a request or status line for tcpdump: skip the byte-by-byte HTTP check
+            token_end = _TOKEN.match(data, off, end).end()
+            if token_end == end or data[token_end] != 0x20:
+                return ": HTTP"
         # a payload the snap length cut away entirely is still "HTTP" to tcpdump
         return format_http(data[off : off + length], p.verbose) or ": HTTP"
     if sport == 53 or dport == 53:

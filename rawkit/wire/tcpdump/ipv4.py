@@ -12,7 +12,7 @@ from rawkit.wire.tcpdump import gre, icmp, tcp, udp
 if TYPE_CHECKING:
     from rawkit.wire.tcpdump.printer import Printer
 
-_HEADER = struct.Struct("!BBHHHBBH4s4s")
+_HEADER = struct.Struct("!BBHHHBBH")
 PROTO_NAMES = {0: "Options", 1: "ICMP", 2: "IGMP", 4: "IPIP", 6: "TCP", 17: "UDP", 41: "IPv6", 43: "Routing",
                44: "Fragment", 46: "RSVP", 47: "GRE", 50: "ESP", 51: "AH", 58: "ICMPv6", 89: "OSPF",
                103: "PIM", 112: "VRRP", 132: "SCTP"}
@@ -24,8 +24,7 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
     caplen = len(data) - off
     if caplen < 20:
         return f"{p.ip_label} [|ip]" if caplen > 0 else " [|ip]"
-    (first, tos, total, ident, frag_word, ttl, proto, checksum, src_raw,
-     dst_raw) = _HEADER.unpack_from(data, off)
+    first, tos, total, ident, frag_word, ttl, proto, checksum = _HEADER.unpack_from(data, off)
     if first >> 4 != 4:
         if first >> 4 == 6:
             return "IP6, wrong link-layer encapsulation (invalid)"
@@ -38,7 +37,11 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
     prefix = p.ip_label
     if total > length:  # tcpdump says so, then goes on with the header's length
         prefix += f"truncated-ip - {total - length} bytes missing! "
-    src, dst = inet_ntoa(src_raw), inet_ntoa(dst_raw)
+    addresses = data[off + 12 : off + 20]
+    names = p.address_names.get(addresses)
+    if names is None:
+        names = p.remember_names(addresses, inet_ntoa(addresses[:4]), inet_ntoa(addresses[4:]))
+    src, dst, src_dot, dst_dot = names
     if header_len > caplen:
         if p.verbose:
             details = _details(data, off, tos, ident, frag_word, ttl, proto, header_len, total, checksum)
@@ -52,15 +55,15 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
         return f"{prefix}{src} > {dst}: ip-proto-{proto}"
     l4 = off + header_len
     l4_length = total - header_len
+    src_raw, dst_raw = addresses[:4], addresses[4:]
     if header_len > 20 and p.verbose:
         dst_raw = _final_destination(data[off + 20 : off + header_len]) or dst_raw
     if proto == 6:
         pseudo = None if frag_word & 0x2000 or not p.verbose else _pseudo(src_raw, dst_raw, 6, l4_length)
-        addresses = data[off + 12 : off + 20]
-        return prefix + tcp.tcp(p, data, l4, l4_length, src + ".", dst + ".", addresses, pseudo)
+        return prefix + tcp.tcp(p, data, l4, l4_length, src_dot, dst_dot, addresses, pseudo)
     if proto == 17:
         pseudo = None if frag_word & 0x2000 or p.verbose < 2 else _pseudo(src_raw, dst_raw, 17, 0)
-        return prefix + udp.udp(p, data, l4, l4_length, src + ".", dst + ".", pseudo, False,
+        return prefix + udp.udp(p, data, l4, l4_length, src_dot, dst_dot, pseudo, False,
                                bool(frag_word & 0x2000))
     if proto == 1:
         return f"{prefix}{src} > {dst}: " + icmp.icmp(p, data, l4, l4_length, frag_word & 0x2000)

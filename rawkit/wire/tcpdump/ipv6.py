@@ -28,8 +28,13 @@ def ipv6(p: Printer, data: bytes, off: int, length: int) -> str:
     prefix = p.ip6_label
     if payload_len + 40 > length:  # tcpdump says so, then goes on with the header's length
         prefix += f"truncated-ip6 - {payload_len + 40 - length} bytes missing!"
-    src_raw, dst_raw = data[off + 8 : off + 24], data[off + 24 : off + 40]
-    src, dst = inet_ntop(AF_INET6, src_raw), inet_ntop(AF_INET6, dst_raw)
+    addresses = data[off + 8 : off + 40]
+    names = p.address_names.get(addresses)
+    if names is None:
+        names = p.remember_names(addresses, inet_ntop(AF_INET6, addresses[:16]),
+                                 inet_ntop(AF_INET6, addresses[16:]))
+    src, dst, src_dot, dst_dot = names
+    src_raw, dst_raw = addresses[:16], addresses[16:]
     if p.verbose:
         word = data[off] << 24 | data[off + 1] << 16 | data[off + 2] << 8 | data[off + 3]
         traffic_class, flow = word >> 20 & 0xFF, word & 0xFFFFF
@@ -76,22 +81,20 @@ def ipv6(p: Printer, data: bytes, off: int, length: int) -> str:
         nh = data[here]
         here += size
     upper_length = end - here
-    if not chain:
-        src_dot, dst_dot = src + ".", dst + "."
-    else:
+    if chain:
         prefix += f"{src} > {dst}: {chain}"
         src_dot = dst_dot = ""
     if nh == 6:
         pseudo = None if fragment or not p.verbose else _pseudo(src_raw, dst_raw, 6, upper_length)
         if not chain and len(data) - here < 4:
             return f"{prefix}{src} > {dst}: [|tcp]"
-        return prefix + tcp.tcp(p, data, here, upper_length, src_dot, dst_dot, src_raw + dst_raw, pseudo)
+        return prefix + tcp.tcp(p, data, here, upper_length, src_dot, dst_dot, addresses, pseudo)
     if nh == 17:
-        pseudo = None if fragment else _pseudo(src_raw, dst_raw, 17, 0)
+        pseudo = None if fragment or not p.verbose else _pseudo(src_raw, dst_raw, 17, 0)
         return prefix + udp.udp(p, data, here, upper_length, src_dot, dst_dot, pseudo, True, fragment)
     head = prefix if chain else f"{prefix}{src} > {dst}: "
     if nh == 58:
-        pseudo = None if fragment else _pseudo(src_raw, dst_raw, 58, upper_length)
+        pseudo = None if fragment or not p.verbose else _pseudo(src_raw, dst_raw, 58, upper_length)
         return head + icmpv6.icmpv6(p, data, here, upper_length, pseudo)
     if nh == 59:
         return head + "no next header"

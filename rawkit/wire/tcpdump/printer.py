@@ -6,10 +6,13 @@ State is what tcpdump keeps between packets: the sequence-number bases of each T
 
 from __future__ import annotations
 
+from time import localtime, strftime
 from typing import Any
 
 from rawkit.wire.tcpdump import link
 from rawkit.wire.tcpdump.hexdump import ascii_dump, hex_lines
+from rawkit.wire.tcpdump.ipv4 import ipv4
+from rawkit.wire.tcpdump.ipv6 import ipv6
 from rawkit.wire.tcpdump.timestamps import DEFAULT, Clock
 
 # link type -> bytes of link header that -x/-X/-A leave out (the link printer adds VLAN tags, LLC)
@@ -36,21 +39,41 @@ class Printer:
         self.absolute = absolute
         self.quiet = quiet
         self.clock = Clock(timestamps, nano)
+        self._time_of_day = timestamps == DEFAULT and not nano  # tcpdump's default, inlined
+        self._second = -1
+        self._second_text = ""
         self.hex = hex
         self.tcp_seqs: dict[bytes, tuple[int, int]] = {}
         self.network_offset = 0  # where the last frame's network layer starts (set by body())
+        self.address_names: dict[bytes, tuple[str, str, str, str]] = {}
 
     def format(self, pkt: Any) -> str:
         """The lines tcpdump prints for `pkt` (a rawkit Packet), without the final newline."""
         return self.format_frame(pkt.data, pkt.linktype, pkt.ts_ns, pkt.wirelen)
 
     def format_frame(self, data: bytes, linktype: int, ts_ns: int, wirelen: int) -> str:
+        """The hot path of `rawkit read`: the usual case (time of day, Ethernet, no -e) inline."""
         if not data:
             return f"[Invalid header: caplen==0, len=={wirelen}]"
-        if linktype == 1:
-            line = self.clock.text(ts_ns) + link.ethernet(self, data, wirelen)
+        if self._time_of_day:
+            seconds = ts_ns // 1_000_000_000
+            if seconds != self._second:
+                self._second = seconds
+                self._second_text = strftime("%H:%M:%S", localtime(seconds))
+            stamp = f"{self._second_text}.{ts_ns // 1000 % 1_000_000:06d} "
         else:
-            line = self.clock.text(ts_ns) + self.body(data, linktype, wirelen)
+            stamp = self.clock.text(ts_ns)
+        if linktype == 1 and not self.link_headers and len(data) >= 14:
+            self.network_offset = 14
+            ethertype = data[12] << 8 | data[13]
+            if ethertype == 0x0800:
+                line = stamp + ipv4(self, data, 14, wirelen - 14)
+            elif ethertype == 0x86DD:
+                line = stamp + ipv6(self, data, 14, wirelen - 14)
+            else:
+                line = stamp + link.ethernet(self, data, wirelen)
+        else:
+            line = stamp + self.body(data, linktype, wirelen)
         if self.hex is not None:
             line += self._dump(data, line, wirelen)
         return line
@@ -87,6 +110,13 @@ class Printer:
         if mode == "A":
             return ascii_dump(data)
         return hex_lines(data, mode in ("X", "XX"))
+
+    def remember_names(self, addresses: bytes, src: str, dst: str) -> tuple[str, str, str, str]:
+        """Cache the text of an address pair (src, dst, 'src.', 'dst.'): most packets repeat one."""
+        if len(self.address_names) >= 65536:
+            self.address_names.clear()
+        names = self.address_names[addresses] = (src, dst, src + ".", dst + ".")
+        return names
 
     def _icmp_captured(self, data: bytes) -> int:
         """Bytes of ICMP message captured after the IPv4 header at the network offset."""

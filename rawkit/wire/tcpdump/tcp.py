@@ -19,9 +19,6 @@ _FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, ".")
                  (0x80, "W"))
 FLAGS = tuple("".join(letter for bit, letter in _FLAG_LETTERS if value & bit) or "none"
               for value in range(256))
-_SYN_FIN_RST = 0x07
-_ACK = 0x10
-_URG = 0x20
 _MASK32 = 0xFFFFFFFF
 
 
@@ -41,32 +38,35 @@ def tcp(p: Printer, data: bytes, off: int, length: int, src: str, dst: str, key_
     if p.quiet:
         return f"{src}{sport} > {dst}{dport}: tcp {payload_len}"
     ack_base = 0
-    if flags & _ACK and not p.absolute:
-        # tcpdump's rule: the first ACK of a connection (or any SYN with ACK, a new connection on
-        # the same ports) sets both directions' bases and prints absolute numbers; later ones are relative
-        key = key_addrs + data[off : off + 4]
-        bases = p.tcp_seqs.get(key)
-        if bases is None or flags & 0x02:
-            half = len(key_addrs) // 2
-            reverse = key_addrs[half:] + key_addrs[:half] + data[off + 2 : off + 4] + data[off : off + 2]
-            p.tcp_seqs[key] = (seq, (ack - 1) & _MASK32)
-            p.tcp_seqs[reverse] = ((ack - 1) & _MASK32, seq)
+    if flags & 0x10:  # ACK
+        if not p.absolute:
+            # tcpdump's rule: the first ACK of a connection (or any SYN with ACK, a new connection
+            # on the same ports) sets both directions' bases and prints absolute numbers
+            key = key_addrs + data[off : off + 4]
+            bases = p.tcp_seqs.get(key)
+            if bases is None or flags & 0x02:
+                half = len(key_addrs) // 2
+                reverse = key_addrs[half:] + key_addrs[:half] + data[off + 2 : off + 4] + data[off : off + 2]
+                p.tcp_seqs[key] = (seq, (ack - 1) & 0xFFFFFFFF)
+                p.tcp_seqs[reverse] = ((ack - 1) & 0xFFFFFFFF, seq)
+            else:
+                seq = (seq - bases[0]) & 0xFFFFFFFF
+                ack_base = bases[1]
+                ack = (ack - ack_base) & 0xFFFFFFFF
+        if payload_len > 0:
+            numbers = f", seq {seq}:{(seq + payload_len) & 0xFFFFFFFF}, ack {ack}, win {window}"
+        elif flags & 0x07 or p.verbose > 1:  # SYN, FIN, RST
+            numbers = f", seq {seq}, ack {ack}, win {window}"
         else:
-            seq = (seq - bases[0]) & _MASK32
-            ack_base = bases[1]
-            ack = (ack - ack_base) & _MASK32
-    if payload_len > 0:
-        numbers = f", seq {seq}:{(seq + payload_len) & _MASK32}"
-    elif flags & _SYN_FIN_RST or p.verbose > 1:
-        numbers = f", seq {seq}"
+            numbers = f", ack {ack}, win {window}"
+    elif payload_len > 0:
+        numbers = f", seq {seq}:{(seq + payload_len) & 0xFFFFFFFF}, win {window}"
+    elif flags & 0x07 or p.verbose > 1:
+        numbers = f", seq {seq}, win {window}"
     else:
-        numbers = ""
-    if flags & _ACK:
-        numbers += f", ack {ack}"
-    if flags & _URG:
-        numbers = f"{numbers}, win {window}, urg {urgent}"
-    else:
-        numbers = f"{numbers}, win {window}"
+        numbers = f", win {window}"
+    if flags & 0x20:  # URG
+        numbers = f"{numbers}, urg {urgent}"
     checksum_text = _checksum_text(data, off, length, checksum, pseudo) if p.verbose else ""
     if header_len == 20:
         options = ""
