@@ -134,3 +134,38 @@ def test_segment_to_a_closed_connection_gets_a_reset():
     pair.c.receive(data, pair.now)
     rst, = pair.c.poll(pair.now)
     assert rst.flags == RST and rst.seq == 77
+
+
+def test_time_wait_tells_whether_a_new_syn_may_reuse_the_four_tuple():
+    pair = Pair(delay=0.01)
+    pair.handshake()
+    pair.c.shutdown_write(pair.now)
+    pair.s.shutdown_write(pair.now)
+    pair.run(until=lambda: pair.s.state is State.TIME_WAIT)
+    waiting = pair.s
+    newer_ts = (seqmath.add(waiting.ts_recent, 1000), 0)
+    fresh = Segment(pair.c.local[1], pair.c.remote[1], seqmath.add(waiting.rcv_nxt, 10), 0, SYN, 65535,
+                    timestamp=newer_ts)
+    assert waiting.allows_new_connection(fresh)
+    stale = Segment(fresh.sport, fresh.dport, fresh.seq, 0, SYN, 65535,
+                    timestamp=(seqmath.add(waiting.ts_recent, -1), 0))
+    assert not waiting.allows_new_connection(stale)
+    untimed = Connection(("a", 1), ("b", 2), Settings(timestamps=False))
+    assert not untimed.allows_new_connection(fresh)                      # not in TIME-WAIT
+    assert not waiting.allows_new_connection(Segment(1, 2, 3, 4, SYN | ACK, timestamp=newer_ts))
+    # the engine itself answers any SYN in TIME-WAIT with an ACK and stays put
+    assert waiting.receive(fresh, pair.now) == []
+    ack, = waiting.poll(pair.now)
+    assert ack.flags == ACK and waiting.state is State.TIME_WAIT
+
+
+def test_time_wait_reuse_by_sequence_number_without_timestamps():
+    plain = Settings(timestamps=False)
+    pair = Pair(client_settings=plain, server_settings=plain.copy(), delay=0.01)
+    pair.handshake()
+    pair.c.shutdown_write(pair.now)
+    pair.s.shutdown_write(pair.now)
+    pair.run(until=lambda: pair.s.state is State.TIME_WAIT)
+    ahead = Segment(pair.c.local[1], pair.c.remote[1], seqmath.add(pair.s.rcv_nxt, 1), 0, SYN, 65535)
+    behind = Segment(ahead.sport, ahead.dport, seqmath.add(pair.s.rcv_nxt, -5), 0, SYN, 65535)
+    assert pair.s.allows_new_connection(ahead) and not pair.s.allows_new_connection(behind)

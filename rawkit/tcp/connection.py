@@ -211,6 +211,16 @@ class Connection:
         """Bytes held beyond a hole (they count against the receive buffer)."""
         return self._ooo.buffered
 
+    def allows_new_connection(self, syn: Segment) -> bool:
+        """In TIME-WAIT, may this SYN start a new incarnation of the 4-tuple? (RFC 1122 4.2.2.13,
+        RFC 6191: its sequence number or timestamp is newer.) The stack then drops this connection
+        and hands the SYN to the listener; `receive` itself only answers it with an ACK."""
+        if self.state is not State.TIME_WAIT or not syn.syn or syn.has_ack or syn.rst:
+            return False
+        if self.ts_ok and syn.timestamp is not None and self.ts_recent is not None:
+            return seq.gt(syn.timestamp[0], self.ts_recent)
+        return seq.gt(syn.seq, self.rcv_nxt)
+
     def events(self) -> list[Event]:
         """Events born from timers and user calls since the last `receive`/`events` call."""
         events, self._events = self._events, []
