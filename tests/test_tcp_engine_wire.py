@@ -149,3 +149,14 @@ def test_every_missing_transition_is_a_local_protocol_error():
 
 def test_table_reaches_every_state():
     assert set(TRANSITIONS.values()) | {State.CLOSED, State.LISTEN} == set(State)   # LISTEN: Listener
+
+
+@FAST
+@given(SEGMENTS)
+def test_fast_path_checksum_over_ipv6_matches_scapy(segment):
+    src, dst = "fd00:18::1", "fd00:18::2"
+    pseudo = address_sum(ipaddress.ip_address(src).packed, ipaddress.ip_address(dst).packed)
+    theirs = bytes(scapy.IPv6(src=src, dst=dst) / scapy.TCP(
+        sport=segment.sport, dport=segment.dport, seq=segment.seq, ack=segment.ack, flags=segment.flags,
+        window=segment.window, urgptr=segment.urgptr, options=scapy_options(segment)) / segment.payload)[40:]
+    assert segment.to_bytes(pseudo) == theirs
