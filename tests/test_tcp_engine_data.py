@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import random
 
-from rawkit.tcp import DataReceived, Settings, State
+from rawkit.tcp import DataReceived, Segment, Settings, State
 from rawkit.tcp import seq as seqmath
+from rawkit.tcp.segment import ACK
 from rawkit.tcp.testing import Pair, drop_nth
 
 
@@ -234,3 +235,17 @@ def test_unanswered_zero_window_probes_time_out():
     pair.to_client.rule = lambda segment: None          # the receiver vanishes while closed
     pair.run(until=lambda: pair.c.state is State.CLOSED, limit=120)
     assert TimedOut("zero-window probes unanswered") in pair.client.events
+
+
+def test_one_byte_window_probe_into_a_zero_window_is_acked_not_accepted():
+    pair = Pair(server_settings=Settings(receive_buffer_size=4096), delay=0.01)
+    pair.handshake()
+    pair.server.auto_read = False
+    pair.client.outbox += bytes(4096)
+    pair.run(until=lambda: pair.s.readable == 4096)
+    pair.run(duration=0.1)
+    server = pair.s
+    probe = Segment(pair.c.local[1], pair.c.remote[1], server.rcv_nxt, server.snd_nxt, ACK, 1000, b"x")
+    assert server.receive(probe, pair.now) == []
+    reply, = server.poll(pair.now)
+    assert reply.flags == ACK and reply.ack == probe.seq and reply.window == 0 and server.readable == 4096

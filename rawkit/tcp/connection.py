@@ -293,6 +293,7 @@ class Connection:
             acceptable = False
             if start == self.rcv_nxt and not segment.rst:   # window probe: keep its ACK, drop its data
                 acceptable, payload, fin = True, b"", False
+                self._ack_now = True                          # and tell the prober the window
         else:
             last = seq.add(start, length - 1)
             acceptable = (seq.in_window(start, self.rcv_nxt, window)
