@@ -264,7 +264,7 @@ def parse_pattern(text: str) -> bytes:
 @click.option("-i", "interval", type=click.FloatRange(min=0), help="Seconds between probes (default 1).")
 @click.option("-W", "timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Seconds to wait for a reply after the last probe.")
-@click.option("-w", "deadline", type=click.FloatRange(min=0), help="Stop after this many seconds.")
+@click.option("-w", "deadline", type=click.IntRange(min=0), help="Stop after this many seconds.")
 @click.option("-s", "size", type=click.IntRange(0, 65507), default=56, show_default=True,
               help="Data bytes per probe.")
 @click.option("-t", "ttl", type=click.IntRange(1, 255), help="IP time to live / hop limit.")

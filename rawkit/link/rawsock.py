@@ -65,8 +65,8 @@ def open_icmp(family: int, *, allow_ping_socket: bool = True) -> ProbeSocket:
             raise NeedsPrivilege(raw_error.errno, raw_error.strerror) from None
         try:
             sock = socket.socket(family, socket.SOCK_DGRAM, proto)
-        except PermissionError as error:
-            raise NeedsPrivilege(error.errno, error.strerror) from None
+        except PermissionError:  # report why the raw socket failed, as ping does
+            raise NeedsPrivilege(raw_error.errno, raw_error.strerror) from None
         kind = "ping"
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1)

@@ -7,6 +7,7 @@ and ping sockets and raw ICMPv6 sockets strip the IP header, so the TTL has to c
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 import time
@@ -20,6 +21,9 @@ IPV6_HOPLIMIT = 52
 CONTROL_SPACE = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(4) + socket.CMSG_SPACE(16 + 28)
 _TIMESPEC = struct.Struct("=qq")
 _EXTENDED_ERROR = struct.Struct("=IBBBBII")  # errno, origin, type, code, pad, info, data
+# what a socket with IP_RECVERR reports from recvmsg/sendto after an ICMP error (see receive_error)
+PENDING_ERRORS = frozenset((errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNREFUSED, errno.EHOSTDOWN,
+                            errno.EMSGSIZE, errno.EPROTO, errno.ENOPROTOOPT, errno.EACCES, errno.ETIMEDOUT))
 SO_EE_ORIGIN_LOCAL = 1
 SO_EE_ORIGIN_ICMP = 2
 SO_EE_ORIGIN_ICMP6 = 3
@@ -55,6 +59,10 @@ def receive(sock: socket.socket, size: int = 65535) -> Received | None:
         data, ancillary, _flags, address = sock.recvmsg(size, CONTROL_SPACE)
     except (BlockingIOError, InterruptedError):
         return None
+    except OSError as error:
+        if error.errno in PENDING_ERRORS:  # an ICMP error reported once here; its details are queued
+            return None
+        raise
     ts_ns = 0
     ttl = None
     for level, kind, value in ancillary:
