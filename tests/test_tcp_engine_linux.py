@@ -9,7 +9,9 @@ same flags, relative sequence/acknowledgment numbers, payload bytes and window s
 
 from __future__ import annotations
 
+import hashlib
 import os
+import random
 import subprocess
 import sys
 import time
@@ -277,67 +279,83 @@ def test_recorded_exchange_is_what_the_test_assumes(linux_exchange):
 
 
 # ---------------------------------------------------------------- live: the engine against the kernel
-LIVE_SERVER_IP, LIVE_ENGINE_IP, LIVE_PORT = "198.18.98.1", "198.18.98.2", 8098
-UPLOAD_SIZE, DOWNLOAD_SIZE = 1_500_000, 700_000
+KERNEL_IP, ENGINE_IP, KERNEL_PORT, ENGINE_PORT = "198.18.98.1", "198.18.98.2", 8098, 40123
+UPLOAD_SIZE, DOWNLOAD_SIZE = 1_500_000, 700_000     # client -> server, server -> client
 
-LIVE_SERVER = f"""
-import hashlib, random, socket
-listener = socket.socket()
-listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-listener.bind(("{LIVE_SERVER_IP}", {LIVE_PORT}))
-listener.listen(1)
-listener.settimeout(20)
-print("ready", flush=True)
-connection, _ = listener.accept()
+# The kernel's side: a Linux socket server (role "server") or client (role "client"). The client
+# uploads, half-closes and reads; the server reads to EOF, answers and closes. Prints what it got.
+KERNEL_PEER = f"""
+import hashlib, random, socket, sys
+upload, download = random.Random(4).randbytes({UPLOAD_SIZE}), random.Random(5).randbytes({DOWNLOAD_SIZE})
+if sys.argv[1] == "server":
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("{KERNEL_IP}", {KERNEL_PORT}))
+    listener.listen(1)
+    listener.settimeout(20)
+    print("ready", flush=True)
+    connection, _ = listener.accept()
+else:
+    print("ready", flush=True)
+    sys.stdin.readline()                                   # the engine listens now
+    connection = socket.create_connection(("{ENGINE_IP}", {ENGINE_PORT}), timeout=20)
+    connection.sendall(upload)
+    connection.shutdown(socket.SHUT_WR)
 connection.settimeout(20)
-digest, total = hashlib.sha256(), 0
+received = bytearray()
 while chunk := connection.recv(65536):
-    digest.update(chunk)
-    total += chunk.__len__()
-connection.sendall(random.Random(5).randbytes({DOWNLOAD_SIZE}))
+    received += chunk
+if sys.argv[1] == "server":
+    connection.sendall(download)
 connection.close()
-print(total, digest.hexdigest(), flush=True)
+print(len(received), hashlib.sha256(received).hexdigest(), flush=True)
 """
 
-# Runs inside the engine's namespace, where the veth has no address: the kernel there ignores the
-# traffic, so it neither answers the SYN-ACK with a RST nor competes with the engine.
+# The engine's side, inside a namespace where the veth has no address: that kernel ignores the
+# traffic, so it neither answers the engine's segments with RSTs nor competes with it.
 LIVE_ENGINE = f"""
 import hashlib, os, random, select, socket, sys, time
 import rawkit
-from rawkit.tcp import Connection, Segment, Settings, State, address_sum
+from rawkit.tcp import Connection, Listener, Segment, Settings, State, address_sum
 from rawkit.wire.addresses import ip4_bytes
 
-interface, own_mac, peer_mac = sys.argv[1:4]
+role, interface, own_mac, peer_mac = sys.argv[1:5]
 sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
 sock.bind((interface, 0))
 clock = time.monotonic
-connection = Connection(("{LIVE_ENGINE_IP}", 40123), ("{LIVE_SERVER_IP}", {LIVE_PORT}), Settings(),
-                        secret=os.urandom(16))
-pseudo = address_sum(ip4_bytes("{LIVE_ENGINE_IP}"), ip4_bytes("{LIVE_SERVER_IP}"))
+local, remote = ("{ENGINE_IP}", {ENGINE_PORT}), ("{KERNEL_IP}", {KERNEL_PORT})
+pseudo = address_sum(ip4_bytes("{ENGINE_IP}"), ip4_bytes("{KERNEL_IP}"))
 ethernet = bytes.fromhex(peer_mac.replace(":", "")) + bytes.fromhex(own_mac.replace(":", "")) + b"\\x08\\x00"
-upload = random.Random(4).randbytes({UPLOAD_SIZE})
-offset, received, sent_segments, ip_id = 0, bytearray(), 0, 0
+if role == "client":
+    outgoing = random.Random(4).randbytes({UPLOAD_SIZE})
+else:
+    outgoing = random.Random(5).randbytes({DOWNLOAD_SIZE})
+offset, received, ip_id = 0, bytearray(), 0
 started = clock()
-connection.connect(started)
-deadline = started + 25
-while clock() < deadline and connection.state not in (State.CLOSED, State.TIME_WAIT):
+connection, listener = None, None
+if role == "client":
+    connection = Connection(local, remote, Settings(), secret=os.urandom(16))
+    connection.connect(started)
+else:
+    listener = Listener({ENGINE_PORT}, backlog=1, secret=os.urandom(16))
+print("ready", flush=True)
+finished = (State.CLOSED, State.TIME_WAIT) if role == "client" else (State.CLOSED,)
+while clock() < started + 25 and (connection is None or connection.state not in finished):
     now = clock()
-    if connection.state in (State.ESTABLISHED, State.CLOSE_WAIT) and offset < len(upload):
-        offset += connection.send(upload[offset:offset + connection.send_space], now)
-        if offset == len(upload):
-            connection.shutdown_write(now)
-    received += connection.read()
-    if connection.eof and connection.state is State.CLOSE_WAIT:
-        connection.close(now)
-    for segment in connection.poll(now):
-        tcp = segment.to_bytes(pseudo)
-        ip_id = (ip_id + 1) & 0xFFFF
-        header = bytes(rawkit.IPv4(src="{LIVE_ENGINE_IP}", dst="{LIVE_SERVER_IP}", id=ip_id, flags=2, proto=6)
-                       / tcp)[:20]
-        sock.send(ethernet + header + tcp)
-        sent_segments += 1
-    connection.events()
-    wake = connection.next_deadline()
+    if connection is not None:
+        may_send = role == "client" or connection.eof
+        if may_send and offset < len(outgoing) and connection.state in (State.ESTABLISHED, State.CLOSE_WAIT):
+            offset += connection.send(outgoing[offset:offset + connection.send_space], now)
+            if offset == len(outgoing):
+                connection.shutdown_write(now)
+        received += connection.read()
+        for segment in connection.poll(now):
+            tcp = segment.to_bytes(pseudo)
+            ip_id = (ip_id + 1) & 0xFFFF
+            ip = rawkit.IPv4(src="{ENGINE_IP}", dst="{KERNEL_IP}", id=ip_id, flags=2, proto=6)
+            sock.send(ethernet + bytes(ip / tcp)[:20] + tcp)
+        connection.events()
+    wake = connection.next_deadline() if connection is not None else None
     timeout = 0.05 if wake is None else min(max(wake - clock(), 0), 0.05)
     if select.select([sock], [], [], timeout)[0]:
         for _ in range(256):
@@ -346,57 +364,72 @@ while clock() < deadline and connection.state not in (State.CLOSED, State.TIME_W
             except BlockingIOError:
                 break
             packet = rawkit.decode(frame)
-            if packet.tcp is None or packet.ip.dst != "{LIVE_ENGINE_IP}" or packet.tcp.dport != 40123:
+            if packet.tcp is None or packet.ip.dst != "{ENGINE_IP}" or packet.tcp.dport != {ENGINE_PORT}:
                 continue
             assert packet.tcp.checksum_ok
-            connection.receive(Segment.from_view(packet.tcp, packet.payload), clock())
+            segment = Segment.from_view(packet.tcp, packet.payload)
+            if connection is None:
+                peer = (packet.ip.src, segment.sport)
+                connection = listener.receive(segment, clock(), local, peer).connection
+            else:
+                connection.receive(segment, clock())
 received += connection.read()
-expected = random.Random(5).randbytes({DOWNLOAD_SIZE})
-print(connection.state.value, len(received), received == expected, hashlib.sha256(upload).hexdigest(),
-      sent_segments, round(clock() - started, 3), flush=True)
+print(connection.state.value, len(received), hashlib.sha256(received).hexdigest(),
+      hashlib.sha256(outgoing).hexdigest(), round(clock() - started, 3), flush=True)
 """
 
 
-def test_engine_talks_to_the_linux_kernel_live(tmp_path):
-    """A real connection: the engine (over AF_PACKET) uploads and downloads through a Linux socket."""
+@pytest.mark.parametrize("engine_role", ["client", "server"])
+def test_engine_talks_to_the_linux_kernel_live(engine_role):
+    """A real connection over AF_PACKET between the engine and a Linux socket, both roles:
+    handshake, 1.5 MB up, half-close, 0.7 MB down, close; sha256 on both ends."""
     tag = f"{os.getpid() % 100000}"
-    server_ns, engine_ns = f"rkls{tag}", f"rkle{tag}"
-    server_if, engine_if = f"rkls{tag}", f"rkle{tag}"
-    server = None
+    kernel_ns, engine_ns = f"rklk{tag}", f"rkle{tag}"
+    kernel_if, engine_if = f"rklk{tag}", f"rkle{tag}"
+    kernel = engine = None
     try:
-        run("ip", "netns", "add", server_ns)
+        run("ip", "netns", "add", kernel_ns)
         run("ip", "netns", "add", engine_ns)
-        run("ip", "link", "add", server_if, "netns", server_ns, "type", "veth", "peer", "name", engine_if,
+        run("ip", "link", "add", kernel_if, "netns", kernel_ns, "type", "veth", "peer", "name", engine_if,
             "netns", engine_ns)
-        for namespace, interface in ((server_ns, server_if), (engine_ns, engine_if)):
+        macs = {}
+        for namespace, interface in ((kernel_ns, kernel_if), (engine_ns, engine_if)):
             run("ip", "-n", namespace, "link", "set", interface, "up")
             subprocess.run(["ip", "netns", "exec", namespace, "ethtool", "-K", interface, "tx", "off", "rx",
                             "off", "gso", "off", "gro", "off", "tso", "off"], capture_output=True, timeout=10)
-        run("ip", "-n", server_ns, "addr", "add", f"{LIVE_SERVER_IP}/24", "dev", server_if)
-        macs = {}
-        for namespace, interface in ((server_ns, server_if), (engine_ns, engine_if)):
             macs[interface] = subprocess.run(["ip", "netns", "exec", namespace, "cat",
                                               f"/sys/class/net/{interface}/address"],
                                              capture_output=True, text=True, check=True).stdout.strip()
-        run("ip", "-n", server_ns, "neigh", "add", LIVE_ENGINE_IP, "lladdr", macs[engine_if],
-            "dev", server_if)
-        server = subprocess.Popen(["ip", "netns", "exec", server_ns, sys.executable, "-c", LIVE_SERVER],
+        run("ip", "-n", kernel_ns, "addr", "add", f"{KERNEL_IP}/24", "dev", kernel_if)
+        run("ip", "-n", kernel_ns, "neigh", "add", ENGINE_IP, "lladdr", macs[engine_if], "dev", kernel_if)
+        kernel_role = "server" if engine_role == "client" else "client"
+        kernel = subprocess.Popen(["ip", "netns", "exec", kernel_ns, sys.executable, "-c", KERNEL_PEER,
+                                   kernel_role], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        assert kernel.stdout.readline().strip() == b"ready"
+        engine = subprocess.Popen(["ip", "netns", "exec", engine_ns, sys.executable, "-c", LIVE_ENGINE,
+                                   engine_role, engine_if, macs[engine_if], macs[kernel_if]],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert server.stdout.readline().strip() == b"ready"
-        engine = subprocess.run(["ip", "netns", "exec", engine_ns, sys.executable, "-c", LIVE_ENGINE,
-                                 engine_if, macs[engine_if], macs[server_if]],
-                                capture_output=True, text=True, timeout=40)
-        assert engine.returncode == 0, engine.stderr
-        server_out, server_err = server.communicate(timeout=20)
-        assert server.returncode == 0, server_err.decode()
+        assert engine.stdout.readline().strip() == b"ready"
+        kernel.stdin.write(b"go\n")
+        kernel.stdin.flush()
+        kernel_out, kernel_err = kernel.communicate(timeout=30)
+        engine_out, engine_err = engine.communicate(timeout=30)
+        assert kernel.returncode == 0, kernel_err.decode()
+        assert engine.returncode == 0, engine_err.decode()
     finally:
-        if server is not None and server.poll() is None:
-            server.kill()
-            server.wait()
-        subprocess.run(["ip", "netns", "del", server_ns], capture_output=True)
+        for process in (kernel, engine):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+        subprocess.run(["ip", "netns", "del", kernel_ns], capture_output=True)
         subprocess.run(["ip", "netns", "del", engine_ns], capture_output=True)
-    state, download_length, download_ok, upload_digest, _, _ = engine.stdout.split()
-    server_total, server_digest = server_out.decode().split()
-    assert state == "TIME-WAIT"                          # our FIN went first: we hold TIME-WAIT
-    assert int(download_length) == DOWNLOAD_SIZE and download_ok == "True"
-    assert int(server_total) == UPLOAD_SIZE and server_digest == upload_digest
+    state, engine_got, engine_got_digest, engine_sent_digest, _ = engine_out.decode().split()
+    kernel_got, kernel_got_digest = kernel_out.decode().split()
+    assert kernel_got_digest == engine_sent_digest
+    expected_size = DOWNLOAD_SIZE if engine_role == "client" else UPLOAD_SIZE
+    assert int(engine_got) == expected_size and int(kernel_got) == UPLOAD_SIZE + DOWNLOAD_SIZE - expected_size
+    seed = 5 if engine_role == "client" else 4
+    assert engine_got_digest == hashlib.sha256(random.Random(seed).randbytes(expected_size)).hexdigest()
+    # the engine's FIN went first as client (it holds TIME-WAIT); as server it closed second (LAST-ACK)
+    assert state == ("TIME-WAIT" if engine_role == "client" else "CLOSED")
