@@ -273,3 +273,35 @@ def test_dns_cut_by_snap_length_matches_tcpdump(verbose: int) -> None:
     got = [format_dns(payload[:kept], transport == "tcp", verbose, length=len(payload))
            for transport, _, _, payload, kept in items]
     assert _mismatches(items, got, expected) == []
+
+
+def _mutations(seed: int, count: int) -> list[bytes]:
+    """Messages from the table with a few bytes changed, counts bent or the tail cut off."""
+    rng = random.Random(seed)
+    sources = [payload for payload in DNS_CASES if len(payload) > 12]
+    mutated = []
+    for _ in range(count):
+        payload = bytearray(rng.choice(sources))
+        for _ in range(rng.randrange(1, 4)):
+            action = rng.randrange(4)
+            if action == 0:
+                payload[rng.randrange(len(payload))] = rng.randrange(256)
+            elif action == 1:
+                payload[rng.randrange(len(payload))] ^= 1 << rng.randrange(8)
+            elif action == 2 and len(payload) > 13:
+                del payload[rng.randrange(12, len(payload)) :]
+            else:
+                payload[rng.randrange(4, 12)] = rng.choice((0, 1, 2, 3, 255))
+        mutated.append(bytes(payload))
+    return mutated
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("verbose", [0, 1, 2, 3])
+@pytest.mark.parametrize("port", [53, 5353])
+def test_mutated_messages_match_tcpdump(verbose: int, port: int) -> None:
+    payloads = _mutations(verbose * 10 + port, 1500)
+    items = [("udp", port, 40000, payload) for payload in payloads]
+    expected = tcpdump_texts(items, *(("-" + "v" * verbose,) if verbose else ()))
+    got = [format_dns(payload, False, verbose, mdns=port == 5353) for payload in payloads]
+    assert _mismatches(items, got, expected) == []

@@ -19,7 +19,7 @@ import socket
 import struct
 
 from rawkit.wire.tcpdump.app_text import CHARS as _CHARS
-from rawkit.wire.tcpdump.dns_edns import bitstring_text, format_option, option_name
+from rawkit.wire.tcpdump.dns_edns import OptionCutShort, bitstring_text, format_option, option_name
 
 _HEADER = struct.Struct(">HHHHHH")
 _U16 = struct.Struct(">H")
@@ -124,7 +124,11 @@ class _Summary:
                 offset += length + 1
 
     def name(self, offset: int) -> int:
-        """Print the name at `offset`; return the offset after it in place (not after pointers)."""
+        """Print the name at `offset`; return the offset after it in place (not after pointers).
+
+        Like tcpdump, stop printing label text once the labels reach 256 bytes, skip the rest of
+        each label, and say so where the name ends.
+        """
         data, out = self.data, self.out
         self.need(offset, 1)
         if data[offset] == 0:
@@ -137,6 +141,13 @@ class _Summary:
             self.need(offset, 1)
             length = data[offset]
             kind = length & 0xC0
+            at_start = offset == chunk_start and after is None
+            if length and offset + 1 == self.captured and (kind == 0 or not at_start):
+                return self.captured  # tcpdump stops quietly when a name's last kept byte starts a label
+            if length == 0:
+                if label_bytes > _NAME_LIMIT:
+                    out.append("<DOMAIN NAME TOO LONG>")
+                return offset + 1 if after is None else after
             if kind == 0xC0:
                 self.need(offset, 2)
                 target = ((length & 0x3F) << 8) | data[offset + 1]
@@ -145,6 +156,9 @@ class _Summary:
                 if target >= chunk_start:
                     out.append("<BAD PTR>")
                     raise _Truncated
+                if label_bytes > _NAME_LIMIT:
+                    out.append("<DOMAIN NAME TOO LONG>")
+                    return after
                 offset = chunk_start = target
                 continue
             if kind == 0x40:
@@ -152,24 +166,21 @@ class _Summary:
                     out.append(f"<ELT {length & 0x3F}>")
                     raise _Truncated
                 offset = self.bitstring(offset + 1)
-            elif kind == 0x80:
+                out.append(".")
+                continue
+            if kind == 0x80:
                 out.append("<BAD LABEL TYPE>")
                 raise _Truncated
-            elif length == 0:
-                return offset + 1 if after is None else after
-            else:
-                if offset + 1 == self.captured:
-                    return self.captured  # tcpdump stops quietly when not one byte of a label was kept
-                label = data[offset + 1 : offset + 1 + length]
-                out.append(_text(label))
-                if len(label) < length:
-                    raise _Truncated
-                offset += 1 + length
-                label_bytes += 1 + length
-            out.append(".")
-            if label_bytes > _NAME_LIMIT:
-                out.append("<DOMAIN NAME TOO LONG>")
-                return self.skip_name(offset) if after is None else after
+            label_bytes += 1
+            shown = max(0, min(length, _NAME_LIMIT + 1 - label_bytes))
+            label = data[offset + 1 : offset + 1 + shown]
+            out.append(_text(label))
+            if len(label) < shown:
+                raise _Truncated
+            label_bytes += length
+            offset += 1 + length
+            if shown == length:
+                out.append(".")
 
     def bitstring(self, offset: int) -> int:
         """Print an extended bit-string label (RFC 2673) whose count byte is at `offset`."""
@@ -216,16 +227,15 @@ class _Summary:
         rtype, rclass, ttl, rdlength = _RECORD_FIXED.unpack_from(self.data, after_name)
         rdata = after_name + 10
         text = " "
-        if rtype != _TYPE_OPT:
-            flush = False
-            if self.mdns:
-                flush, rclass = bool(rclass & 0x8000), rclass & 0x7FFF
-            if rclass != 1:
-                text += class_name(rclass) + " "
-            if flush:
-                text += "(Cache flush) "
-            if self.verbose > 2:
-                text += f"[{duration(ttl)}] "
+        flush = False
+        if self.mdns:
+            flush, rclass = bool(rclass & 0x8000), rclass & 0x7FFF
+        if rtype != _TYPE_OPT and rclass != 1:
+            text += class_name(rclass) + " "
+        if flush:
+            text += "(Cache flush) "
+        if rtype != _TYPE_OPT and self.verbose > 2:
+            text += f"[{duration(ttl)}] "
         out.append(text + type_name(rtype))
         self.need(rdata, rdlength)
         self.rdata(rtype, rclass, ttl, rdata, rdlength)
@@ -332,7 +342,11 @@ class _Summary:
             if size is None or offset + 4 + size > self.captured:
                 out.append(option_name(code))
                 raise _Truncated
-            out.append(format_option(code, self.data[offset + 4 : offset + 4 + size]))
+            try:
+                out.append(format_option(code, self.data[offset + 4 : offset + 4 + size]))
+            except OptionCutShort as cut:
+                out.append(cut.text)
+                raise _Truncated from None
             offset += 4 + size
         out.append("]")
 
@@ -411,10 +425,10 @@ class _Summary:
                 if ancount != 1:
                     out.append(f" [{ancount}a]")
             else:
-                if qdcount != 1:
-                    out.append(f" [{qdcount}q]")
                 if ancount:
                     out.append(f" [{ancount}a]")
+                if qdcount != 1:
+                    out.append(f" [{qdcount}q]")
             if nscount:
                 out.append(f" [{nscount}n]")
             if arcount:

@@ -29,6 +29,14 @@ class _Invalid(Exception):
     """The option's length or contents do not fit its kind."""
 
 
+class OptionCutShort(Exception):
+    """The option runs past the captured bytes; `text` is what tcpdump printed of it before " [|domain]"."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
 def option_name(code: int) -> str:
     return _OPTION_NAMES.get(code) or f"Opt{code}"
 
@@ -42,6 +50,8 @@ def format_option(code: int, value: bytes) -> str:
         return f"{name} {_value(code, value)}"
     except _Invalid:
         return f"{name}  (invalid)"
+    except OptionCutShort as cut:
+        raise OptionCutShort(f"{name} {cut.text}") from None
 
 
 def _value(code: int, value: bytes) -> str:
@@ -91,23 +101,32 @@ def _client_subnet(value: bytes) -> str:
 
 
 def _chain_name(value: bytes) -> str:
-    """The closest trust point name, uncompressed and cut off at the option's end."""
+    """The closest trust point name: uncompressed, cut off quietly at the option's end."""
     if value[0] == 0:
         return "."
     parts = []
     offset = 0
     while offset < len(value):
         length = value[offset]
-        if length == 0x41 and offset + 1 < len(value):
-            bits = value[offset + 1] or 256
-            size = (bits + 7) // 8
+        kind = length & 0xC0
+        if length == 0 or kind == 0xC0:
+            break
+        if length == 0x41:
+            if offset + 1 == len(value):
+                break
+            bits = value[offset + 1]
+            size = ((bits or 256) + 7) // 8
             label = value[offset + 2 : offset + 2 + size]
             if len(label) < size:
-                break
-            parts.append(bitstring_text(label, bits) + ".")
+                raise OptionCutShort("".join(parts) + "\\[x" + label.hex())
+            parts.append(bitstring_text(label, bits or 256) + ".")
             offset += 2 + size
             continue
-        if length == 0 or length & 0xC0 == 0xC0 or length & 0xC0 == 0x40:
+        if kind == 0x40:
+            parts.append(f"<ELT {length & 0x3F}>")
+            break
+        if kind == 0x80:
+            parts.append("<BAD LABEL TYPE>")
             break
         label = value[offset + 1 : offset + 1 + length]
         parts.append(escaped(label))
