@@ -107,3 +107,19 @@ def test_duplicate_acks_inside_old_recovery_do_not_retrigger():
     pair.run(until=lambda: len(pair.server.inbox) == 8 * mss, limit=5)
     lost = [s for _, s in pair.to_server.sent if s.payload][2]
     assert len(sends_of(pair.to_server, lost.seq)) == 2         # retransmitted exactly once
+
+
+def test_congestion_window_restarts_after_idle_longer_than_rto():
+    for restart, expect_reset in ((True, True), (False, False)):
+        pair = Pair(client_settings=Settings(slow_start_after_idle=restart), delay=0.01)
+        pair.handshake()
+        pair.client.outbox += bytes(300_000)
+        pair.run(until=lambda p=pair: len(p.server.inbox) == 300_000)
+        pair.run(duration=0.1)
+        grown = pair.c.congestion.cwnd
+        assert grown > 20 * pair.c.send_mss
+        pair.run(duration=5.0)                               # idle for far longer than the RTO
+        pair.c.send(bytes(1000), pair.now)
+        pair.exchange()
+        initial = 10 * pair.c.send_mss
+        assert pair.c.congestion.cwnd == (initial if expect_reset else grown)

@@ -59,6 +59,11 @@ class NewReno:
         self.cwnd = min(self.cwnd, MAX_WINDOW)
         return False
 
+    def restart_after_idle(self, initial_segments: int) -> None:
+        """RFC 5681 4.1: after an idle period longer than the RTO the old window says nothing about
+        the path any more; start again from at most the initial window."""
+        self.cwnd = min(self.cwnd, initial_window(self.mss, initial_segments))
+
     def on_timeout(self, flight: int, snd_max: int) -> None:
         """RTO: one segment of window, halve ssthresh, forget recovery (RFC 5681 eq. 4, RFC 6582 sec. 4)."""
         self.ssthresh = max(flight // 2, 2 * self.mss)

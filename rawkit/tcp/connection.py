@@ -99,6 +99,7 @@ class Connection:
         self.congestion = NewReno(DEFAULT_MSS, self.settings.initial_window)
         self._rtt_seq: int | None = None
         self._small_end = 0                    # end of the last sub-MSS segment sent (Nagle)
+        self._last_data_sent = 0.0             # for the restart after idle (RFC 5681 4.1)
         self._rtt_time = 0.0
         # pending output flags
         self._ack_now = False
@@ -601,6 +602,9 @@ class Connection:
         offset = max(seq.delta(self.snd_nxt, self._send_start), 0)
         unsent = max(len(self._send) - offset, 0)
         in_flight = seq.distance(self.snd_nxt, self.snd_una)
+        if unsent and not in_flight and self.settings.slow_start_after_idle \
+                and now - self._last_data_sent > self._rto():
+            self.congestion.restart_after_idle(self.settings.initial_window)
         usable = min(self.snd_wnd, self.congestion.cwnd) - in_flight
         length = max(min(unsent, usable, self.send_mss), 0)
         fin_now = self.fin_queued and seq.add(self.snd_nxt, length) == self.fin_seq and length == unsent \
@@ -632,6 +636,7 @@ class Connection:
             self.fin_sent = True
         if 0 < length < self.send_mss:
             self._small_end = self.snd_nxt
+        self._last_data_sent = now
         if self._rto_at is None:
             self._rto_at = now + self._rto()
         return segment
@@ -703,7 +708,7 @@ class Connection:
         self.snd_una = self.snd_nxt = self.snd_max = self._small_end = self.iss
         self._send_start = seq.add(self.iss, 1)
         self._ts_offset = timestamp_offset(self.secret, self.local, self.remote)
-        self._last_heard = now
+        self._last_heard = self._last_data_sent = now
 
     def _take_peer_syn(self, syn: Segment, now: float) -> None:
         """Record the peer's ISN and negotiate MSS, window scale, SACK and timestamps from its SYN."""

@@ -32,6 +32,7 @@ class Settings:
     max_rto: float = 120.0
     delayed_ack: float = 0.04            # delayed-ACK timer; 0 acknowledges every segment at once
     initial_window: int = 10             # initial congestion window in segments (RFC 6928, Linux)
+    slow_start_after_idle: bool = True   # RFC 5681 4.1 window restart (Linux tcp_slow_start_after_idle)
     max_out_of_order: int = 64           # bound on separate out-of-order ranges kept
 
     def copy(self) -> Settings:
