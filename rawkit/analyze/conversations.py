@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from rawkit.analyze.defrag import Defragmenter
+from rawkit.analyze.dissectable import ip_counted, relabelled_ip, short_udp, tcp_counted, udp_counted
 from rawkit.analyze.tcp_health import TcpHealth
 from rawkit.wire import Packet
 from rawkit.wire.addresses import ip4_text, ip6_text
+from rawkit.wire.ipv4 import IPv4View
 
 PROTOCOLS = ("eth", "ip", "ipv6", "tcp", "udp")
 _SYN, _ACK = 0x02, 0x10
+_SOURCE_ROUTES = (131, 137)  # loose and strict source route options
 
 
 class Conversation:
@@ -37,7 +40,20 @@ class Conversation:
         self.health: TcpHealth | None = None
         self.syn_seq: list[int | None] = [None, None]  # first sequence number seen each way (a->b, b->a)
 
+    def orient(self, src: bytes, sport: int | None, dst: bytes, dport: int | None) -> bool:
+        """Whether a packet from (src, sport) goes a->b. Until a packet is counted, endpoint a may
+        still change: a stream opened by a quoted header belongs to whoever is counted first."""
+        forward = (src, sport) == self._a_key
+        if not forward and not (self.packets_ab or self.packets_ba):
+            self._a_key = (src, sport)
+            self.a, self.a_port, self.b, self.b_port = src, sport, dst, dport
+            self.syn_seq.reverse()
+            return True
+        return forward
+
     def count(self, forward: bool, size: int, ts_ns: int) -> None:
+        if not (self.packets_ab or self.packets_ba):
+            self.first_ns = self.last_ns = ts_ns
         if forward:
             self.packets_ab += 1
             self.bytes_ab += size
@@ -107,59 +123,84 @@ class ConversationTable:
                 _pair(self.eth, "eth", src, eth.dst_bytes, ts_ns).count_from(src, size, ts_ns)
         ip = pkt.ip
         if ip is None:
-            return None
+            pkt = relabelled_ip(pkt)
+            if pkt is None:
+                return None
+            ip = pkt.ip
         datagram = self.defragmenter.feed(pkt) if ip.is_fragment else pkt
         if self.want_ip:
             proto = "ip" if pkt.ip4 is not None else "ipv6"
             # tshark counts every IPv4 fragment, but an IPv6 one only when it completes the datagram
-            if proto in self.wanted and (datagram is not None or proto == "ip"):
+            if proto in self.wanted and (datagram is not None or proto == "ip") and ip_counted(pkt, ip):
                 src = ip.src_bytes
-                _pair(self.ip, proto, src, ip.dst_bytes, ts_ns).count_from(src, size, ts_ns)
+                _pair(self.ip, proto, src, _destination(ip), ts_ns).count_from(src, size, ts_ns)
         if datagram is None or not (self.want_tcp or self.want_udp):
             return None
         tcp = datagram.tcp
         if tcp is not None:
-            if self.want_tcp:
-                return self._tcp(datagram, tcp, size, ts_ns)
+            if self.want_tcp and tcp_counted(datagram, tcp):
+                return self._tcp(datagram, tcp, size, ts_ns, True)
             return None
         udp = datagram.udp
-        if udp is not None and self.want_udp:
-            ip = datagram.ip
-            src, sport = ip.src_bytes, udp.sport
-            key = _key(src, sport, ip.dst_bytes, udp.dport)
-            conv = self.udp.get(key)
-            if conv is None:
-                conv = self.udp[key] = Conversation("udp", (src, sport), src, sport, ip.dst_bytes, udp.dport,
-                                                    ts_ns, len(self.udp))
-            conv.count((src, sport) == conv._a_key, size, ts_ns)
+        if udp is None:
+            udp = short_udp(datagram)
+        if udp is not None:
+            if self.want_udp and udp_counted(datagram, udp):
+                self._udp(datagram, udp, size, ts_ns, True)
+            return None
+        error = datagram.icmp or datagram.icmp6
+        if error is not None and error.is_error:
+            self._quoted(error.quoted, ts_ns)
         return None
 
-    def _tcp(self, pkt: Packet, tcp, size: int, ts_ns: int) -> tuple[Conversation, bool, Packet]:
+    def _quoted(self, quoted: Packet, ts_ns: int) -> None:
+        """A TCP or UDP header quoted whole in an ICMP error takes a stream number, as in tshark,
+        though its bytes count nowhere."""
+        if quoted.ip is None:
+            return
+        tcp, udp = quoted.tcp, quoted.udp
+        if tcp is not None and self.want_tcp and len(quoted.data) >= quoted.payload_off >= 20:
+            self._tcp(quoted, tcp, 0, ts_ns, False)
+        elif udp is not None and self.want_udp:
+            self._udp(quoted, udp, 0, ts_ns, False)
+
+    def _udp(self, pkt: Packet, udp, size: int, ts_ns: int, counted: bool) -> None:
         ip = pkt.ip
-        src, sport, dst, dport = ip.src_bytes, tcp.sport, ip.dst_bytes, tcp.dport
+        src, sport, dst, dport = ip.src_bytes, udp.sport, _destination(ip), udp.dport
+        key = _key(src, sport, dst, dport)
+        conv = self.udp.get(key)
+        if conv is None:
+            conv = self.udp[key] = Conversation("udp", (src, sport), src, sport, dst, dport, ts_ns,
+                                                len(self.udp))
+        if counted:
+            conv.count(conv.orient(src, sport, dst, dport), size, ts_ns)
+
+    def _tcp(self, pkt: Packet, tcp, size: int, ts_ns: int,
+             counted: bool) -> tuple[Conversation, bool, Packet]:
+        ip = pkt.ip
+        src, sport, dst, dport = ip.src_bytes, tcp.sport, _destination(ip), tcp.dport
         key = _key(src, sport, dst, dport)
         flags, seq = tcp.flags, tcp.seq
         conv = self.tcp.get(key)
-        if conv is not None:
-            forward = (src, sport) == conv._a_key
-            if flags & (_SYN | _ACK) == _SYN:
-                first_seq = conv.syn_seq[0 if forward else 1]
-                if first_seq is not None and first_seq != seq:
-                    conv = None  # port reuse: a new connection on the same 4-tuple
+        if conv is not None and flags & (_SYN | _ACK) == _SYN:
+            first_seq = conv.syn_seq[0 if (src, sport) == conv._a_key else 1]
+            if first_seq is not None and first_seq != seq:
+                conv = None  # port reuse: a new connection on the same 4-tuple
         if conv is None:
             conv = self.tcp[key] = Conversation("tcp", (src, sport), src, sport, dst, dport, ts_ns,
                                                 len(self.tcp_streams))
             self.tcp_streams.append(conv)
             if self.health:
                 conv.health = TcpHealth()
-            forward = True
+        forward = conv.orient(src, sport, dst, dport) if counted else (src, sport) == conv._a_key
         direction = 0 if forward else 1
         if conv.syn_seq[direction] is None:
             # tshark's base sequence number: the SYN's, else one before the first segment's
             conv.syn_seq[direction] = seq if flags & _SYN else (seq - 1) % (1 << 32)
-        conv.count(forward, size, ts_ns)
-        if conv.health is not None:
-            conv.health.update(forward, seq, tcp.ack, flags, tcp.window, tcp.payload_len, ts_ns)
+        if counted:
+            conv.count(forward, size, ts_ns)
+            if conv.health is not None:
+                conv.health.update(forward, seq, tcp.ack, flags, tcp.window, tcp.payload_len, ts_ns)
         return conv, forward, pkt
 
     def conversations(self) -> Iterator[Conversation]:
@@ -172,9 +213,21 @@ class ConversationTable:
         yield from self.udp.values()
 
     def records(self) -> Iterator[dict]:
+        """Records of the conversations with packets (not streams only ever seen quoted)."""
         origin = self.origin_ns or 0
         for conv in self.conversations():
-            yield conv.record(origin)
+            if conv.packets_ab or conv.packets_ba:
+                yield conv.record(origin)
+
+
+def _destination(ip) -> bytes:
+    """The final destination: for IPv4 with a source route option, the route's last address (as
+    tshark counts it), else the header's destination."""
+    if type(ip) is IPv4View and ip.header_len > 20:
+        for kind, data in ip.options:
+            if kind in _SOURCE_ROUTES and len(data) >= 5:
+                return data[1 + (len(data) - 1) // 4 * 4 - 4 : 1 + (len(data) - 1) // 4 * 4]
+    return ip.dst_bytes
 
 
 def _key(src: bytes, sport: int, dst: bytes, dport: int) -> tuple:

@@ -18,8 +18,8 @@ Result = TypeVar("Result")
 def capture_stats(path: str, expression: str | None = None, progress: bool = False) -> dict:
     """capinfos' numbers and the protocol hierarchy for one file; `damage` notes a broken tail."""
     with Capture(path, expression, progress) as capture:
-        stats = CaptureStats(path, capture.format, capture.snaplen,
-                             [interface.linktype for interface in capture.interfaces] or [capture.linktype],
+        linktypes = dict.fromkeys(interface.linktype for interface in capture.interfaces)
+        stats = CaptureStats(path, capture.format, capture.snaplen, linktypes or [capture.linktype],
                              max(len(capture.interfaces), 1), capture.file_size)
         for pkt in capture.packets():
             stats.add(pkt)

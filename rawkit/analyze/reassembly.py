@@ -41,9 +41,9 @@ class TcpReassembler:
     def feed(self, forward: bool, seq: int, flags: int, payload: bytes) -> list[bytes]:
         side = self.sides[0 if forward else 1]
         if flags & _SYN:
+            seq = (seq + 1) % _MOD  # the SYN takes one sequence number; data on it follows
             if side.next_seq is None:
-                side.next_seq = (seq + 1) % _MOD
-            return []
+                side.next_seq = seq
         if flags & _FIN and side.fin_seq is None:
             side.fin_seq = (seq + len(payload)) % _MOD
         if not payload:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TextIO
 
@@ -57,7 +57,7 @@ class Capture:
         self.damage: str | None = None
         self.file_size = _size_of(path)
         self.show_progress = progress
-        self._filters: dict[int, object] = {}
+        self.accepts = packet_matcher(expression) if expression else None
 
     @property
     def format(self) -> str:
@@ -75,20 +75,12 @@ class Capture:
     def interfaces(self) -> list:
         return list(getattr(self.reader, "interfaces", ()))
 
-    def matcher(self, linktype: int):
-        """The filter's match function for frames of `linktype` (compiled once per link type)."""
-        match = self._filters.get(linktype)
-        if match is None:
-            from rawkit.filter import compile as compile_filter
-
-            match = self._filters[linktype] = compile_filter(self.expression, linktype).match
-        return match
-
     def packets(self) -> Iterator[Packet]:
         progress = Progress(os.path.basename(self.path), self.file_size) if self.show_progress else None
         done = count = 0
         try:
-            if self.expression is None and progress is None:
+            accepts = self.accepts
+            if accepts is None and progress is None:
                 yield from self.reader
                 return
             for pkt in self.reader:
@@ -97,7 +89,7 @@ class Capture:
                     done += len(pkt.data) + _RECORD_OVERHEAD
                     if not count & 1023:
                         progress.update(done, count)
-                if self.expression is None or self.matcher(pkt.linktype)(pkt.data, pkt.wirelen):
+                if accepts is None or accepts(pkt):
                     yield pkt
         except CaptureError as error:
             self.damage = str(error)
@@ -114,6 +106,22 @@ class Capture:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.close()
+
+
+def packet_matcher(expression: str) -> Callable[[Packet], bool]:
+    """A predicate applying the tcpdump filter `expression` to packets of any link type (the filter
+    is compiled once per link type met). Raises rawkit.filter.FilterError for a bad expression."""
+    from rawkit.filter import compile as compile_filter
+
+    compiled: dict[int, Callable[..., bool]] = {}
+
+    def accepts(pkt: Packet) -> bool:
+        match = compiled.get(pkt.linktype)
+        if match is None:
+            match = compiled[pkt.linktype] = compile_filter(expression, pkt.linktype).match
+        return match(pkt.data, pkt.wirelen)
+
+    return accepts
 
 
 def _size_of(path: str) -> int | None:

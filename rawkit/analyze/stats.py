@@ -9,7 +9,7 @@ from rawkit.analyze.defrag import Defragmenter
 from rawkit.wire import Packet
 
 # wiretap's short encapsulation names, which capinfos prints
-ENCAPSULATION_NAMES = {0: "null", 1: "ether", 101: "rawip", 108: "null", 113: "linux-sll", 228: "rawip4",
+ENCAPSULATION_NAMES = {0: "null", 1: "ether", 101: "rawip", 108: "loop", 113: "linux-sll", 228: "rawip4",
                        229: "rawip6", 276: "linux-sll2", 12: "rawip", 14: "rawip"}
 _LINK_NODES = {0: "null", 1: "eth", 101: "raw", 108: "loop", 113: "sll", 228: "raw", 229: "raw", 276: "sll",
                12: "raw", 14: "raw"}
@@ -85,9 +85,14 @@ class CaptureStats:
         self.truncated_min: int | None = None
         self.truncated_max: int | None = None
         self.hierarchy = ProtocolHierarchy()
+        # pcapng Simple Packet Blocks carry no time (they read as 0); capinfos then gives no times
+        self.zero_is_untimed = file_format == "pcapng"
+        self.untimed = False
 
     def add(self, pkt: Packet) -> None:
         ts_ns, caplen = pkt.ts_ns, len(pkt.data)
+        if ts_ns == 0 and self.zero_is_untimed:
+            self.untimed = True
         self.packets += 1
         self.bytes += pkt.wirelen
         self.captured_bytes += caplen
@@ -109,7 +114,7 @@ class CaptureStats:
 
     @property
     def duration(self) -> float | None:
-        if self.first_ns is None:
+        if self.first_ns is None or self.untimed:
             return None
         return (self.last_ns - self.first_ns) / 1e9
 
@@ -118,17 +123,20 @@ class CaptureStats:
         rate = (lambda value: value / duration) if duration else (lambda value: None)
         return {
             "file": self.name, "format": self.format,
-            "encapsulation": [ENCAPSULATION_NAMES.get(kind, str(kind)) for kind in self.linktypes],
+            "encapsulation": (ENCAPSULATION_NAMES.get(self.linktypes[0], str(self.linktypes[0]))
+                              if len(self.linktypes) == 1 else "per-packet"),
             "linktypes": self.linktypes, "snaplen": self.snaplen,
             "snaplen_inferred_min": self.truncated_min, "snaplen_inferred_max": self.truncated_max,
             "interfaces": self.interfaces, "file_size": self.file_size, "packets": self.packets,
             "bytes": self.bytes, "captured_bytes": self.captured_bytes,
-            "first": None if self.first_ns is None else self.first_ns / 1e9,
-            "last": None if self.last_ns is None else self.last_ns / 1e9,
-            "first_ns": self.first_ns, "last_ns": self.last_ns, "duration": duration,
+            "first": None if duration is None else self.first_ns / 1e9,
+            "last": None if duration is None else self.last_ns / 1e9,
+            "first_ns": None if duration is None else self.first_ns,
+            "last_ns": None if duration is None else self.last_ns, "duration": duration,
             "data_byte_rate": rate(self.bytes), "data_bit_rate": rate(self.bytes * 8),
             "average_packet_size": self.bytes / self.packets if self.packets else None,
-            "average_packet_rate": rate(self.packets), "strict_time_order": self.in_order,
+            "average_packet_rate": rate(self.packets),
+            "strict_time_order": None if self.untimed else self.in_order,
             "hierarchy": [{"protocol": "/".join(path), "frames": frames, "bytes": size}
                           for path, frames, size in self.hierarchy.rows()],
         }

@@ -1,0 +1,229 @@
+"""Differential tests of rawkit.analyze against capinfos and tshark, on every bundled capture and on
+the crafted ones (retransmissions, overlaps, reordering, port reuse, fragments): stats numbers,
+protocol hierarchy, conversations (endpoints, packets and bytes each way) and followed bytes.
+
+Each capture is read by the oracles once (three processes, captures in parallel); the tests then
+compare rawkit's answers with the cached outputs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import bundled_captures
+from test_analyze_craft import craft_captures
+
+from rawkit.analyze import Capture, ConversationTable, capture_stats, tcp_chunks
+
+TSHARK = ["tshark", "-n", "-o", "nameres.mac_name:FALSE"]
+CONV_TABLES = ("eth", "ip", "ipv6", "tcp", "udp")
+
+pytestmark = pytest.mark.skipif(shutil.which("tshark") is None or shutil.which("capinfos") is None,
+                                reason="tshark and capinfos are not installed")
+
+
+def _run(args: list[str]) -> str:
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+
+def _records(path: Path, protocols: tuple[str, ...] = CONV_TABLES) -> list[dict]:
+    table = ConversationTable(protocols)
+    with Capture(str(path)) as capture:
+        for pkt in capture.packets():
+            table.add(pkt)
+    return list(table.records())
+
+
+def _oracle(path: Path) -> dict:
+    """capinfos' numbers, tshark's conv tables + io,phs + follow raw of every stream, per-stream
+    fields, and whether tshark calls any frame malformed."""
+    capinfos = _run(["capinfos", "-T", "-r", "-M", "-c", "-d", "-S", "-a", "-e", "-u", "-E", str(path)])
+    names = ("tcp.stream", "udp.stream", "frame.len", "ip.src", "ipv6.src", "tcp.srcport", "udp.srcport",
+             "icmp.type", "icmpv6.type", "frame.cap_len")
+    fields = _run([*TSHARK, "-r", str(path), "-T", "fields", "-E", "occurrence=f",
+                   *(argument for name in names for argument in ("-e", name))])
+    rows = [line.split("\t") for line in fields.splitlines()]
+    streams = sorted({int(row[0]) for row in rows if row[0]})
+    args = [*TSHARK, "-q", "-r", str(path), "-z", "io,phs"]
+    args += [f"-zconv,{table}" for table in CONV_TABLES]
+    for stream in streams:
+        args.append(f"-zfollow,tcp,raw,{stream}")
+    damaged = _run([*TSHARK, "-r", str(path), "-Y", "_ws.malformed || _ws.expert.severity == error",
+                    "-T", "fields", "-e", "frame.number"]).split()
+    return {"capinfos": capinfos, "rows": rows, "streams": streams, "text": _run(args), "damaged": damaged}
+
+
+@pytest.fixture(scope="module")
+def oracles(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, dict]:
+    """Bundled captures that capinfos and rawkit's reader both read whole, plus the crafted set."""
+    paths = []
+    for path in bundled_captures():
+        if subprocess.run(["capinfos", "-c", str(path)], capture_output=True).returncode != 0:
+            continue
+        if capture_stats(str(path))["damage"] is None:
+            paths.append(path)
+    paths += craft_captures(tmp_path_factory.mktemp("crafted"))
+    with ThreadPoolExecutor(4) as pool:
+        return dict(zip(paths, pool.map(_oracle, paths), strict=True))
+
+
+def test_stats_equal_capinfos(oracles: dict[Path, dict]) -> None:
+    for path, oracle in oracles.items():
+        _, encapsulation, packets, data_size, duration, first, last = oracle["capinfos"].strip().split("\t")
+        summary = capture_stats(str(path))
+        assert (summary["packets"], summary["bytes"]) == (int(packets), int(data_size)), path.name
+        assert summary["encapsulation"] == encapsulation, path.name
+        if "n/a" in (duration, first, last):
+            assert (summary["duration"], summary["first"], summary["last"]) == (None, None, None), path.name
+            continue
+        # capinfos -S prints through a double: good to a few hundred nanoseconds
+        assert abs(summary["first_ns"] - float(first) * 1e9) < 1000, path.name
+        assert abs(summary["last_ns"] - float(last) * 1e9) < 1000, path.name
+        assert abs(summary["duration"] - float(duration)) < 1e-6, path.name
+
+
+_PHS_LINE = re.compile(r"^( *)(\S+)\s+frames:(\d+) bytes:(\d+)$")
+_COMPARED = {"eth", "sll", "null", "loop", "raw", "ip", "ipv6", "arp", "tcp", "udp", "icmp", "icmpv6"}
+
+
+def _tshark_hierarchy(text: str) -> dict[str, tuple[int, int]]:
+    nodes: dict[str, tuple[int, int]] = {}
+    stack: list[str] = []
+    for line in text.split("Protocol Hierarchy Statistics", 1)[1].split("=" * 20, 1)[0].splitlines():
+        found = _PHS_LINE.match(line)
+        if not found:
+            continue
+        stack[len(found[1]) // 2 :] = [found[2]]
+        # frames with a comment get their own root in tshark's tree: fold them back in
+        names = stack[1:] if stack[0] == "pkt_comment" else stack
+        if names and set(names) <= _COMPARED:
+            frames, size = nodes.get("/".join(names), (0, 0))
+            nodes["/".join(names)] = (frames + int(found[3]), size + int(found[4]))
+    return nodes
+
+
+def _below_link(nodes: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """tshark names the loopback and cooked link layers its own way: compare below the link layer."""
+    return {name.split("/", 1)[1]: value for name, value in nodes.items() if "/" in name}
+
+
+def _damaged(oracle: dict) -> bool:
+    """Whether tshark found any frame malformed or in error (its taps then depend on where exactly
+    its dissectors stopped, which per-frame fields do not show)."""
+    return bool(oracle["damaged"])
+
+
+def test_protocol_hierarchy_equals_tshark_phs(oracles: dict[Path, dict]) -> None:
+    """On captures without malformed frames: tshark's tree keeps a header it could only half read,
+    rawkit's decoder does not, and io,phs counts trees."""
+    compared = 0
+    for path, oracle in oracles.items():
+        if _damaged(oracle):
+            continue
+        compared += 1
+        hierarchy = capture_stats(str(path))["hierarchy"]
+        ours = {node["protocol"]: (node["frames"], node["bytes"]) for node in hierarchy
+                if set(node["protocol"].split("/")) <= _COMPARED}
+        assert _below_link(ours) == _below_link(_tshark_hierarchy(oracle["text"])), path.name
+    assert compared >= 3
+
+
+_CONV_LINE = re.compile(r"^(\S+)\s+<->\s+(\S+)\s+(\d+) (\d+ \w+)\s+(\d+) (\d+ \w+)\s+\d+ \d+ \w+\s+([\d.]+)")
+_CONV_TITLES = {"Ethernet": "eth", "IPv4": "ip", "IPv6": "ipv6", "TCP": "tcp", "UDP": "udp"}
+
+
+def _tshark_size(value: int) -> str:
+    """How tshark 4.0 prints a byte count in conversation tables."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if value >= 10 * scale:
+            return f"{value // scale} {unit}"
+    return f"{value} bytes"
+
+
+def _endpoint(text: str, proto: str) -> tuple[str, int | None]:
+    if proto not in ("tcp", "udp"):
+        return text, None
+    address, port = text.rsplit(":", 1)
+    return address, int(port)
+
+
+def test_conversations_equal_tshark_conv(oracles: dict[Path, dict]) -> None:
+    for path, oracle in oracles.items():
+        theirs, proto = Counter(), None
+        for line in oracle["text"].splitlines():
+            if line.endswith(" Conversations"):
+                proto = _CONV_TITLES[line.split()[0]]
+            found = _CONV_LINE.match(line)
+            if found:
+                # tshark's columns: "<-" is b->a, "->" is a->b
+                theirs[(proto, _endpoint(found[1], proto), _endpoint(found[2], proto), int(found[5]),
+                        found[6], int(found[3]), found[4], round(float(found[7]), 6))] += 1
+        ours = Counter((record["proto"], (record["a"], record["a_port"]), (record["b"], record["b_port"]),
+                        record["packets_ab"], _tshark_size(record["bytes_ab"]), record["packets_ba"],
+                        _tshark_size(record["bytes_ba"]), round(record["start"], 6))
+                       for record in _records(path))
+        assert ours == theirs, path.name
+
+
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_stream_numbers_and_bytes_equal_tshark(oracles: dict[Path, dict], proto: str) -> None:
+    """Exact bytes each way per tcp.stream / udp.stream (conv tables round big numbers to kB), on
+    captures without damaged frames."""
+    column = 0 if proto == "tcp" else 1
+    for path, oracle in oracles.items():
+        if _damaged(oracle):
+            continue
+        sums: dict[int, list] = {}
+        for row in oracle["rows"]:
+            if not row[column] or row[7] or row[8] or not row[5 + column]:
+                continue  # not this protocol, or a header quoted in an ICMP error
+            sender = (row[3] or row[4], int(row[5 + column].split(",")[0]))
+            entry = sums.setdefault(int(row[column]), [sender, 0, 0, 0, 0])
+            index = 1 if sender == entry[0] else 3
+            entry[index] += 1
+            entry[index + 1] += int(row[2])
+        ours = {record["stream"]: [(record["a"], record["a_port"]), record["packets_ab"], record["bytes_ab"],
+                                   record["packets_ba"], record["bytes_ba"]]
+                for record in _records(path, (proto,))}
+        assert ours == sums, path.name
+
+
+def _tshark_follow(text: str) -> dict[int, list[bytearray]]:
+    streams: dict[int, list[bytearray]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("Filter: tcp.stream eq "):
+            current = streams[int(line.rsplit(" ", 1)[1])] = [bytearray(), bytearray()]
+        elif line.startswith("Follow: "):
+            continue
+        elif current is not None and line and not line.startswith(("Node ", "=")):
+            current[1 if line.startswith("\t") else 0] += bytes.fromhex(line.strip())
+        elif line.startswith("="):
+            current = None
+    return streams
+
+
+def test_follow_bytes_equal_tshark_follow_raw(oracles: dict[Path, dict]) -> None:
+    """Every stream, where rawkit's reader keeps the bytes tshark's keeps (it cuts records longer than
+    the snap length to it; tshark does not)."""
+    followed = 0
+    for path, oracle in oracles.items():
+        with Capture(str(path)) as capture:
+            captured = sum(len(pkt.data) for pkt in capture.packets())
+        if captured != sum(int(row[9]) for row in oracle["rows"]):
+            continue
+        ours: dict[int, list[bytearray]] = defaultdict(lambda: [bytearray(), bytearray()])
+        with Capture(str(path)) as capture:
+            for conv, forward, data in tcp_chunks(capture.packets()):
+                ours[conv.stream][0 if forward else 1] += data
+        theirs = _tshark_follow(oracle["text"])
+        assert sorted(theirs) == oracle["streams"], path.name
+        for stream, both in theirs.items():
+            assert ours.get(stream, [bytearray(), bytearray()]) == both, f"{path.name} stream {stream}"
+            followed += bool(both[0] or both[1])
+    assert followed >= 10
