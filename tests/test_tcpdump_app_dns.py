@@ -81,6 +81,8 @@ def _dns_cases() -> list[bytes]:
             (33, struct.pack(">HHH", 1, 2, 5060) + name("sip.e")), (2, name("ns1.e")), (39, name("d.e")),
             (13, b"\x03x86\x05linux"), (1, b"\x01\x02\x03"), (28, b"\x01\x02\x03"),
             (38, b"\x40" + bytes(8) + name("pfx.e")), (38, b"\x00" + bytes(16)), (38, b"\x81" + bytes(16)),
+            (38, b"\x80" + name("p.e")), (38, b"\x80"), (38, b"\x40" + bytes(3)),
+            (38, b"\x79\x01" + name("p.e")),
             (104, b"abcd\x01"), (256, b"\x00\x01\x00\x02https://x/"), (257, b"\x00\x05issueca.com"),
             (250, name("hmac-md5.sig-alg.reg.int") + b"\x00\x00\x5f\x00\x00\x00\x01,\x00\x10"
              + b"\xaa" * 16 + b"\x12\x34\x00\x00\x00\x00"),
@@ -304,4 +306,48 @@ def test_mutated_messages_match_tcpdump(verbose: int, port: int) -> None:
     items = [("udp", port, 40000, payload) for payload in payloads]
     expected = tcpdump_texts(items, *(("-" + "v" * verbose,) if verbose else ()))
     got = [format_dns(payload, False, verbose, mdns=port == 5353) for payload in payloads]
+    assert _mismatches(items, got, expected) == []
+
+
+def _random_responses(seed: int, count: int) -> list[bytes]:
+    """Responses whose records have the types tcpdump decodes, random rdata, names, classes, TTLs."""
+    rng = random.Random(seed)
+    types = (1, 28, 2, 5, 12, 39, 15, 33, 16, 6, 41, 104, 256, 38, 250, 13, 99)
+    prefixes = {15: 2, 33: 6, 38: 1}
+
+    def owner() -> bytes:
+        choice = rng.random()
+        if choice < 0.3:
+            return AT_QNAME
+        if choice < 0.6:
+            return encode_name(rng.choice(("a.b", "x", ".", "example.com")))
+        return rng.randbytes(rng.randrange(1, 8))
+
+    responses = []
+    for _ in range(count):
+        records = []
+        for _ in range(rng.randrange(1, 4)):
+            rtype = rng.choice(types)
+            rdata = rng.randbytes(rng.randrange(0, 24))
+            if rng.random() < 0.5 and rtype in (2, 5, 12, 39, 15, 33, 6, 250, 38):
+                target = encode_name(rng.choice(("a.b", "x", "e.com")))
+                rdata = rng.randbytes(prefixes.get(rtype, 0)) + target + rng.randbytes(rng.randrange(0, 22))
+            records.append(record(owner(), rtype, rdata, ttl=rng.choice((0, 300, 86400 * 400)),
+                                  rclass=rng.choice((1, 1, 1, 3, 255, 41, 0x8001))))
+        asked = question("example.com", rng.choice((1, 28, 255)))
+        response = message(rng.randrange(65536), qr=True, qd=[asked], an=records[:1], ns=records[1:2],
+                           ar=records[2:])
+        if rng.random() < 0.2:
+            response = response[: rng.randrange(12, len(response))]
+        responses.append(response)
+    return responses
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("verbose", [0, 1, 2, 3])
+def test_random_responses_match_tcpdump(verbose: int) -> None:
+    payloads = _random_responses(verbose + 100, 1500)
+    items = [("udp", 53, 40000, payload) for payload in payloads]
+    expected = tcpdump_texts(items, *(("-" + "v" * verbose,) if verbose else ()))
+    got = [format_dns(payload, False, verbose) for payload in payloads]
     assert _mismatches(items, got, expected) == []

@@ -142,7 +142,7 @@ class _Summary:
             length = data[offset]
             kind = length & 0xC0
             at_start = offset == chunk_start and after is None
-            if length and offset + 1 == self.captured and (kind == 0 or not at_start):
+            if length and offset + 1 == self.captured and (kind == 0 or (kind == 0xC0 and not at_start)):
                 return self.captured  # tcpdump stops quietly when a name's last kept byte starts a label
             if length == 0:
                 if label_bytes > _NAME_LIMIT:
@@ -281,9 +281,7 @@ class _Summary:
             self.need(offset, length)
             out.append(_text(data[offset : offset + length]))
         elif rtype == 256:
-            self.need(offset, 4)
-            priority, weight = struct.unpack_from(">HH", data, offset)
-            out.append(f" {priority} {weight} {_text(data[offset + 4 : offset + length])}")
+            self.uri(offset, length)
         elif rtype == 38:
             self.a6(offset)
         elif rtype == 250 and self.verbose:
@@ -308,6 +306,10 @@ class _Summary:
         if prefix_bits > 128:
             self.out.append(f" {prefix_bits}(bad plen)")
             return
+        if prefix_bits == 128:
+            self.out.append(" ")
+            self.name(offset + 1)
+            return
         suffix_bytes = 16 - prefix_bits // 8
         self.need(offset + 1, suffix_bytes)
         address = bytes(16 - suffix_bytes) + self.data[offset + 1 : offset + 1 + suffix_bytes]
@@ -316,18 +318,27 @@ class _Summary:
             self.out.append(" ")
             self.name(offset + 1 + suffix_bytes)
 
+    def uri(self, offset: int, length: int) -> None:
+        """Priority, weight and target; a record too short for them makes tcpdump read to the end."""
+        self.need(offset, 4)
+        priority, weight = struct.unpack_from(">HH", self.data, offset)
+        end = offset + length if length >= 4 else self.captured + 1
+        target = self.data[offset + 4 : end]
+        self.out.append(f" {priority} {weight} {_text(target)}")
+        self.need(offset + 4, end - offset - 4)
+
     def tsig(self, offset: int) -> None:
         out = self.out
         out.append(" ")
         offset = self.name(offset)
-        self.need(offset, 10)
-        fudge = self.u16(offset + 6)
+        self.need(offset, 8)
+        out.append(f" fudge={self.u16(offset + 6)}")
         mac_length = self.u16(offset + 8)
+        out.append(f" maclen={mac_length}")
         offset += 10 + mac_length
         self.need(offset, 6)
         original_id, error, other_length = struct.unpack_from(">HHH", self.data, offset)
-        out.append(f" fudge={fudge} maclen={mac_length} origid={original_id} error={error} "
-                   f"otherlen={other_length}")
+        out.append(f" origid={original_id} error={error} otherlen={other_length}")
 
     def edns_options(self, offset: int, end: int) -> None:
         out = self.out
