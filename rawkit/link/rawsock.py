@@ -44,9 +44,12 @@ class ProbeSocket:
         self.socket.close()
 
 
-def enable_receive_metadata(sock: socket.socket, family: int) -> None:
-    """Ask for a nanosecond kernel timestamp and the TTL / hop limit with every received packet."""
+def enable_receive_metadata(sock: socket.socket, family: int, *, ttl: bool = True) -> None:
+    """Ask for a nanosecond kernel timestamp with every received packet, and its TTL / hop limit
+    unless `ttl` is False (raw IPv4 sockets read it from the IP header)."""
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    if not ttl:
+        return
     if family == socket.AF_INET6:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
     else:
@@ -75,7 +78,7 @@ def open_icmp(family: int, *, allow_ping_socket: bool = True) -> ProbeSocket:
     if kind == "raw" and family == socket.AF_INET6:
         passed = icmp6_filter((ECHO_REPLY_V6, *ICMPV6_ERROR_TYPES))
         sock.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, passed)
-    enable_receive_metadata(sock, family)
+    enable_receive_metadata(sock, family, ttl=not (kind == "raw" and family == socket.AF_INET))
     sock.setblocking(False)
     return ProbeSocket(sock, family, kind)
 
@@ -87,7 +90,7 @@ def open_raw(family: int, proto: int) -> ProbeSocket:
         sock = socket.socket(family, socket.SOCK_RAW, proto)
     except PermissionError as error:
         raise NeedsPrivilege(error.errno, error.strerror) from None
-    enable_receive_metadata(sock, family)
+    enable_receive_metadata(sock, family, ttl=family == socket.AF_INET6)
     sock.setblocking(False)
     return ProbeSocket(sock, family, "raw")
 

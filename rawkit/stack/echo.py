@@ -18,7 +18,7 @@ from rawkit.link.rxstamp import Received, receive, receive_error
 from rawkit.stack.outcome import Outcome
 from rawkit.wire import ICMP, ICMPv6
 from rawkit.wire.addresses import ip4_bytes, ip6_bytes
-from rawkit.wire.checksum import internet_checksum, ones_sum
+from rawkit.wire.checksum import ones_sum
 from rawkit.wire.packet import decode_quoted
 
 TIMEVAL = struct.Struct("=qq")  # what iputils puts first in the data: the send time
@@ -73,6 +73,10 @@ class EchoProbe:
         self._address = (destination, 0)
         # the kernel fills the checksum of ICMPv6 and of ping sockets; raw ICMP needs ours
         self._sum_checksum = self.raw and family == socket.AF_INET
+        self._ip_header = self._sum_checksum  # raw IPv4 sockets deliver the IP header too
+        self._reply_type = ECHO_REPLY[family]
+        self._check_from = TIMEVAL.size if self.timing else 0
+        self._expected_tail = self.data[self._check_from :]
         # the checksum of everything but the sequence number and the timeval, summed once
         tail = self.data[TIMEVAL.size :] if self.timing else self.data
         self._fixed_sum = ones_sum(bytes((self._request_type, 0)) + self.ident.to_bytes(2, "big") + tail)
@@ -103,7 +107,9 @@ class EchoProbe:
         if self.timing:
             TIMEVAL.pack_into(message, 8, now_ns // 1_000_000_000, now_ns // 1000 % 1_000_000)
         if self._sum_checksum:
-            checksum = internet_checksum(message[8:24] if self.timing else b"", self._fixed_sum + seq)
+            # ones' complement sum = the number mod 0xFFFF (see wire.checksum), done inline: hot path
+            total = self._fixed_sum + seq + (int.from_bytes(message[8:24], "big") if self.timing else 0)
+            checksum = ~(total % 0xFFFF or 0xFFFF) & 0xFFFF
             message[2] = checksum >> 8
             message[3] = checksum & 0xFF
         self._sendto(message, self._address)
@@ -112,9 +118,11 @@ class EchoProbe:
         return now_ns
 
     def receive(self, sock: socket.socket) -> list[Outcome]:
-        """Every outcome waiting on `sock` (replies and errors for our probes; others dropped)."""
+        """Outcomes from one datagram waiting on `sock` (poll reports the socket again while more wait,
+        which spares a failing recvmsg per packet in flood mode), plus queued errors of a ping socket."""
         outcomes = []
-        while (received := receive(sock)) is not None:
+        received = receive(sock)
+        if received is not None:
             outcome = self.parse(received)
             if outcome is not None:
                 outcomes.append(outcome)
@@ -135,11 +143,11 @@ class EchoProbe:
 
     def parse(self, received: Received) -> Outcome | None:
         data = received.data
-        offset = (data[0] & 0x0F) * 4 if self.raw and self.family == socket.AF_INET else 0
+        offset = (data[0] & 0x0F) * 4 if self._ip_header else 0
         if len(data) < offset + 8:
             return None
         kind = data[offset]
-        if kind == ECHO_REPLY[self.family]:
+        if kind == self._reply_type:
             if self.raw and (data[offset + 4] << 8 | data[offset + 5]) != self.ident:
                 return None
             index = self._index(data[offset + 6] << 8 | data[offset + 7])
@@ -147,9 +155,10 @@ class EchoProbe:
                 return None
             ttl = data[8] if offset else received.ttl
             payload = data[offset + 8 :]
-            return Outcome(index, "reply", received.address, received.ts_ns, size=len(data) - offset, ttl=ttl,
-                           bad_byte=self._corruption(payload), data=payload,
-                           ipv6=self.family == socket.AF_INET6)
+            intact = payload[self._check_from :] == self._expected_tail
+            corrupted = None if intact else self._corruption(payload)
+            return Outcome(index, "reply", received.address, received.ts_ns, len(data) - offset, ttl,
+                           bad_byte=corrupted, data=payload, ipv6=self.family == socket.AF_INET6)
         if self.raw and kind in (ICMPV6_ERRORS if self.family == socket.AF_INET6 else ICMP_ERRORS):
             return self._error(received, offset)
         return None

@@ -112,6 +112,7 @@ class Pinger:
         self.answered = bytearray(SEQ_SPACE)
         self._exiting = False
         self._status_requested = False
+        self._timing = getattr(probe, "timing", True)  # no RTTs when the data is too short for a timeval
 
     def stop(self) -> None:
         self._exiting = True
@@ -133,6 +134,8 @@ class Pinger:
         linger_at = math.inf
         last_send = -math.inf
         stats.start_ns = time.time_ns()
+        if self.flood and self.interval == 0:
+            self._flood(poller, by_fd, deadline_at)
         while True:
             if self._status_requested:
                 self._status_requested = False
@@ -171,6 +174,36 @@ class Pinger:
                     self._drain_wakeup()
         return stats
 
+    def _flood(self, poller: select.poll, by_fd: dict[int, socket.socket], deadline_at: float) -> None:
+        """Flood with no interval: the next probe leaves as soon as the last is answered, or after 10 ms
+        without an answer. A tight loop of its own, as this is what bounds the packet rate; it returns
+        when every probe is sent (the general loop then waits for late replies) or on a stop."""
+        stats = self.statistics
+        answered = self.answered
+        count = self.count
+        monotonic = time.monotonic
+        while not self._exiting:
+            if self._status_requested:
+                self._status_requested = False
+                self.listener.status(stats)
+            if count and stats.transmitted >= count:
+                return
+            if self.deadline is not None and (stats.errors or monotonic() >= deadline_at):
+                return
+            self._send()
+            seq = stats.transmitted & 0xFFFF
+            give_up = monotonic() + FLOOD_RESEND
+            while not answered[seq] and not self._exiting:
+                remaining = give_up - monotonic()
+                if remaining <= 0:
+                    break
+                for fd, _events in poller.poll(math.ceil(remaining * 1000)):
+                    if fd in by_fd:
+                        for outcome in self.probe.receive(by_fd[fd]):
+                            self._account(outcome)
+                    else:
+                        self._drain_wakeup()
+
     def _send(self) -> None:
         stats = self.statistics
         index = stats.transmitted + 1
@@ -188,14 +221,16 @@ class Pinger:
             self.listener.sent(index)
         if index == 1:
             stats.start_ns = sent_ns
-        stats.last_ns = max(stats.last_ns, sent_ns)
+        if sent_ns > stats.last_ns:
+            stats.last_ns = sent_ns
 
     def _account(self, outcome: Outcome) -> None:
         stats = self.statistics
-        stats.last_ns = max(stats.last_ns, outcome.ts_ns)
+        if outcome.ts_ns > stats.last_ns:
+            stats.last_ns = outcome.ts_ns
         lag = stats.transmitted - outcome.index
-        if 0 <= lag < SEQ_SPACE // 2:
-            stats.pipe = max(stats.pipe, lag + 1)
+        if lag >= stats.pipe and lag < SEQ_SPACE // 2:
+            stats.pipe = lag + 1
         if outcome.kind == "error":
             stats.errors += 1
             self.listener.outcome(outcome, None, False)
@@ -208,7 +243,7 @@ class Pinger:
             stats.received += 1
             self.answered[seq] = 1
         rtt_us = outcome.ts_ns // 1000 - self.probe.sent_ns[seq] // 1000
-        if getattr(self.probe, "timing", True):
+        if self._timing:
             stats.add_rtt(rtt_us)
         else:
             rtt_us = None
