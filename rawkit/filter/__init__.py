@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rawkit.filter.bpf import bpf_program
+from rawkit.filter.dag import ACCEPT, REJECT, Node, decision_graph
 from rawkit.filter.errors import FilterError
-from rawkit.filter.ir import TRUE, Pred, satisfiable
 from rawkit.filter.linktypes import link_layer
 from rawkit.filter.pycode import python_predicate, python_source
 from rawkit.filter.semantics import Generator
@@ -24,18 +24,18 @@ class Filter:
     """A compiled filter. `match(frame, wirelen=None)`: wirelen is the original length on the wire
     (what `len`, `less`, `greater` test); it defaults to len(frame)."""
 
-    def __init__(self, expression: str, linktype: int, pred: Pred) -> None:
+    def __init__(self, expression: str, linktype: int, graph: Node) -> None:
         self.expression = expression
         self.linktype = linktype
-        self.ir = pred
-        self.match: Callable[..., bool] = python_predicate(pred)
+        self.graph = graph
+        self.match: Callable[..., bool] = python_predicate(graph)
 
     def bpf(self, snaplen: int = 262144) -> list[tuple[int, int, int, int]]:
-        return bpf_program(self.ir, snaplen)
+        return bpf_program(self.graph, snaplen)
 
     @property
     def python_source(self) -> str:
-        return python_source(self.ir)
+        return python_source(self.graph)
 
     def __repr__(self) -> str:
         return f"<Filter {self.expression!r} linktype {self.linktype}>"
@@ -45,11 +45,11 @@ def compile(expression: str, linktype: int = 1) -> Filter:  # noqa: A001 - the n
     """Compile a tcpdump filter expression for frames of `linktype`; raises FilterError."""
     link = link_layer(int(linktype))
     if not expression.strip():
-        return Filter(expression, link.linktype, TRUE)
-    pred = Generator(link).generate(parse(expression))
-    if not satisfiable(pred):
+        return Filter(expression, link.linktype, ACCEPT)
+    graph = decision_graph(Generator(link).generate(parse(expression)))
+    if graph is REJECT:
         raise FilterError("expression rejects all packets")
-    return Filter(expression, link.linktype, pred)
+    return Filter(expression, link.linktype, graph)
 
 
 def read_filter_file(path: str) -> str:

@@ -1,25 +1,12 @@
-"""Back end 2: the intermediate form as a classic BPF program, (code, jt, jf, k) tuples that
+"""Back end 2: the decision graph as a classic BPF program, (code, jt, jf, k) tuples that
 SO_ATTACH_FILTER accepts. Conditional jumps only reach 255 instructions ahead, so far targets get an
 unconditional `ja` trampoline."""
 
 from __future__ import annotations
 
+from rawkit.filter.dag import Node, topological
 from rawkit.filter.errors import FilterError
-from rawkit.filter.ir import (
-    And,
-    Arith,
-    Cmp,
-    Const,
-    HeaderLength,
-    Load,
-    Neg,
-    Not,
-    Or,
-    Pred,
-    Truth,
-    Value,
-    WireLength,
-)
+from rawkit.filter.ir import Arith, Const, HeaderLength, Load, Neg, Value, WireLength
 
 # instruction classes, sizes, modes, operations (linux/filter.h)
 LD, LDX, ST, STX, ALU, JMP, RET, MISC = range(8)
@@ -110,25 +97,19 @@ class _Assembler:
         self.scratch -= 1
         self.emit(kind | op | X, 0, jt, jf)
 
-    # --- predicates as jumps
-    def pred(self, pred: Pred, true: str, false: str) -> None:
-        if isinstance(pred, Truth):
-            self.jump(true if pred.value else false)
-        elif isinstance(pred, Not):
-            self.pred(pred.operand, false, true)
-        elif isinstance(pred, And):
-            middle = self.label()
-            self.pred(pred.left, middle, false)
-            self.place(middle)
-            self.pred(pred.right, true, false)
-        elif isinstance(pred, Or):
-            middle = self.label()
-            self.pred(pred.left, true, middle)
-            self.place(middle)
-            self.pred(pred.right, true, false)
-        else:
-            assert isinstance(pred, Cmp)
-            self.binary(JMP, JUMPS[pred.op], pred.left, pred.right, true, false)
+    # --- the decision graph as jumps
+    def graph(self, root: Node, accept: str, reject: str) -> None:
+        labels = {id(node): self.label() for node in topological(root)}
+
+        def target(node: Node) -> str:
+            if node.leaf:
+                return accept if node.verdict else reject
+            return labels[id(node)]
+
+        for node in topological(root):
+            self.place(labels[id(node)])
+            test = node.test
+            self.binary(JMP, JUMPS[test.op], test.left, test.right, target(node.high), target(node.low))
 
     def assemble(self) -> list[tuple[int, int, int, int]]:
         while True:
@@ -175,13 +156,13 @@ class _Assembler:
         return program
 
 
-def bpf_program(pred: Pred, snaplen: int = 262144) -> list[tuple[int, int, int, int]]:
-    """The classic BPF program for `pred`: returns `snaplen` for a match, 0 otherwise."""
-    if isinstance(pred, Truth):
-        return [(RET | K, 0, 0, snaplen if pred.value else 0)]
+def bpf_program(root: Node, snaplen: int = 262144) -> list[tuple[int, int, int, int]]:
+    """The classic BPF program for the decision graph: returns `snaplen` for a match, 0 otherwise."""
+    if root.leaf:
+        return [(RET | K, 0, 0, snaplen if root.verdict else 0)]
     assembler = _Assembler()
     accept, reject = assembler.label(), assembler.label()
-    assembler.pred(pred, accept, reject)
+    assembler.graph(root, accept, reject)
     assembler.place(accept)
     assembler.emit(RET | K, snaplen)
     assembler.place(reject)

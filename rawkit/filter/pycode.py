@@ -1,6 +1,6 @@
-"""Back end 1: the intermediate form as straight-line Python over the raw frame, compiled once.
+"""Back end 1: the decision graph as straight-line Python over the raw frame, compiled once.
 
-Each load is written as a direct index or a precompiled struct unpack; a load that every path has
+Each load is written as a direct index or a precompiled struct unpack; a load that the path has
 already performed is reused from a local (assignment expressions), so `tcp port 80` reads the
 EtherType once. A short frame raises IndexError/struct.error inside the predicate, which rejects
 the frame exactly as a BPF program's out-of-bounds load does.
@@ -11,20 +11,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from rawkit.filter.ir import (
-    And,
-    Arith,
-    Cmp,
-    Const,
-    HeaderLength,
-    Neg,
-    Not,
-    Or,
-    Pred,
-    Truth,
-    Value,
-    WireLength,
-)
+from rawkit.filter.dag import Node, topological
+from rawkit.filter.ir import Arith, Cmp, Const, HeaderLength, Neg, Value, WireLength
 
 _MASKED = frozenset(("+", "-", "*", "<<"))
 _COMPARE = {"eq": "==", "gt": ">", "ge": ">=", "set": "!="}
@@ -79,22 +67,6 @@ class _Writer:
             return text
         return f"({self.name(value)} := {text})"
 
-    def pred(self, pred: Pred, known: set) -> tuple[str, set]:
-        """Source for `pred` and the loads certainly done once its first operand has run."""
-        if isinstance(pred, Truth):
-            return str(pred.value), known
-        if isinstance(pred, Not) and isinstance(pred.operand, Cmp):
-            return self.comparison(pred.operand, known, _NEGATED)
-        if isinstance(pred, Not):
-            text, after = self.pred(pred.operand, known)
-            return f"(not {text})", after
-        if isinstance(pred, And | Or):
-            left, after = self.pred(pred.left, known)
-            right, _ = self.pred(pred.right, after)
-            return f"({left} {'and' if isinstance(pred, And) else 'or'} {right})", after
-        assert isinstance(pred, Cmp)
-        return self.comparison(pred, known, _COMPARE)
-
     def comparison(self, pred: Cmp, known: set, operators: dict[str, str]) -> tuple[str, set]:
         after = set(known)
         left = self.value(pred.left, after)
@@ -110,18 +82,14 @@ def _small(value: Arith) -> bool:
         and value.right.value < 1 << 16
 
 
-def python_source(pred: Pred) -> str:
-    first = _Writer()
-    first.pred(pred, set())
-    writer = _Writer(first.reused)
-    body, _ = writer.pred(pred, set())
-    length = "    if n is None:\n        n = len(p)\n" if writer.uses_length else ""
-    return (f"def match(p, n=None):\n{length}    try:\n        return {body}\n"
-            f"    except _REJECT:\n        return False\n")
+def python_source(root: Node) -> str:
+    first = _Graph(root, set())
+    first.source()
+    return _Graph(root, first.writer.reused).source()
 
 
-def python_predicate(pred: Pred) -> Callable[..., bool]:
-    source = python_source(pred)
+def python_predicate(root: Node) -> Callable[..., bool]:
+    source = python_source(root)
     namespace = {
         "_H": struct.Struct("!H").unpack_from,
         "_W": struct.Struct("!I").unpack_from,
@@ -129,3 +97,62 @@ def python_predicate(pred: Pred) -> Callable[..., bool]:
     }
     exec(compile(source, "<rawkit filter>", "exec"), namespace)  # noqa: S102 - our own generated code
     return namespace["match"]
+
+
+class _Graph:
+    """The decision graph as nested expressions; a node reached from several places, or nested too
+    deep for Python's parser, becomes a function of its own."""
+
+    MAX_NESTING = 40
+
+    def __init__(self, root: Node, reused: set) -> None:
+        self.root = root
+        self.writer = _Writer(reused)
+        self.order = topological(root)
+        incoming: dict[int, int] = {id(root): 1}
+        for node in self.order:
+            for child in (node.high, node.low):
+                incoming[id(child)] = incoming.get(id(child), 0) + 1
+        self.functions: dict[int, str] = {id(node): f"_n{index}" for index, node in enumerate(self.order)
+                                          if incoming[id(node)] > 1 and node is not root}
+        self.bodies: dict[int, str] = {}
+
+    def source(self) -> str:
+        body = self.expression(self.root, set(), 0, own=True)
+        helpers = []
+        for node in reversed(self.order):
+            name = self.functions.get(id(node))
+            if name is not None:
+                helpers.append(f"def {name}(p, n):\n    return {self.bodies[id(node)]}\n")
+        length = "    if n is None:\n        n = len(p)\n" if self.writer.uses_length else ""
+        return "".join(helpers) + (f"def match(p, n=None):\n{length}    try:\n        return {body}\n"
+                                   f"    except _REJECT:\n        return False\n")
+
+    def call(self, node: Node) -> str:
+        key = id(node)
+        if key not in self.bodies:
+            self.bodies[key] = ""  # placeholder: a graph has no cycles, so no recursion reaches it
+            self.bodies[key] = self.expression(node, set(), 0, own=True)
+        return f"{self.functions[key]}(p, n)"
+
+    def expression(self, node: Node, known: set, depth: int, own: bool = False) -> str:
+        if node.leaf:
+            return str(node.verdict)
+        if not own and id(node) in self.functions:
+            return self.call(node)
+        if depth > self.MAX_NESTING:
+            self.functions[id(node)] = f"_n{len(self.functions) + len(self.order)}"
+            return self.call(node)
+        high, low = node.high, node.low
+        test, after = self.writer.comparison(node.test, known, _COMPARE)
+        negated, _ = self.writer.comparison(node.test, set(known), _NEGATED)
+        if high.leaf and low.leaf:
+            return test if high.verdict else negated
+        if low.leaf:
+            inner = self.expression(high, after, depth + 1)
+            return f"({test} and {inner})" if not low.verdict else f"({negated} or {inner})"
+        if high.leaf:
+            inner = self.expression(low, after, depth + 1)
+            return f"({test} or {inner})" if high.verdict else f"({negated} and {inner})"
+        return (f"({self.expression(high, after, depth + 1)} if {test} "
+                f"else {self.expression(low, after, depth + 1)})")

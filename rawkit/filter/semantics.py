@@ -203,6 +203,11 @@ class Generator:
             return conj(source, destination)
         return disj(source, destination)
 
+    def _guarded_directions(self, direction: str | None, guard: Pred, source: Pred,
+                            destination: Pred) -> Pred:
+        """Each direction under its own copy of `guard`, the way tcpdump lays hosts out."""
+        return self._directions(direction, conj(guard, source), conj(guard, destination))
+
     def host4(self, q: Qualifiers, ident: Ident) -> Pred:
         address, mask = ipv4_network(ident, q.kind)
         if q.proto not in (None, "ip", "arp", "rarp"):
@@ -220,12 +225,12 @@ class Generator:
 
         tests = []
         if proto in (None, "ip"):
-            addresses = self._directions(direction, match(12), match(16))
-            tests.append(conj(self.ethertype(ETHERTYPE_IP), addresses))
+            ip = self.ethertype(ETHERTYPE_IP)
+            tests.append(self._guarded_directions(direction, ip, match(12), match(16)))
         for name, ethertype in (("arp", ETHERTYPE_ARP), ("rarp", ETHERTYPE_RARP)):
             if proto in (None, name):
-                addresses = self._directions(direction, match(14), match(24))
-                tests.append(conj(self.ethertype(ethertype), addresses))
+                guard = self.ethertype(ethertype)
+                tests.append(self._guarded_directions(direction, guard, match(14), match(24)))
         return any_of(*tests)
 
     def host6(self, q: Qualifiers, ident: Ident) -> Pred:
@@ -255,7 +260,7 @@ class Generator:
                 words.append(cmp("eq", field, Const(address >> shift & MASK32)))
             return all_of(*words)
 
-        return conj(self.ethertype(ETHERTYPE_IPV6), self._directions(direction, match(8), match(24)))
+        return self._guarded_directions(direction, self.ethertype(ETHERTYPE_IPV6), match(8), match(24))
 
     def host_name(self, q: Qualifiers, name: str) -> Pred:
         if q.kind not in (None, "host"):
@@ -325,15 +330,17 @@ class Generator:
                 return cmp("eq", field, Const(low))
             return conj(cmp("ge", field, Const(low)), inv(cmp("gt", field, Const(high))))
 
-        six_ports = self._directions(q.dir, in_range(Load(2, Const(self.net(40)))),
-                                     in_range(Load(2, Const(self.net(42)))))
-        six = all_of(self.ethertype(ETHERTYPE_IPV6),
-                     any_of(*(cmp("eq", self.byte(6), Const(p)) for p in protos)), six_ports)
-        four_ports = self._directions(q.dir, in_range(Load(2, self.transport(0))),
-                                      in_range(Load(2, self.transport(2))))
-        four_protos = any_of(*(cmp("eq", self.byte(9), Const(p)) for p in protos))
-        four = all_of(self.ethertype(ETHERTYPE_IP), four_protos,
-                      self.not_fragment(), four_ports)
+        # one copy of the port tests per transport protocol, as tcpdump generates them
+        six = conj(self.ethertype(ETHERTYPE_IPV6), any_of(*(
+            conj(cmp("eq", self.byte(6), Const(proto)),
+                 self._directions(q.dir, in_range(Load(2, Const(self.net(40)))),
+                                  in_range(Load(2, Const(self.net(42))))))
+            for proto in protos)))
+        four = conj(self.ethertype(ETHERTYPE_IP), any_of(*(
+            all_of(cmp("eq", self.byte(9), Const(proto)), self.not_fragment(),
+                   self._directions(q.dir, in_range(Load(2, self.transport(0))),
+                                    in_range(Load(2, self.transport(2)))))
+            for proto in protos)))
         return disj(six, four)
 
     # --- arithmetic
@@ -372,8 +379,8 @@ class Generator:
         elif proto == "icmp6":
             check = conj(self.ethertype(ETHERTYPE_IPV6), cmp("eq", self.byte(6), Const(58)))
             base, header = self.net(40), None
-        else:
-            check = conj(self.ip_proto(IPPROTO[proto]), self.not_fragment())
+        else:  # tcp, udp, sctp, icmp, igmp: IPv4 only, and not a later fragment
+            check = all_of(self.ethertype(ETHERTYPE_IP), self.proto_test(proto), self.not_fragment())
             base, header = self.net(0), HeaderLength(self.net(0))
         index_check, index = self.value(node.index)
         check = conj(check, index_check)
