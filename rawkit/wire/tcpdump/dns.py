@@ -336,9 +336,8 @@ class _Summary:
         mac_length = self.u16(offset + 8)
         out.append(f" maclen={mac_length}")
         offset += 10 + mac_length
-        self.need(offset, 6)
-        original_id, error, other_length = struct.unpack_from(">HHH", self.data, offset)
-        out.append(f" origid={original_id} error={error} otherlen={other_length}")
+        for index, field in enumerate(("origid", "error", "otherlen")):
+            out.append(f" {field}={self.u16(offset + 2 * index)}")
 
     def edns_options(self, offset: int, end: int) -> None:
         out = self.out
