@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -242,3 +244,27 @@ def test_unprivileged_ping_socket(lab):
         assert normalise(ours.stdout) == normalise(theirs.stdout)
     finally:
         lab["a"].sysctl("net.ipv4.ping_group_range", "1 0")
+
+
+def test_sigquit_status_and_sigint_summary(lab):
+    """SIGQUIT prints the short status line on stderr, SIGINT the statistics; exit 0 after replies."""
+    commands = (rawkit("ping", "-i", "0.1", B4), ["ping", "-i", "0.1", B4])
+    processes = [subprocess.Popen(lab["a"].command(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for cmd in commands]
+    time.sleep(1.0)  # both started (rawkit's interpreter takes a moment) and replies came
+    for process in processes:
+        process.send_signal(signal.SIGQUIT)
+    time.sleep(0.3)
+    for process in processes:
+        process.send_signal(signal.SIGINT)
+    (ours_out, ours_err), (theirs_out, theirs_err) = (process.communicate(timeout=10)
+                                                      for process in processes)
+    assert [process.returncode for process in processes] == [0, 0]
+
+    def shape(text: str) -> list[str]:
+        return [re.sub(r"\d+", "N", line) for line in normalise(text).splitlines()]
+
+    assert shape(ours_err) == shape(theirs_err) and ours_err.count(" packets, ") == 1
+    assert set(shape(ours_out)) == set(shape(theirs_out))
+    transmitted = int(re.search(r"(\d+) packets transmitted", ours_out).group(1))
+    assert ours_out.count(" bytes from ") == transmitted

@@ -16,7 +16,7 @@ import select
 import socket
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from rawkit.stack.outcome import Outcome
@@ -58,16 +58,16 @@ class Statistics:
     rtt_ewma8: int = 0  # iputils' smoothed RTT, times 8
     start_ns: int = 0
     last_ns: int = 0
-    rtts: list[int] = field(default_factory=list)
+    rtt_count: int = 0  # replies and duplicates with a time
 
     def add_rtt(self, rtt_us: int) -> None:
-        if not self.rtts or rtt_us < self.rtt_min:
+        if not self.rtt_count or rtt_us < self.rtt_min:
             self.rtt_min = rtt_us
         self.rtt_max = max(self.rtt_max, rtt_us)
         self.rtt_sum += rtt_us
         self.rtt_sum2 += rtt_us * rtt_us
         self.rtt_ewma8 = rtt_us * 8 if not self.rtt_ewma8 else self.rtt_ewma8 + rtt_us - self.rtt_ewma8 // 8
-        self.rtts.append(rtt_us)
+        self.rtt_count += 1
 
     @property
     def loss_percent(self) -> float:
@@ -84,7 +84,7 @@ class Statistics:
     @property
     def rtt_summary(self) -> tuple[int, int, int, int] | None:
         """(min, avg, max, mdev) in microseconds over replies and duplicates, or None without any."""
-        samples = len(self.rtts)
+        samples = self.rtt_count
         if not samples:
             return None
         average = self.rtt_sum // samples
