@@ -152,6 +152,28 @@ def tcp_reset_and_v6(clock: Clock) -> list[tuple[int, bytes]]:
     return s.frames + refused.frames
 
 
+def tcp_bulk_with_loss(clock: Clock, segments: int = 60) -> list[tuple[int, bytes]]:
+    """A bulk transfer b->a with timestamps and window scaling; now and then a segment is lost, the
+    receiver SACKs what came after it, and the sender retransmits (material for the plots)."""
+    s = TcpSession(clock, V4_A, V4_B, 45000, 80)
+    s.send("a", "S", options=(("MSS", 1460), ("WScale", 7), *_timestamps(1, 0)))
+    s.send("b", "SA", options=(("MSS", 1460), ("WScale", 7), *_timestamps(100, 1)))
+    s.send("a", "A", window=512, options=_timestamps(2, 100))
+    echo = 3
+    for index in range(segments):
+        seq = s.next["b"]
+        s.send("b", "A", b"x" * 1000, options=_timestamps(100 + index, echo))
+        if index % 15 == 7:
+            s.send("b", "A", b"y" * 1000, options=_timestamps(100 + index, echo))
+            block = ((seq + 1000) % 2**32, (seq + 2000) % 2**32)
+            s.send("a", "A", ack=seq, window=400, options=(("NOP", None), ("NOP", None), ("SAck", (block,))))
+            s.send("b", "A", b"x" * 1000, seq=seq, advance=False, options=_timestamps(101 + index, echo))
+        echo += 1
+        s.send("a", "A", window=512, options=_timestamps(echo, 100 + index))
+    s.close()
+    return s.frames
+
+
 def udp_and_icmp(clock: Clock) -> list[tuple[int, bytes]]:
     frames = []
     for index in range(3):
@@ -212,7 +234,7 @@ def fragments(clock: Clock) -> list[tuple[int, bytes]]:
 
 
 SCENARIOS = {"tcp-messy": tcp_messy, "tcp-port-reuse": tcp_port_reuse, "tcp-reset-v6": tcp_reset_and_v6,
-             "udp-icmp": udp_and_icmp, "fragments": fragments}
+             "tcp-bulk-loss": tcp_bulk_with_loss, "udp-icmp": udp_and_icmp, "fragments": fragments}
 
 
 def craft_captures(directory: Path) -> list[Path]:

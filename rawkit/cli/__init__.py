@@ -15,8 +15,12 @@ import click
 # name -> "module:attribute"; each subcommand lives in its own module
 COMMANDS: dict[str, str] = {
     "read": "rawkit.cli.read:read",
-    "trace": "rawkit.cli.trace:trace",
     "ping": "rawkit.cli.ping:ping",
+    "trace": "rawkit.cli.trace:trace",
+    "stats": "rawkit.cli.stats:stats",
+    "flows": "rawkit.cli.flows:flows",
+    "follow": "rawkit.cli.follow:follow",
+    "plot": "rawkit.cli.plot:plot",
 }
 
 
