@@ -32,6 +32,13 @@ KNOWN_DIFFERENCES: list[tuple[str, str]] = [
     (r"options \(timestamp", "IPv4 timestamp option contents are not decoded"),
 ]
 _KNOWN = [re.compile(pattern) for pattern, _ in KNOWN_DIFFERENCES]
+# Captures tcpdump itself stops reading early: rawkit's extra lines there are expected.
+KNOWN_UNREADABLE: dict[str, str] = {
+    "several_linktypes.pcapng": "tcpdump 4.99 stops at a pcapng interface whose link type differs from "
+                                "the first one's; rawkit reads every interface",
+    "two_sections.pcapng": "libpcap 1.10 fails on a second pcapng section of the other byte order "
+                           "('block size ... > maximum'); rawkit reads both sections",
+}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -49,8 +56,15 @@ def utc():
 
 
 def tcpdump_lines(path, flags: list[str]) -> list[str]:
+    """tcpdump's stdout; a gzip'd capture (which rawkit reads directly) reaches it through zcat."""
+    env = {**os.environ, "TZ": "UTC"}
+    if path.suffix == ".gz":
+        unzipped = subprocess.run(["zcat", str(path)], capture_output=True, timeout=60).stdout
+        result = subprocess.run(["tcpdump", "-nn", *flags, "-r", "-"], input=unzipped, capture_output=True,
+                                env=env, timeout=60)
+        return result.stdout.decode().splitlines()
     result = subprocess.run(["tcpdump", "-nn", *flags, "-r", str(path)], capture_output=True, text=True,
-                            env={**os.environ, "TZ": "UTC"}, timeout=60)
+                            env=env, timeout=60)
     return result.stdout.splitlines()
 
 
@@ -68,6 +82,8 @@ def compare(path, flags: list[str]) -> tuple[int, int, list[str]]:
     for op, start, stop, other_start, other_stop in matcher.get_opcodes():
         if op == "equal":
             same += stop - start
+            continue
+        if op == "insert" and path.name in KNOWN_UNREADABLE:
             continue
         for line in expected[start:stop] + got[other_start:other_stop]:
             if not any(pattern.search(line) for pattern in _KNOWN):
@@ -91,7 +107,7 @@ def _sweep(paths) -> None:
 
 @needs_tool("tcpdump")
 def test_bundled_captures_print_like_tcpdump():
-    paths = bundled_captures("*.pcap")
+    paths = bundled_captures()
     if not paths:
         pytest.skip("no bundled captures under captures/")
     _sweep(paths)

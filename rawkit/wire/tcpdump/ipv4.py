@@ -47,22 +47,25 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
             details = _details(data, off, tos, ident, frag_word, ttl, proto, header_len, total, checksum)
             return f"{prefix}{details}\n    {src} > {dst}:  [|ip]"
         return f"{prefix} [remaining caplen({caplen}) < header length({header_len})] [|ip]"
-    fragment_offset = (frag_word & 0x1FFF) * 8
-    if p.verbose:
-        prefix += _details(data, off, tos, ident, frag_word, ttl, proto, header_len,
-                           (data[off + 2] << 8 | data[off + 3]), checksum) + "\n    "
-    if fragment_offset:
-        return f"{prefix}{src} > {dst}: ip-proto-{proto}"
     l4 = off + header_len
     l4_length = total - header_len
-    src_raw, dst_raw = addresses[:4], addresses[4:]
-    if header_len > 20 and p.verbose:
-        dst_raw = _final_destination(data[off + 20 : off + header_len]) or dst_raw
+    pseudo = None  # pseudo-header sum without the length: only -v checks transport checksums
+    if p.verbose:
+        details = _details(data, off, tos, ident, frag_word, ttl, proto, header_len, total, checksum)
+        prefix += details + "\n    "
+        if not frag_word & 0x2000:
+            dst_raw = addresses[4:]
+            if header_len > 20:
+                dst_raw = _final_destination(data[off + 20 : off + header_len]) or dst_raw
+            pseudo = _pseudo(addresses[:4], dst_raw, proto, 0)
+    if frag_word & 0x1FFF:
+        return f"{prefix}{src} > {dst}: ip-proto-{proto}"
     if proto == 6:
-        pseudo = None if frag_word & 0x2000 or not p.verbose else _pseudo(src_raw, dst_raw, 6, l4_length)
-        return prefix + tcp.tcp(p, data, l4, l4_length, src_dot, dst_dot, addresses, pseudo)
+        return prefix + tcp.tcp(p, data, l4, l4_length, src_dot, dst_dot, addresses,
+                                None if pseudo is None else pseudo + l4_length)
     if proto == 17:
-        pseudo = None if frag_word & 0x2000 or p.verbose < 2 else _pseudo(src_raw, dst_raw, 17, 0)
+        if p.verbose < 2:
+            pseudo = None
         return prefix + udp.udp(p, data, l4, l4_length, src_dot, dst_dot, pseudo, False,
                                bool(frag_word & 0x2000))
     if proto == 1:

@@ -43,7 +43,7 @@ class Printer:
         self._second = -1
         self._second_text = ""
         self.hex = hex
-        self.tcp_seqs: dict[bytes, tuple[int, int]] = {}
+        self.tcp_seqs: dict[tuple[bytes, int], tuple[int, int]] = {}
         self.network_offset = 0  # where the last frame's network layer starts (set by body())
         self.address_names: dict[bytes, tuple[str, str, str, str]] = {}
 

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 _HEADER = struct.Struct("!HHIIBBHHH")
 _U32 = struct.Struct("!I")
 _TS = struct.Struct("!II")
-_NOP_NOP_TS = b"\x01\x01\x08\x0a"
+_WORDS3 = struct.Struct("!III")
+_NOP_NOP_TS = 0x0101080A  # the options Linux puts on every segment: nop, nop, timestamps
 _FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"), (0x40, "E"),
                  (0x80, "W"))
 FLAGS = tuple("".join(letter for bit, letter in _FLAG_LETTERS if value & bit) or "none"
@@ -42,11 +43,11 @@ def tcp(p: Printer, data: bytes, off: int, length: int, src: str, dst: str, key_
         if not p.absolute:
             # tcpdump's rule: the first ACK of a connection (or any SYN with ACK, a new connection
             # on the same ports) sets both directions' bases and prints absolute numbers
-            key = key_addrs + data[off : off + 4]
+            key = (key_addrs, sport << 16 | dport)  # the address bytes' hash is already cached
             bases = p.tcp_seqs.get(key)
             if bases is None or flags & 0x02:
                 half = len(key_addrs) // 2
-                reverse = key_addrs[half:] + key_addrs[:half] + data[off + 2 : off + 4] + data[off : off + 2]
+                reverse = (key_addrs[half:] + key_addrs[:half], dport << 16 | sport)
                 p.tcp_seqs[key] = (seq, (ack - 1) & 0xFFFFFFFF)
                 p.tcp_seqs[reverse] = ((ack - 1) & 0xFFFFFFFF, seq)
             else:
@@ -68,12 +69,12 @@ def tcp(p: Printer, data: bytes, off: int, length: int, src: str, dst: str, key_
     if flags & 0x20:  # URG
         numbers = f"{numbers}, urg {urgent}"
     checksum_text = _checksum_text(data, off, length, checksum, pseudo) if p.verbose else ""
-    if header_len == 20:
-        options = ""
-    elif header_len == 32 and data[off + 20 : off + 24] == _NOP_NOP_TS and len(data) >= off + 32:
-        tsval, tsecr = _TS.unpack_from(data, off + 24)
-        options = f", options [nop,nop,TS val {tsval} ecr {tsecr}]"
-    else:
+    options = ""
+    if header_len == 32 and len(data) >= off + 32:
+        first, tsval, tsecr = _WORDS3.unpack_from(data, off + 20)
+        if first == _NOP_NOP_TS:
+            options = f", options [nop,nop,TS val {tsval} ecr {tsecr}]"
+    if header_len > 20 and not options:
         text, complete = _options(data, off + 20, off + header_len, ack_base)
         if not complete:
             head = f"{src}{sport} > {dst}{dport}: Flags [{FLAGS[flags]}]"

@@ -41,15 +41,16 @@ class Clock:
             return f"{self._cached_text}.{ns:09d} "
         if style == EPOCH:
             return f"{seconds}.{self._fraction(ns)} "
-        # tcpdump rounds each stamp down to its precision first, then subtracts
+        # tcpdump rounds each stamp down to its precision first, then subtracts; a zero stamp
+        # (a pcapng simple packet block has none) never becomes the reference
         stamp = ts_ns - ts_ns % self._unit
         if style == DELTA:
-            reference = stamp if self._previous is None else self._previous
+            reference = self._previous or stamp
             self._previous = stamp
         else:
-            if self._first is None:
+            if not self._first:
                 self._first = stamp
-            reference = self._first
+            reference = self._first or stamp
         return self._delta(stamp - reference)
 
     def _delta(self, elapsed_ns: int) -> str:

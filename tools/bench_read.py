@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""`rawkit read FILE > /dev/null` against `tcpdump -nn -r FILE > /dev/null`, in the same run.
+
+Why: `rawkit read` promises tcpdump's lines at no less than half tcpdump's packet rate. Both
+commands run alternately (so machine load hits both alike) and the best of N runs of each is
+kept; wall time and CPU time (user+sys of the child) are both reported, with the ratio of
+rawkit's packets/s to tcpdump's.
+
+The environment matters to tcpdump: with TZ unset, glibc checks /etc/localtime on every
+localtime() call, i.e. once per packet, which costs tcpdump about half its time; with TZ set
+(e.g. --tz UTC) it does not. Both sides get the same environment; the default is yours.
+
+    python3 tools/bench_read.py [FILE] [--runs 3] [--tz UTC] [-- extra flags for both, e.g. -e -v]
+
+FILE defaults to /tmp/rawkit-bench.pcap (tools/make_bench_capture.py makes one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+DEFAULT_CAPTURE = "/tmp/rawkit-bench.pcap"
+
+
+def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run with stdout to /dev/null; raises if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        result = subprocess.run(command, stdout=sink, stderr=subprocess.PIPE, env=env)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(f"bench_read: {' '.join(command)} failed: {result.stderr.decode(errors='replace')}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def count_packets(path: str) -> int:
+    """The packet count, from rawkit itself (`--count`), checked against tcpdump's."""
+    ours = subprocess.run([sys.executable, "-m", "rawkit", "read", "--count", path], capture_output=True,
+                          text=True, check=True).stdout.split()[0]
+    theirs = subprocess.run(["tcpdump", "--count", "-r", path], capture_output=True, text=True,
+                            check=True).stdout.split()[0]
+    if ours != theirs:
+        raise SystemExit(f"bench_read: packet counts differ: rawkit {ours}, tcpdump {theirs}")
+    return int(ours)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("capture", nargs="?", default=DEFAULT_CAPTURE)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each command; the best is kept")
+    parser.add_argument("--tz", help="TZ for both commands (default: the environment's)")
+    parser.add_argument("flags", nargs=argparse.REMAINDER, help="after --: flags given to both commands")
+    args = parser.parse_args()
+    flags = [flag for flag in args.flags if flag != "--"]
+    if not os.path.exists(args.capture):
+        raise SystemExit(f"bench_read: {args.capture} not found (make one: tools/make_bench_capture.py)")
+    if shutil.which("tcpdump") is None:
+        raise SystemExit("bench_read: tcpdump is not installed")
+    packets = count_packets(args.capture)
+    commands = {
+        "rawkit": [sys.executable, "-m", "rawkit", "read", *flags, args.capture],
+        "tcpdump": ["tcpdump", "-nn", *flags, "-r", args.capture],
+    }
+    env = dict(os.environ)
+    if args.tz is not None:
+        env["TZ"] = args.tz
+    best = {name: (float("inf"), float("inf")) for name in commands}
+    for _ in range(args.runs):
+        for name, command in commands.items():
+            wall, cpu = run_once(command, env)
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+    shown = ' '.join(flags) or '(none)'
+    print(f"{args.capture}: {packets} packets, best of {args.runs} runs, flags {shown}, "
+          f"TZ={env.get('TZ', '(unset)')}")
+    for name, (wall, cpu) in best.items():
+        print(f"  {name:8s} wall {wall:6.2f} s  {packets / wall:10.0f} packets/s   "
+              f"cpu {cpu:6.2f} s  {packets / cpu:10.0f} packets/s")
+    wall_ratio = best["tcpdump"][0] / best["rawkit"][0]
+    cpu_ratio = best["tcpdump"][1] / best["rawkit"][1]
+    print(f"  ratio rawkit/tcpdump packets/s: wall {wall_ratio:.2f}x, cpu {cpu_ratio:.2f}x (goal >= 0.50x)")
+
+
+if __name__ == "__main__":
+    main()
