@@ -123,3 +123,21 @@ def test_congestion_window_restarts_after_idle_longer_than_rto():
         pair.exchange()
         initial = 10 * pair.c.send_mss
         assert pair.c.congestion.cwnd == (initial if expect_reset else grown)
+
+
+def test_pure_acks_carry_snd_max_after_going_back():
+    """Regression: with snd_nxt rewound by an RTO, ACKs sent at snd_nxt fell behind the peer's
+    RCV.NXT, were unacceptable there, and two such peers ACKed each other forever."""
+    pair = Pair(client_settings=Settings(nodelay=True), server_settings=Settings(nodelay=True), delay=0.01)
+    pair.handshake()
+    pair.to_server.rule = pair.to_client.rule = lambda segment: 0.0 if segment.payload else None
+    pair.client.outbox += bytes(3 * pair.c.send_mss)
+    pair.server.outbox += bytes(3 * pair.s.send_mss)
+    pair.run(until=lambda: pair.c.retries and pair.s.retries, limit=5)    # data arrived, ACKs lost
+    assert seqmath.lt(pair.c.snd_nxt, pair.c.snd_max) and seqmath.lt(pair.s.snd_nxt, pair.s.snd_max)
+    pair.to_server.rule = pair.to_client.rule = None
+    before = len(pair.to_server.sent) + len(pair.to_client.sent)
+    assert pair.run(until=lambda: pair.c.snd_una == pair.c.snd_max and pair.s.snd_una == pair.s.snd_max,
+                    limit=5)
+    assert len(pair.to_server.sent) + len(pair.to_client.sent) - before < 20
+    assert all(s.seq == pair.c.snd_max for _, s in pair.to_server.sent[before:] if not s.payload)

@@ -495,7 +495,7 @@ class Connection:
                 if self._rto_at is None:
                     self._rto_at = now + self._rto()
             elif self._ack_now and self._have_irs:
-                out.append(self._segment(ACK, self.snd_nxt, now=now))
+                out.append(self._segment(ACK, self.snd_max, now=now))
             return out
         if self._retransmit_head:
             self._retransmit_head = False
@@ -508,7 +508,7 @@ class Connection:
         while (segment := self._next_data_segment(now)) is not None:
             out.append(segment)
         if self._ack_now:
-            out.append(self._segment(ACK, self.snd_nxt, now=now))
+            out.append(self._segment(ACK, self.snd_max, now=now))
         self._arm_persist(now)
         return out
 
@@ -679,7 +679,7 @@ class Connection:
     def _ack_immediately(self, now: float) -> None:
         """Build the ACK now rather than at `poll`: a stack that feeds a burst of segments before
         polling must still emit one duplicate ACK per segment, or fast retransmit never triggers."""
-        self._replies.append(self._segment(ACK, self.snd_nxt, now=now))
+        self._replies.append(self._segment(ACK, self.snd_max, now=now))
 
     def _tsval(self, now: float) -> int:
         return (int(now * 1000) + self._ts_offset) & seq.MASK
