@@ -11,6 +11,13 @@ What the dominating tests decide: an equality test with a constant fixes its loa
 true branch and excludes that value on the false branch; any other test decides only itself.
 Arithmetic the user wrote and tests made by primitives never decide each other (tcpdump compiles
 them differently).
+
+Known limits, from random compositions checked against tcpdump 4.99 / libpcap 1.10: tcpdump's
+optimiser sometimes proves more compositions empty ("expression rejects all packets") where this
+graph still has paths (rawkit then accepts the expression and selects nothing); on frames cut short
+by the snapshot length, a few compositions differ in which loads run and so in whether the frame
+passes. libpcap also miscompiles some (`not net N or not (X and net N)` matches frames it must not);
+rawkit keeps the logical meaning there.
 """
 
 from __future__ import annotations
