@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "flows": "rawkit.cli.flows:flows",
     "follow": "rawkit.cli.follow:follow",
     "plot": "rawkit.cli.plot:plot",
+    "sniff": "rawkit.cli.sniff:sniff",
 }
 
 
