@@ -50,6 +50,9 @@ PAYLOADS = [
     b"GET / HTTP/1.1\r\nab\r", b"GET / HTTP/1.1\r\n\n\nx\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
     *(b"GET /" + bytes([byte]) + b" HTTP/1.1\r\n" for byte in range(256)),
+    # the first word's length limit, bulk data
+    *(b"x" * size + b" 200 OK\r\n" for size in (127, 128, 129, 1000)), b"GET" * 500, b"x" * 1448,
+    b"HTTP/1.1" + b" " * 600 + b"200 OK\r\n", b"GET " + b"x" * 1400 + b"\r\n",
 ]
 
 

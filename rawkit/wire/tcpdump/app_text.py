@@ -3,6 +3,8 @@ the high half ("\\x00" -> "^@", "\\x7f" -> "^?", "\\xff" -> "M-^?")."""
 
 from __future__ import annotations
 
+import re
+
 
 def _char(byte: int) -> str:
     prefix = ""
@@ -18,5 +20,10 @@ def _char(byte: int) -> str:
 CHARS = tuple(_char(byte) for byte in range(256))
 
 
+_PLAIN = re.compile(rb"[\x20-\x7e]*")
+
+
 def escaped(data: bytes) -> str:
+    if _PLAIN.fullmatch(data):
+        return data.decode("ascii")
     return "".join([CHARS[byte] for byte in data])

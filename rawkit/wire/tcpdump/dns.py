@@ -18,7 +18,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from rawkit.wire.tcpdump.app_text import CHARS as _CHARS
+from rawkit.wire.tcpdump.app_text import escaped as _text
 from rawkit.wire.tcpdump.dns_edns import OptionCutShort, bitstring_text, format_option, option_name
 
 _HEADER = struct.Struct(">HHHHHH")
@@ -53,10 +53,6 @@ _TTL_UNITS = ((365 * 86400, "y"), (7 * 86400, "w"), (86400, "d"), (3600, "h"), (
 
 class _Truncated(Exception):
     """The message ran out (or a name was unreadable): tcpdump ends the line with " [|domain]"."""
-
-
-def _text(data: bytes) -> str:
-    return "".join([_CHARS[byte] for byte in data])
 
 
 def type_name(rtype: int) -> str:
@@ -104,24 +100,20 @@ class _Summary:
 
     def skip_name(self, offset: int) -> int:
         """The offset after the name at `offset`, reading only its length bytes."""
-        data = self.data
-        while True:
-            self.need(offset, 1)
+        data, captured = self.data, self.captured
+        while offset < captured:
             length = data[offset]
-            kind = length & 0xC0
-            if kind == 0xC0:
-                return offset + 2
-            if kind == 0x40:
-                if length != 0x41:
-                    raise _Truncated
-                self.need(offset + 1, 1)
-                offset += 2 + _bitstring_bytes(data[offset + 1])
-            elif kind == 0x80:
-                raise _Truncated
-            elif length == 0:
-                return offset + 1
-            else:
+            if length < 0x40:
+                if length == 0:
+                    return offset + 1
                 offset += length + 1
+            elif length >= 0xC0:
+                return offset + 2
+            elif length == 0x41 and offset + 1 < captured:
+                offset += 2 + _bitstring_bytes(data[offset + 1])
+            else:
+                break
+        raise _Truncated
 
     def name(self, offset: int) -> int:
         """Print the name at `offset`; return the offset after it in place (not after pointers).

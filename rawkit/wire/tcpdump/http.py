@@ -8,13 +8,16 @@ right after ", length N" of the TCP line, with no space in between:
     IP 198.18.0.2.80 > 198.18.0.1.40000: Flags [.], seq 1:1449, ack 79, win 507, length 1448: HTTP
 
 tcpdump takes a payload for HTTP when it starts with one of its 38 methods (any case) or with a
-status-like "<token> <3 digits>" (any printable token: "SIP/2.0 200 OK" counts too), each followed by
-a blank, CR, LF or the end. The first line is then shown if it holds only printable ASCII and tabs and
-ends in LF or CRLF; a line the payload cuts short is shown with " [|http]". With -v tcpdump prints
-", length: N" and every line on its own tab-indented line, up to the first line breaking those rules.
+status-like "<token> <3 digits>" (any printable token of at most 128 bytes: "SIP/2.0 200 OK" counts
+too), each followed by a blank, CR, LF or the end. The first line is then shown if it holds only
+printable ASCII and tabs and ends in LF or CRLF; a line the payload cuts short is shown with
+" [|http]". With -v tcpdump prints ", length: N" and every line on its own tab-indented line, up to
+the first line breaking those rules. Anything else on these ports is just ": HTTP".
 """
 
 from __future__ import annotations
+
+import re
 
 _METHODS = frozenset((
     b"GET", b"PUT", b"COPY", b"HEAD", b"LOCK", b"MOVE", b"POLL", b"POST", b"BCOPY", b"BMOVE", b"MKCOL",
@@ -23,9 +26,10 @@ _METHODS = frozenset((
     b"BPROPFIND", b"PROPPATCH", b"UNCHECKOUT", b"MKACTIVITY", b"MKWORKSPACE", b"UNSUBSCRIBE",
     b"RPC_CONNECT", b"VERSION-CONTROL", b"BASELINE-CONTROL", b"BPROPPATCH",
 ))
-_TEXT_BYTES = frozenset((0x09, *range(0x20, 0x7F)))
-_TOKEN_BYTES = frozenset(range(0x21, 0x7F))
-_DIGITS = frozenset(b"0123456789")
+_MAX_TOKEN = 128  # a longer first word is never HTTP for tcpdump
+_TEXT_RUN = re.compile(rb"[\t\x20-\x7e]*")
+_TOKEN_RUN = re.compile(rb"[\x21-\x7e]{0,%d}" % (_MAX_TOKEN + 1))
+_STATUS_CODE = re.compile(rb" +[0-9]{3}")
 _AFTER_TOKEN = frozenset(b" \t\r\n")
 
 
@@ -34,22 +38,18 @@ def _line(payload: bytes, start: int, cut: bool) -> tuple[bytes, int, str] | Non
 
     It ends as "eol" (LF or CRLF), "end" (the payload ends first) or "cut" (the capture ends first).
     """
-    offset = start
-    end = len(payload)
-    while offset < end:
-        byte = payload[offset]
-        if byte == 0x0A:
-            return payload[start:offset], offset + 1, "eol"
-        if byte == 0x0D:
-            if offset + 1 < end and payload[offset + 1] == 0x0A:
-                return payload[start:offset], offset + 2, "eol"
-            if offset + 1 == end and cut:
-                return payload[start:offset], end, "cut"
-            return None
-        if byte not in _TEXT_BYTES:
-            return None
-        offset += 1
-    return payload[start:], end, "cut" if cut else "end"
+    end = _TEXT_RUN.match(payload, start).end()
+    if end == len(payload):
+        return payload[start:], end, "cut" if cut else "end"
+    byte = payload[end]
+    if byte == 0x0A:
+        return payload[start:end], end + 1, "eol"
+    if byte == 0x0D:
+        if end + 1 < len(payload) and payload[end + 1] == 0x0A:
+            return payload[start:end], end + 2, "eol"
+        if end + 1 == len(payload) and cut:
+            return payload[start:end], len(payload), "cut"
+    return None
 
 
 def _ends_word(payload: bytes, offset: int, cut: bool) -> bool:
@@ -58,29 +58,18 @@ def _ends_word(payload: bytes, offset: int, cut: bool) -> bool:
     return payload[offset] in _AFTER_TOKEN
 
 
-def _token_end(payload: bytes) -> int:
-    offset = 0
-    while offset < len(payload) and payload[offset] in _TOKEN_BYTES:
-        offset += 1
-    return offset
-
-
 def _is_http(payload: bytes, cut: bool) -> bool:
     """Whether tcpdump takes the payload for HTTP: a known method or "<token> <3 digits>" leads it.
 
     The check looks at raw bytes; it does not require the first line to be printable.
     """
-    token_end = _token_end(payload)
-    if not token_end or not _ends_word(payload, token_end, cut):
+    token_end = _TOKEN_RUN.match(payload).end()
+    if not 0 < token_end <= _MAX_TOKEN or not _ends_word(payload, token_end, cut):
         return False
     if payload[:token_end].upper() in _METHODS:
         return True
-    code_start = token_end
-    while code_start < len(payload) and payload[code_start] == 0x20:
-        code_start += 1
-    code = payload[code_start : code_start + 3]
-    return (code_start > token_end and len(code) == 3 and all(digit in _DIGITS for digit in code)
-            and _ends_word(payload, code_start + 3, cut))
+    code = _STATUS_CODE.match(payload, token_end)
+    return code is not None and _ends_word(payload, code.end(), cut)
 
 
 def format_http(payload: bytes, verbose: int = 0, *, length: int | None = None) -> str | None:
