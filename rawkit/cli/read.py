@@ -60,7 +60,7 @@ def read(words: tuple[str, ...], read_file: str | None, limit: int | None, link_
         raise click.UsageError("at most five -t")
     hex_mode = _hex_mode(hex_only, hex_ascii, ascii_only)
     capture = _open(read_file)
-    _announce(read_file, capture, write_to)
+    _announce(read_file, capture)
     if filter_file is not None:
         from rawkit.filter import read_filter_file
 
@@ -72,6 +72,13 @@ def read(words: tuple[str, ...], read_file: str | None, limit: int | None, link_
     packets = _selected(capture, match, limit)
     printer = Printer(link_headers=link_headers, verbose=verbose, absolute=absolute, quiet=quiet,
                       timestamps=_TIMESTAMP_STYLES[time_style], nano=nano, hex=hex_mode)
+    with capture:
+        _output(packets, printer, capture, write_to, count_only, as_json)
+
+
+def _output(packets: Iterable[Any], printer: Printer, capture: Any, write_to: str | None, count_only: bool,
+            as_json: bool) -> None:
+    """Write what was asked for; the lines before a damaged record go out before the error."""
     try:
         if write_to is not None:
             _write(packets, write_to, capture)
@@ -111,7 +118,7 @@ def _open(path: str) -> Any:
         raise Failure(f"{path}: {error.strerror or error}", 1) from None
 
 
-def _announce(path: str, capture: Any, write_to: str | None) -> None:
+def _announce(path: str, capture: Any) -> None:
     """tcpdump's first line, on stderr so stdout stays the packets."""
     linktype = capture.linktype
     name = _LINK_NAMES.get(linktype, f"{linktype}")
@@ -119,30 +126,43 @@ def _announce(path: str, capture: Any, write_to: str | None) -> None:
     sys.stderr.write(f"reading from file {path}, link-type {name}, snapshot length {snaplen}\n")
 
 
-def _filter(expression: str, linktype: int) -> Callable[[bytes, int], bool]:
-    """The compiled filter's match function; the one place `rawkit read` touches rawkit.filter."""
+def _filter(expression: str, linktype: int) -> Callable[[Any], bool]:
+    """A packet predicate for the filter words: the one place `rawkit read` touches rawkit.filter.
+    A pcapng file may hold several link types: one compiled filter each, made on first need."""
     try:
         from rawkit.filter import compile as compile_filter
     except ImportError:
         raise Failure("filters are not available yet", 2) from None
-    try:
-        return compile_filter(expression, linktype).match
-    except ValueError as error:  # rawkit.filter.FilterError is a ValueError
-        raise Failure(str(error), 2) from None
+
+    def compiled(for_linktype: int) -> Callable[[bytes, int], bool]:
+        try:
+            return compile_filter(expression, for_linktype).match
+        except ValueError as error:  # rawkit.filter.FilterError is a ValueError
+            raise Failure(str(error), 2) from None
+
+    matchers = {linktype: compiled(linktype)}
+
+    def match(pkt: Any) -> bool:
+        matcher = matchers.get(pkt.linktype)
+        if matcher is None:
+            matcher = matchers[pkt.linktype] = compiled(pkt.linktype)
+        return matcher(pkt.data, pkt.wirelen)
+
+    return match
 
 
-def _selected(capture: Iterable[Any], match: Callable[[bytes, int], bool] | None,
+def _selected(capture: Iterable[Any], match: Callable[[Any], bool] | None,
               limit: int | None) -> Iterable[Any]:
     if match is None and limit is None:
         return capture
     return _matching(capture, match, limit)
 
 
-def _matching(capture: Iterable[Any], match: Callable[[bytes, int], bool] | None,
+def _matching(capture: Iterable[Any], match: Callable[[Any], bool] | None,
               limit: int | None) -> Iterable[Any]:
     taken = 0
     for pkt in capture:
-        if match is not None and not match(pkt.data, pkt.wirelen):
+        if match is not None and not match(pkt):
             continue
         yield pkt
         taken += 1
