@@ -182,6 +182,8 @@ class Pinger:
         answered = self.answered
         count = self.count
         monotonic = time.monotonic
+        receive, account = self.probe.receive, self._account
+        sockets = list(by_fd.values())
         while not self._exiting:
             if self._status_requested:
                 self._status_requested = False
@@ -192,6 +194,10 @@ class Pinger:
                 return
             self._send()
             seq = stats.transmitted & 0xFFFF
+            # on a veth the kernel has usually queued the reply before sendto returns: read first, poll after
+            for sock in sockets:
+                for outcome in receive(sock):
+                    account(outcome)
             give_up = monotonic() + FLOOD_RESEND
             while not answered[seq] and not self._exiting:
                 remaining = give_up - monotonic()
