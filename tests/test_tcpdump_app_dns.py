@@ -351,3 +351,24 @@ def test_random_responses_match_tcpdump(verbose: int) -> None:
     expected = tcpdump_texts(items, *(("-" + "v" * verbose,) if verbose else ()))
     got = [format_dns(payload, False, verbose) for payload in payloads]
     assert _mismatches(items, got, expected) == []
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("verbose", [0, 2])
+def test_mutated_tcp_segments_match_tcpdump(verbose: int) -> None:
+    """DNS over TCP: right and wrong length prefixes, short segments, captures cut short."""
+    rng = random.Random(verbose + 53)
+    items = []
+    for payload in _mutations(verbose + 530, 1500):
+        choice = rng.random()
+        if choice < 0.7:
+            segment = _prefixed(payload)
+        elif choice < 0.85:
+            segment = struct.pack(">H", rng.randrange(65536)) + payload
+        else:
+            segment = payload[: rng.randrange(0, 4)]
+        kept = rng.randrange(len(segment) + 1) if rng.random() < 0.3 else len(segment)
+        items.append(("tcp", 53, 40000, segment, kept))
+    expected = tcpdump_texts(items, *(("-" + "v" * verbose,) if verbose else ()))
+    got = [format_dns(segment[:kept], True, verbose, length=len(segment)) for *_, segment, kept in items]
+    assert _mismatches(items, got, expected) == []

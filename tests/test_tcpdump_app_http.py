@@ -110,3 +110,23 @@ def test_http_cut_by_snap_length_matches_tcpdump(verbose: int) -> None:
                   for (*_, payload, kept), theirs in zip(items, expected, strict=True)
                   if (ours := format_http(payload[:kept], verbose, length=len(payload)) or "") != theirs]
     assert mismatches == []
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_random_pieces_match_tcpdump(verbose: int) -> None:
+    """Payloads glued from HTTP-ish pieces, a third of them cut short by the snap length."""
+    rng = random.Random(8080 + verbose)
+    pieces = [b"GET", b"get", b"POST", b"HTTP/1.1", b"HTTP/", b" ", b"  ", b"\t", b"200", b"20", b"2000",
+              b"OK", b"/", b"\r\n", b"\n", b"\r", b"\x00", b"\xff", b"x", b"~", b"Host: a", b"SIP/2.0",
+              b"\r\n\r\n", b"\x7f"]
+    items = []
+    for _ in range(2000):
+        payload = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 14)))
+        kept = rng.randrange(len(payload) + 1) if rng.random() < 0.3 else len(payload)
+        items.append(("tcp", 40000, 80, payload, kept))
+    expected = tcpdump_texts(items, *(("-v",) if verbose else ()))
+    mismatches = [(payload[:kept], ours, theirs)
+                  for (*_, payload, kept), theirs in zip(items, expected, strict=True)
+                  if (ours := format_http(payload[:kept], verbose, length=len(payload)) or "") != theirs]
+    assert mismatches == []

@@ -460,6 +460,8 @@ def format_dns(payload: bytes, over_tcp: bool = False, verbose: int = 0, *, mdns
     if length is None or length < len(payload):
         length = len(payload)
     if over_tcp:
+        if not length:
+            return ""  # tcpdump prints nothing for a segment without data
         if length < 2:
             return f" [DNS over TCP: length {length} < 2] (invalid)"
         if len(payload) < 2:
