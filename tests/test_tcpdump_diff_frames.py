@@ -4,6 +4,7 @@ check that tcpdump reads them all (the comparisons live in test_tcpdump_diff.py)
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 
 import pytest
@@ -47,6 +48,10 @@ def ip(**fields) -> IPv4:
 
 def ip6(**fields) -> IPv6:
     return IPv6(**{"src": "fd00:18::1", "dst": "fd00:18::2", **fields})
+
+
+def _dns_name(name: str) -> bytes:
+    return b"".join(bytes((len(label),)) + label.encode() for label in name.split(".")) + b"\0"
 
 
 def write_pcaps(directory, frames: list[tuple[int, bytes, int | None]]) -> list:
@@ -242,6 +247,24 @@ def crafted_frames() -> list[tuple[int, bytes, int | None]]:
     add(ip6()/UDP(sport=1,dport=2), 101)
     add(ip()/UDP(sport=1,dport=2), 228)
     add(ip6()/UDP(sport=1,dport=2), 229)
+    # DNS over UDP, TCP and mDNS (rawkit.wire.tcpdump.dns prints these)
+    query = (struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + _dns_name("example.com")
+             + struct.pack("!HH", 1, 1))
+    answer = (struct.pack("!HHHHHH", 0x1234, 0x8180, 1, 1, 0, 0) + _dns_name("example.com")
+              + struct.pack("!HH", 1, 1) + b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4)
+              + bytes([93, 184, 216, 34]))
+    add(E()/ip()/UDP(sport=40000,dport=53)/query)
+    add(E()/ip(src="198.18.0.2",dst="198.18.0.1")/UDP(sport=53,dport=40000)/answer)
+    add(E()/ip6()/UDP(sport=40000,dport=53)/query)
+    add(E()/ip(dst="224.0.0.251")/UDP(sport=5353,dport=5353)/query)
+    add(E()/ip()/TCP(sport=40001,dport=53,flags="PA",seq=1,ack=1)/(struct.pack("!H", len(query)) + query))
+    # IPv6 AH and ESP, an ICMPv6 error quoting TCP, an SLL2 interface this host does not have
+    add(E()/ip6(nh=51)/(bytes((17, 4, 0, 0)) + (0x100).to_bytes(4, "big") + (7).to_bytes(4, "big") + bytes(12)
+                          + bytes(UDP(sport=1, dport=2))))
+    add(E()/ip6(nh=50)/((0x200).to_bytes(4, "big") + (9).to_bytes(4, "big") + bytes(16)))
+    quoted_tcp6 = bytes(ip6(src="fd00:18::2",dst="fd00:18::1")/TCP(sport=8000,dport=40000,flags="S"))
+    add(E()/ip6()/ICMPv6(type=1,code=4)/quoted_tcp6)
+    add(CookedLinuxV2(pkttype=0,ifindex=4242,addr=A)/ip()/UDP(sport=1,dport=2), 276)
     return out
 
 

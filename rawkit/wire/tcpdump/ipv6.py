@@ -127,7 +127,8 @@ def _extension(p: Printer, nh: int, header: bytes) -> str | None:
     if nh == 43:
         return _routing(p, header)
     spi, seq = int.from_bytes(header[4:8], "big"), int.from_bytes(header[8:12], "big")
-    return f"AH(spi=0x{spi:08x},seq=0x{seq:x}): "
+    size = f"length={header[1]}({len(header)}-bytes)," if p.verbose else ""
+    return f"AH({size}spi=0x{spi:08x},seq=0x{seq:x},icv=0x{header[12:].hex()}): "
 
 
 def _tlv_options(raw: bytes, hop_by_hop: bool) -> str | None:
