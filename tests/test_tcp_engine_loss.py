@@ -3,8 +3,9 @@ retry limit, fast retransmit on three duplicate ACKs (RFC 5681) and NewReno part
 
 from __future__ import annotations
 
-from rawkit.tcp import Closed, Settings, State, TimedOut
+from rawkit.tcp import Closed, Segment, Settings, State, TimedOut
 from rawkit.tcp import seq as seqmath
+from rawkit.tcp.segment import ACK
 from rawkit.tcp.testing import Pair, drop_nth
 
 
@@ -141,3 +142,21 @@ def test_pure_acks_carry_snd_max_after_going_back():
                     limit=5)
     assert len(pair.to_server.sent) + len(pair.to_client.sent) - before < 20
     assert all(s.seq == pair.c.snd_max for _, s in pair.to_server.sent[before:] if not s.payload)
+
+
+def test_rto_sends_the_head_even_into_a_zero_window():
+    """Regression (found by a stress run): a stale zero-window ACK arriving after the window update
+    left data in flight, RTOs that sent nothing, and a TimedOut. Like Linux, the head goes anyway."""
+    pair = Pair(client_settings=Settings(nodelay=True), delay=0.01)
+    pair.handshake()
+    mss = pair.c.send_mss
+    pair.to_client.rule = lambda segment: None
+    pair.client.outbox += bytes(3 * mss)
+    pair.run(duration=0.05)                                  # delivered; the server's ACKs are lost
+    acked = seqmath.add(pair.c.snd_una, mss)
+    pair.c.receive(Segment(pair.s.local[1], pair.s.remote[1], pair.s.snd_nxt, acked, ACK, 0), pair.now)
+    assert pair.c.snd_wnd == 0 and seqmath.lt(pair.c.snd_una, pair.c.snd_max)
+    pair.to_client.rule = None
+    assert pair.run(until=lambda: len(pair.server.inbox) == 3 * mss and pair.c.snd_una == pair.c.snd_max,
+                    limit=5)
+    assert pair.c.state is State.ESTABLISHED

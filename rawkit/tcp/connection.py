@@ -104,6 +104,7 @@ class Connection:
         # pending output flags
         self._ack_now = False
         self._retransmit_head = False
+        self._force_head = False
         self._send_probe = False
         self._replies: list[Segment] = []
         self._events: list[Event] = []
@@ -564,6 +565,7 @@ class Connection:
         self.snd_nxt = self.snd_una                # go back: resend from the first unacknowledged byte
         self._rtt_seq = None
         self._retransmit_head = False
+        self._force_head = True                    # even into a zero window: the ACK brings news
         self._rto_at = now + self._rto()
 
     def _keepalive_deadline(self) -> float | None:
@@ -606,6 +608,9 @@ class Connection:
                 and now - self._last_data_sent > self._rto():
             self.congestion.restart_after_idle(self.settings.initial_window)
         usable = min(self.snd_wnd, self.congestion.cwnd) - in_flight
+        if self._force_head:                       # after an RTO the head goes out whatever the window
+            self._force_head = False
+            usable = max(usable, self.send_mss)
         length = max(min(unsent, usable, self.send_mss), 0)
         fin_now = self.fin_queued and seq.add(self.snd_nxt, length) == self.fin_seq and length == unsent \
             and (usable > 0 or self.snd_wnd > 0 or length > 0)
