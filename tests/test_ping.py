@@ -64,10 +64,10 @@ def normalise(text: str) -> str:
     return re.sub(r" \d+\.\d+ms$", " Tms", text, flags=re.MULTILINE)
 
 
-def side_by_side(namespace, ours: list[str], theirs: list[str], timeout: float = 20):
-    """Run both commands at once in `namespace`; return their CompletedProcess-like results."""
+def side_by_side(namespace, *commands: list[str], timeout: float = 20):
+    """Run the commands at once in `namespace`; return their CompletedProcess-like results."""
     processes = [subprocess.Popen(namespace.command(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True) for cmd in (ours, theirs)]
+                                  text=True) for cmd in commands]
     results = []
     for process in processes:
         try:
@@ -124,6 +124,17 @@ def test_unreachable_network(lab, host):
     # no route at all (the router has no default): refused before sending, exit 2
     result = compare_with_iputils(lab["r"], "-c", "1", host)
     assert result.returncode == 2 and "Network is unreachable" in result.stderr
+
+
+def test_on_link_host_not_answering_neighbour_discovery(lab):
+    """The kernel's own "host unreachable" after about 3 s of unanswered ARP / neighbour solicitation
+    (IPv4 and IPv6 at once: each takes seconds)."""
+    args4, args6 = (["-c", "2", "-i", "0.5", "-W", "5", host] for host in ("198.18.0.77", "fd00:18::77"))
+    results = side_by_side(lab["a"], rawkit("ping", *args4), ["ping", *args4], rawkit("ping", *args6),
+                           ["ping", *args6])
+    for ours, theirs in (results[:2], results[2:]):
+        assert normalise(ours.stdout) == normalise(theirs.stdout)
+        assert ours.returncode == theirs.returncode == 1 and "+2 errors" in ours.stdout
 
 
 def test_unknown_host(lab):

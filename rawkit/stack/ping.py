@@ -235,7 +235,8 @@ class Pinger:
         if outcome.ts_ns > stats.last_ns:
             stats.last_ns = outcome.ts_ns
         lag = stats.transmitted - outcome.index
-        if lag >= stats.pipe and lag < SEQ_SPACE // 2:
+        # iputils counts an ICMPv6 error's probe as acknowledged for "pipe" only on IPv4
+        if lag >= stats.pipe and lag < SEQ_SPACE // 2 and not (outcome.kind == "error" and outcome.ipv6):
             stats.pipe = lag + 1
         if outcome.kind == "error":
             stats.errors += 1
