@@ -89,7 +89,8 @@ EXPRESSIONS = [
     "ip and (tcp or udp) and not port 53", "tcp || icmp", "not (ip or ip6)", "arp or rarp or ip6",
     "(tcp)", "((udp))", "not not tcp", "! (port 80)", "tcp and tcp[13] & 2 != 0 and ip[8] < 10",
     "ip6 and tcp", "ip6 and udp port 53", "ip and udp and dst port 53", "src host 198.18.0.1 and tcp",
-    "icmp or icmp6", "(ip[0] & 0xf) > 5 and tcp",
+    "icmp or icmp6", "(ip[0] & 0xf) > 5 and tcp", "port not 80", "host not 198.18.0.1", "port not not 80",
+    "tcp port ! 80 or 81", "host ! 198.18.0.1 and 198.18.0.2", "net 0xc612", "net 0", "host 0x7f000001",
     # rejected by tcpdump
     "xyz", "1.2.3.4", "host", "host 1.2.3.4 and", "port 80 or", "tcp or 80", "ip and 1.2.3.4",
     "ip[2:3] = 1", "1 / 0 = 1", "ip[0] % 0 = 1", "1 = 2", "ip and ip6", "arp and tcp", "tcp and udp",

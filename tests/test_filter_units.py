@@ -154,3 +154,31 @@ def test_bundled_capture_reads_with_filter() -> None:
     everything = list(rawkit.read(str(path)))
     assert [p.data for p in rawkit.read(str(path), filter="tcp")] == [
         p.data for p in everything if flt.match(p.data, p.wirelen)]
+
+
+WORDS = ["tcp", "udp", "ip", "ip6", "host", "net", "port", "portrange", "src", "dst", "and", "or", "not",
+         "vlan", "ether", "proto", "len", "less", "greater", "broadcast", "multicast", "mask", "(", ")", "[",
+         "]", ":", "!", "&&", "||", "=", "!=", "<", ">=", "+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>",
+         "1", "0", "80", "0x800", "99999", "4096", "198.18.0.1", "10.1", "fd00:18::1", "::", "/", "24",
+         "02:00:00:00:00:0a", "\\tcp", "tcp-syn", "icmp-echo", "80-90", "localhost", "gateway", "arp",
+         "icmp6"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=9), st.sampled_from([0, 1, 101, 108, 113, 276]))
+def test_any_token_soup_compiles_or_raises_filter_error(words: list[str], linktype: int) -> None:
+    try:
+        flt = rawkit.filter.compile(" ".join(words), linktype)
+    except FilterError:
+        return
+    frame = bytes(range(64))
+    assert flt.match(frame) == bool(run(flt.bpf(), frame))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=30))
+def test_any_text_compiles_or_raises_filter_error(text: str) -> None:
+    try:
+        rawkit.filter.compile(text)
+    except FilterError:
+        pass

@@ -401,8 +401,12 @@ def _mac_parts(text: str) -> list[str]:
 
 def ipv4_network(ident: Ident, kind: str | None) -> tuple[int, int]:
     """(address, mask) as tcpdump reads `host 10`, `host 10.1`, `net 10`, `net 10.0.0.0/8`, `mask`."""
-    if ident.kind == "num" and kind != "net":
-        return ident.value & MASK32, MASK32
+    if ident.kind == "num":
+        address, mask = ident.value & MASK32, MASK32
+        if kind == "net":  # a bare number is a short network number: `net 10` is 10.0.0.0/8
+            while address and not address & 0xFF000000:
+                address, mask = address << 8, (mask << 8) & MASK32
+        return address, mask
     text = ident.text
     parts = text.split(".")
     if any(not part.isdigit() or int(part) > 255 for part in parts) or len(parts) > 4:

@@ -153,7 +153,10 @@ class Parser:
     def parse(self) -> Node:
         if self.token.kind == "end":
             raise FilterError("empty filter expression", 0)
-        node = self.expression()
+        try:
+            node = self.expression()
+        except _Backtrack:  # a ')' no '(' was waiting for
+            self.fail()
         if self.token.kind != "end":
             self.fail()
         return node
@@ -247,7 +250,7 @@ class Parser:
                 return Keyword("pname", proto=word, position=token.position)
         if word in PROTO_QUALIFIERS or word in DIR_QUALIFIERS or word in TYPE_QUALIFIERS or word == "proto":
             qualifiers = self.qualifiers()
-            node = self.id_list(qualifiers)
+            node = self._id_or_negated(qualifiers)  # tcpdump also takes `port not 80`
             self.last = qualifiers
             return node
         self.fail()
