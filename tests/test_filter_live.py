@@ -22,6 +22,8 @@ EXPRESSIONS = [
     "tcp[tcpflags] & tcp-syn != 0 and not port 22", "ether multicast", "ip[2:2] > 100", "len > 100",
     "host 198.18.0.1 and port 80 or 443", "ip[2:2] - ((ip[0] & 0xf) << 2) > 40", "not ip and not ip6",
     "icmp6[icmp6type] = icmp6-neighborsolicit", "tcp[(tcp[12] >> 4) * 4 - 1] != 0", "less 60",
+    # long enough that conditional jumps need `ja` trampolines
+    "(" + " or ".join(f"host fd00:18::{index:x}" for index in range(40, 0, -1)) + ") and icmp6",
 ]
 
 
@@ -105,5 +107,6 @@ def test_kernel_runs_the_program_like_match() -> None:
             assert [frame for frame in passed if not spontaneous(frame)] == expected, flt.expression
             assert 0 < len(expected) < len(seen) or flt.expression in ("less 60",), flt.expression
             sock.close()
+        assert any(len(flt.bpf()) > 256 for flt, _, _ in filtered)
         reference.close()
         sender_socket.close()
