@@ -62,14 +62,15 @@ class Target:
 
 def resolve(host: str, family: int, numeric_output: bool) -> Target:
     """Resolve HOST like ping (first address getaddrinfo gives); errors as ping words them, exit 2."""
-    try:
-        infos = socket.getaddrinfo(host, None, family, socket.SOCK_RAW)
+    try:  # the hints iputils gives, so the same names fail with the same words
+        infos = socket.getaddrinfo(host, None, family, socket.SOCK_DGRAM, socket.IPPROTO_UDP,
+                                   socket.AI_CANONNAME)
     except socket.gaierror as error:
         raise Failure(f"{host}: {error.strerror}", 2) from None
     resolved_family, *_rest, sockaddr = infos[0]
     address = sockaddr[0]
     try:
-        socket.getaddrinfo(host, None, family, socket.SOCK_RAW, 0, socket.AI_NUMERICHOST)
+        socket.getaddrinfo(host, None, family, socket.SOCK_DGRAM, 0, socket.AI_NUMERICHOST)
         literal = True
     except socket.gaierror:
         literal = False
@@ -346,7 +347,7 @@ def _interface(interface: str | None) -> tuple[str | None, str | None]:
     try:
         socket.if_nametoindex(interface)
     except OSError:
-        raise Failure(f"unknown iface: {interface}", 2) from None
+        raise Failure(f"SO_BINDTODEVICE {interface}: No such device", 2) from None
     return interface, None
 
 
