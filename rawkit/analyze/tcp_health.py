@@ -57,8 +57,9 @@ class TcpHealth:
                     self.synack_ns = ts_ns
             elif self.syn_ns is None:
                 self.syn_ns = ts_ns
-        elif (flags & _ACK and self.handshake_rtt_ns is None and self.synack_ns is not None
-              and self.syn_ns is not None and not payload_len):
+        elif flags & _ACK and self.handshake_rtt_ns is None and self.syn_ns is not None:
+            # as Wireshark's initial RTT: SYN to the first ACK after it that is not a SYN (the third
+            # packet of the handshake, or the RST that refuses it)
             self.handshake_rtt_ns = ts_ns - self.syn_ns
         if flags & _FIN:
             mine.fin = True
@@ -102,7 +103,7 @@ class TcpHealth:
             return "closed"
         if fins == 1:
             return "half-closed"
-        if self.handshake_rtt_ns is not None or (self.synack_ns is not None and self._data_seen):
+        if self.synack_ns is not None and (self.handshake_rtt_ns is not None or self._data_seen):
             return "established"
         if self.synack_ns is not None:
             return "syn-received"
