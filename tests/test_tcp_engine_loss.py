@@ -160,3 +160,19 @@ def test_rto_sends_the_head_even_into_a_zero_window():
     assert pair.run(until=lambda: len(pair.server.inbox) == 3 * mss and pair.c.snd_una == pair.c.snd_max,
                     limit=5)
     assert pair.c.state is State.ESTABLISHED
+
+
+def test_rto_into_a_zero_window_resends_only_bytes_sent_before():
+    pair = Pair(client_settings=Settings(nodelay=True), delay=0.01)
+    pair.handshake()
+    pair.to_client.rule = lambda segment: None
+    pair.client.outbox += bytes(3 * pair.c.send_mss)
+    pair.run(duration=0.05)
+    in_flight_end = pair.c.snd_max
+    acked = seqmath.add(in_flight_end, -100)
+    pair.c.receive(Segment(pair.s.local[1], pair.s.remote[1], pair.s.snd_nxt, acked, ACK, 0), pair.now)
+    assert pair.c.send(bytes(5000), pair.now) == 5000                 # queued behind a closed window
+    sent_before = len(pair.to_server.sent)
+    pair.run(until=lambda: len(pair.to_server.sent) > sent_before, limit=5)
+    head = pair.to_server.sent[sent_before][1]
+    assert head.seq == seqmath.add(in_flight_end, -100) and len(head.payload) == 100

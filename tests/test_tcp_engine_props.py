@@ -108,7 +108,13 @@ def test_random_segments_and_calls_keep_invariants(start, actions, small_buffers
                 getattr(connection, argument)(now)
             except LocalProtocolError:
                 assert connection.state is State.CLOSED
-        check_output(connection, connection.poll(now))
+        window_edge = seqmath.add(connection.snd_una, connection.snd_wnd)
+        edge = window_edge if seqmath.gt(window_edge, connection.snd_max) else connection.snd_max
+        out = connection.poll(now)
+        check_output(connection, out)
+        for segment in out:                  # new data only inside the offered window
+            if segment.payload and not segment.rst:
+                assert seqmath.le(seqmath.add(segment.seq, len(segment.payload)), edge)
         connection.events()
         check_invariants(connection)
 

@@ -608,9 +608,9 @@ class Connection:
                 and now - self._last_data_sent > self._rto():
             self.congestion.restart_after_idle(self.settings.initial_window)
         usable = min(self.snd_wnd, self.congestion.cwnd) - in_flight
-        if self._force_head:                       # after an RTO the head goes out whatever the window
-            self._force_head = False
-            usable = max(usable, self.send_mss)
+        if self._force_head:                       # after an RTO the head goes out whatever the window,
+            self._force_head = False               # but only bytes that were sent before
+            usable = max(usable, min(self.send_mss, seq.distance(self.snd_max, self.snd_nxt)))
         length = max(min(unsent, usable, self.send_mss), 0)
         fin_now = self.fin_queued and seq.add(self.snd_nxt, length) == self.fin_seq and length == unsent \
             and (usable > 0 or self.snd_wnd > 0 or length > 0)
