@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "flows": "rawkit.cli.flows:flows",
     "follow": "rawkit.cli.follow:follow",
     "plot": "rawkit.cli.plot:plot",
+    "send": "rawkit.cli.send:send",
+    "replay": "rawkit.cli.replay:replay",
     "sniff": "rawkit.cli.sniff:sniff",
 }
 
