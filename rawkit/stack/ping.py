@@ -184,13 +184,14 @@ class Pinger:
         monotonic = time.monotonic
         receive, account = self.probe.receive, self._account
         sockets = list(by_fd.values())
+        has_deadline = self.deadline is not None
         while not self._exiting:
             if self._status_requested:
                 self._status_requested = False
                 self.listener.status(stats)
             if count and stats.transmitted >= count:
                 return
-            if self.deadline is not None and (stats.errors or monotonic() >= deadline_at):
+            if has_deadline and (stats.errors or monotonic() >= deadline_at):
                 return
             self._send()
             seq = stats.transmitted & 0xFFFF
@@ -198,6 +199,8 @@ class Pinger:
             for sock in sockets:
                 for outcome in receive(sock):
                     account(outcome)
+            if answered[seq]:
+                continue
             give_up = monotonic() + FLOOD_RESEND
             while not answered[seq] and not self._exiting:
                 remaining = give_up - monotonic()
