@@ -94,3 +94,43 @@ def test_random_bytes_never_raise(payload: bytes, verbose: int) -> None:
     assert isinstance(format_ntp(payload), str)
     assert isinstance(format_dhcp(payload), str)
     assert isinstance(format_syslog(payload, verbose), str)
+
+
+def _random_ntp(seed: int, count: int) -> list[tuple[bytes, int]]:
+    """(message, bytes captured): time and control messages with random fields, trailers and cuts."""
+    rng = random.Random(seed)
+    messages = []
+    for _ in range(count):
+        header = bytearray(rng.randbytes(48))
+        header[0] = (header[0] & 0xF8) | rng.randrange(8)
+        if rng.random() < 0.3:
+            header[1] = rng.choice((0, 1, 2, 16, 62, 63))
+        if rng.random() < 0.3:
+            for start in range(16, 48, 8):
+                if rng.random() < 0.5:
+                    header[start : start + 8] = bytes(8)
+        if rng.random() < 0.2:
+            header[24:32] = header[32:40]
+        trailer = rng.choice((b"", bytes(4), rng.randbytes(20), rng.randbytes(24),
+                              rng.randbytes(rng.randrange(1, 40))))
+        payload = bytes(header) + trailer
+        if payload[0] & 7 == 6 and rng.random() < 0.7:
+            payload = payload[: 12 + rng.randrange(0, 20)]
+        kept = rng.randrange(len(payload) + 1) if rng.random() < 0.4 else len(payload)
+        messages.append((payload, kept))
+    return messages
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("verbose", [0, 1, 2])
+def test_ntp_details_match_tcpdump(verbose: int) -> None:
+    messages = _random_ntp(verbose, 1500)
+    server = bytes([0x24, 2, 3, 0xE9]) + bytes(8) + b"\xc6\x12\x00\x01" + struct.pack(">8I", *range(8))
+    control = b"\x16\x02\x00\x01\x00\x00\x00\x00\x00\x00\x00\x04abcd"
+    messages += [(server, 48), (control[:12], 12), (control, 16)]
+    items = [("udp", 123, 123, payload, kept) for payload, kept in messages]
+    expected = tcpdump_texts(items, *(("-" + "v" * verbose,) if verbose else ()))
+    got = [format_ntp(payload[:kept], verbose, length=len(payload)) for payload, kept in messages]
+    assert [(payload.hex(), kept, ours, theirs)
+            for (payload, kept), ours, theirs in zip(messages, got, expected, strict=True)
+            if ours != theirs] == []
