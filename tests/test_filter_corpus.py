@@ -145,6 +145,11 @@ def cooked_frames(version: int) -> list[Record]:
     return frames
 
 
+def single_protocol_frames(ethertype: int) -> list[Record]:
+    """LINKTYPE_IPV4 / LINKTYPE_IPV6 captures: bare packets of one IP version."""
+    return [_whole(packet) for packet, carried in network_packets() if carried == ethertype]
+
+
 def raw_frames() -> list[Record]:
     frames = [_whole(packet) for packet, ethertype in network_packets() if ethertype in (0x0800, 0x86DD)]
     frames.append((frames[0][0][:20], len(frames[0][0])))
@@ -175,6 +180,8 @@ GENERATED = {
     "sll2": (276, lambda: cooked_frames(2)),
     "null": (0, lambda: loopback_frames(False)),
     "loop": (108, lambda: loopback_frames(True)),
+    "ipv4": (228, lambda: single_protocol_frames(0x0800)),
+    "ipv6": (229, lambda: single_protocol_frames(0x86DD)),
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rawkit.filter.errors import FilterError
-from rawkit.filter.ir import FALSE, Const, Load, Pred, any_of, arith, cmp, conj, inv
+from rawkit.filter.ir import FALSE, TRUE, Const, Load, Pred, any_of, arith, cmp, conj, inv
 from rawkit.wire.constants import LinkType
 
 ETHERTYPE_IP = 0x0800
@@ -25,6 +25,7 @@ class LinkLayer:
     type_offset: int | None  # where the EtherType sits, if the header has one
     ethernet: bool = False
     family_order: str | None = None  # NULL/LOOP: byte order of the 4-byte address family
+    only: int | None = None  # the one EtherType every frame carries (raw IPv4 / raw IPv6)
 
 
 LINK_LAYERS = {
@@ -34,6 +35,8 @@ LINK_LAYERS = {
     LinkType.LINUX_SLL2: LinkLayer(LinkType.LINUX_SLL2, "Linux cooked v2", 20, 0),
     LinkType.NULL: LinkLayer(LinkType.NULL, "BSD loopback", 4, None, family_order="little"),
     LinkType.LOOP: LinkLayer(LinkType.LOOP, "OpenBSD loopback", 4, None, family_order="big"),
+    LinkType.IPV4: LinkLayer(LinkType.IPV4, "Raw IPv4", 0, None, only=ETHERTYPE_IP),
+    LinkType.IPV6: LinkLayer(LinkType.IPV6, "Raw IPv6", 0, None, only=ETHERTYPE_IPV6),
 }
 
 
@@ -46,6 +49,8 @@ def link_layer(linktype: int) -> LinkLayer:
 
 def ethertype_test(link: LinkLayer, shift: int, ethertype: int) -> Pred:
     """True when the frame's network protocol is `ethertype` (after `shift` bytes of VLAN tags)."""
+    if link.only is not None:
+        return TRUE if ethertype == link.only else FALSE
     if link.family_order is not None:
         return _family_test(link, ethertype)
     if link.type_offset is None:  # raw IP: the version nibble is all there is
