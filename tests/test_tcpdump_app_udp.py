@@ -61,12 +61,12 @@ def test_dhcp_matches_tcpdump() -> None:
 
 
 @needs_tool("tcpdump")
-@pytest.mark.parametrize("verbose", [0, 1])
+@pytest.mark.parametrize("verbose", [0, 1, 2])
 def test_syslog_matches_tcpdump(verbose: int) -> None:
     items = [("udp", 40000, 514, payload) for payload in SYSLOG_PAYLOADS]
     items += [("udp", 514, 40000, b"<34>x"), ("udp6", 514, 514, b"<34>x")]
     items += [("udp", 40000, 514, b"<34>abcdef", kept) for kept in (0, 2, 4, 6)]
-    expected = tcpdump_texts(items, *(("-v",) if verbose else ()))
+    expected = tcpdump_texts(items, *(("-" + "v" * verbose,) if verbose else ()))
     got = [format_syslog(payload[: item[4]] if len(item) > 4 else payload, verbose, length=len(payload))
            for item in items for payload in [item[3]]]
     assert [(item[3].hex(), ours, theirs) for item, ours, theirs in zip(items, got, expected, strict=True)

@@ -2,12 +2,13 @@
 
 When tcpdump 4.99 uses it: UDP with source or destination port 514. The text replaces
 "UDP, length N": "SYSLOG auth.critical, length: 33"; with -v the facility, severity and message
-follow on tab-indented lines (-vv adds a hex dump, not produced here).
+follow on tab-indented lines, and -vv adds a hex dump of the payload.
 """
 
 from __future__ import annotations
 
 from rawkit.wire.tcpdump.app_text import escaped
+from rawkit.wire.tcpdump.hexdump import hex_lines
 
 _FACILITIES = ("kernel", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
                "authpriv", "ftp", "ntp", "security", "console", "cron", "local0", "local1", "local2",
@@ -51,5 +52,9 @@ def format_syslog(payload: bytes, verbose: int = 0, *, length: int | None = None
     if not verbose:
         return f"SYSLOG {facility}.{severity}, length: {wire_length}"
     message = escaped(payload[payload.index(b">") + 1 :])
+    if wire_length > len(payload):
+        message += " [|syslog]"
+    elif verbose > 1:
+        message += hex_lines(payload, False)
     return (f"SYSLOG, length: {wire_length}\n\tFacility {facility} ({facility_number}), Severity {severity} "
-            f"({severity_number})\n\tMsg: {message}" + (" [|syslog]" if wire_length > len(payload) else ""))
+            f"({severity_number})\n\tMsg: {message}")
