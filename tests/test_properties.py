@@ -22,7 +22,7 @@ from tests import wire_frames
 LINK_TYPES = wire_frames.LINK_TYPES + (12, 14, 999)  # 999: a link type rawkit does not know
 # arguments for the public methods that take some
 METHOD_ARGUMENTS = {"option": ("MSS",), "pseudo_header_sum": (6, 20)}
-SKIPPED = {"summary"}  # the tcpdump printer has its own property tests (rawkit/wire/tcpdump)
+SKIPPED = {"summary"}  # slow (a tcpdump line): its own test below, on fewer frames
 
 
 SCALARS = frozenset((int, str, bytes, float, bool, type(None)))
@@ -181,3 +181,14 @@ def test_mutated_valid_frames_decode_cleanly(which: int, writes: list[tuple[int,
         if position < len(data):
             data[position] = value
     check(bytes(data[:cut]), frame.linktype, frame.wirelen)
+
+
+def test_summary_never_raises_on_mutated_frames() -> None:
+    """`Packet.summary()` (the tcpdump line) is public too: 20k mutated frames, no exception."""
+    rng = random.Random(77)
+    for data, linktype, wirelen in mutations(rng, _corpus(), 20_000):
+        try:
+            line = rawkit.decode(data, linktype, 0, wirelen).summary()
+        except Exception as error:
+            raise AssertionError(f"linktype {linktype} wirelen {wirelen} frame {data.hex()}") from error
+        assert isinstance(line, str)
