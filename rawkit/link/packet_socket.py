@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 import select
 import socket
 import struct
@@ -49,6 +50,7 @@ PACKET_FANOUT_FLAG_DEFRAG = 0x8000
 DEFAULT_SNAPLEN = 262144
 DROP_ALL: list[tuple[int, int, int, int]] = [(0x06, 0, 0, 0)]  # ret #0
 DIRECTIONS = ("in", "out", "inout")
+_libc = ctypes.CDLL(None, use_errno=True)
 
 _SLL2 = struct.Struct("!2sHIHBB8s")  # protocol, reserved, ifindex, hatype, pkttype, halen, address
 _STATS = struct.Struct("=III")  # struct tpacket_stats_v3: packets, drops, freeze_q_cnt
@@ -78,6 +80,15 @@ def attach_filter(sock: socket.socket, program: Sequence[tuple[int, int, int, in
     buffer = ctypes.create_string_buffer(packed, len(packed))
     fprog = struct.pack("=HxxxxxxQ", len(program), ctypes.addressof(buffer))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+def _bind_every_interface(sock: socket.socket) -> None:
+    """bind() to interface index 0 (all of them), which Python's AF_PACKET address cannot express."""
+    address = struct.pack("=H", socket.AF_PACKET) + struct.pack("!H", ETH_P_ALL) + bytes(16)
+    buffer = ctypes.create_string_buffer(address, len(address))
+    if _libc.bind(sock.fileno(), buffer, len(address)) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
 
 
 class Capture:
@@ -116,7 +127,10 @@ class Capture:
             self.ring = Ring(self.sock, size, count, cooked=cooked)
             if direction == "in":
                 self._ignore_outgoing()
-            self.sock.bind((device if not self.any else "", ETH_P_ALL))
+            if self.any:
+                _bind_every_interface(self.sock)
+            else:
+                self.sock.bind((device, ETH_P_ALL))
             if promiscuous and not self.any:
                 membership = struct.pack("=iHH8s", self.ifindex, PACKET_MR_PROMISC, 0, b"")
                 self.sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, membership)
