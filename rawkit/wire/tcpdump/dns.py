@@ -5,12 +5,16 @@ When tcpdump 4.99 uses it (measured with crafted captures):
     "IP 198.18.0.1.1234 > 198.18.0.2.53: 12345+ A? example.com. (29)". Port 5353 on either side is
     mDNS, which prints the top bit of the class as "(QU)"/"(QM)" in questions and "(Cache flush)" in
     records: pass `mdns=True` then.
-  - TCP with source or destination port 53 (not 5353) and a non-empty payload: the summary follows
-    ", length N" after one space; the payload starts with the 2-byte length prefix, which tcpdump
-    checks against the rest of the segment ("[prefix length(P) != length(R)] (invalid)").
+  - TCP with source or destination port 53 (not 5353): the summary follows ", length N" after one
+    space (nothing for an empty segment); the payload starts with the 2-byte length prefix, which
+    tcpdump checks against the rest of the segment ("[prefix length(P) != length(R)] (invalid)"),
+    so a message split over segments, or two in one, is never decoded.
+  - Not for LLMNR (5355), DoT (853) or any other port.
 Verbosity changes the text: -v adds record names, -vv the question of responses and the authority and
-additional sections, -vvv the TTLs. The number in parentheses is the message length (the bytes given
-here, without the TCP prefix); " [|domain]" ends a summary whose message runs out early.
+additional sections, -vvv the TTLs. The number in parentheses is the message length on the wire
+(without the TCP prefix); " [|domain]" ends a summary whose message runs out early. When a short
+snap length cut the payload, pass the wire length as `length`: tcpdump reads only what was
+captured but still prints and checks the wire length.
 """
 
 from __future__ import annotations
