@@ -3,7 +3,8 @@ timeval, then a fill pattern), replies matched by identifier and sequence number
 checked byte for byte, ICMP errors matched through the request they quote.
 
 Why the hand-written reply parsing: flood ping handles tens of thousands of replies a second, so
-the echo-reply path reads the few bytes it needs directly; errors (rare) go through `rawkit.decode`.
+the echo-reply path reads the few bytes it needs directly; errors (rare) go through the wire layer's
+views of the quoted datagram.
 """
 
 from __future__ import annotations
@@ -15,17 +16,15 @@ import time
 
 from rawkit.link.rawsock import ProbeSocket, bind_device, open_icmp, set_ttl
 from rawkit.link.rxstamp import Received, receive, receive_error
+from rawkit.stack.icmp_errors import ICMP_ERRORS, ICMPV6_ERRORS, parse_error
 from rawkit.stack.outcome import Outcome
 from rawkit.wire import ICMP, ICMPv6
 from rawkit.wire.addresses import ip4_bytes, ip6_bytes
 from rawkit.wire.checksum import ones_sum
-from rawkit.wire.packet import decode_quoted
 
 TIMEVAL = struct.Struct("=qq")  # what iputils puts first in the data: the send time
 ECHO_REQUEST = {socket.AF_INET: 8, socket.AF_INET6: 128}
 ECHO_REPLY = {socket.AF_INET: 0, socket.AF_INET6: 129}
-ICMP_ERRORS = frozenset((3, 4, 5, 11, 12))
-ICMPV6_ERRORS = frozenset((1, 2, 3, 4))
 SEQ_SPACE = 1 << 16
 
 
@@ -75,6 +74,7 @@ class EchoProbe:
         self._sum_checksum = self.raw and family == socket.AF_INET
         self._ip_header = self._sum_checksum  # raw IPv4 sockets deliver the IP header too
         self._reply_type = ECHO_REPLY[family]
+        self._error_types = ICMPV6_ERRORS if family == socket.AF_INET6 else ICMP_ERRORS
         self._check_from = TIMEVAL.size if self.timing else 0
         self._expected_tail = self.data[self._check_from :]
         # the checksum of everything but the sequence number and the timeval, summed once
@@ -159,26 +159,26 @@ class EchoProbe:
             corrupted = None if intact else self._corruption(payload)
             return Outcome(index, "reply", received.address, received.ts_ns, len(data) - offset, ttl,
                            bad_byte=corrupted, data=payload, ipv6=self.family == socket.AF_INET6)
-        if self.raw and kind in (ICMPV6_ERRORS if self.family == socket.AF_INET6 else ICMP_ERRORS):
-            return self._error(received, offset)
+        if self.raw and kind in self._error_types:
+            return self._error(received)
         return None
 
-    def _error(self, received: Received, offset: int) -> Outcome | None:
+    def _error(self, received: Received) -> Outcome | None:
         """An ICMP error that quotes one of our echo requests."""
-        data = received.data
-        quoted = decode_quoted(data[offset + 8 :])
+        error = parse_error(received, self.family)
+        if error is None:
+            return None
+        quoted = error.quoted
         inner = quoted.icmp6 if self.family == socket.AF_INET6 else quoted.icmp
-        if inner is None or quoted.ip.dst_bytes != self._destination_bytes:
+        if inner is None or error.quoted_destination != self._destination_bytes:
             return None
         if inner.type != self._request_type or inner.id != self.ident:
             return None
         index = self._index(inner.seq)
         if index is None:
             return None
-        source = socket.inet_ntop(socket.AF_INET, data[12:16]) if offset else received.address.split("%")[0]
-        return Outcome(index, "error", source, received.ts_ns, icmp_type=data[offset],
-                       icmp_code=data[offset + 1], info=int.from_bytes(data[offset + 4 : offset + 8], "big"),
-                       ipv6=self.family == socket.AF_INET6)
+        return Outcome(index, "error", error.source, error.ts_ns, icmp_type=error.icmp_type,
+                       icmp_code=error.icmp_code, info=error.info, ipv6=self.family == socket.AF_INET6)
 
     def _corruption(self, payload: bytes) -> tuple[int, int, int] | None:
         """(offset, expected, got) of the first echoed byte that differs from what we sent."""
