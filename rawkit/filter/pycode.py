@@ -104,6 +104,7 @@ class _Graph:
     deep for Python's parser, becomes a function of its own."""
 
     MAX_NESTING = 40
+    INLINE_TESTS = 4
 
     def __init__(self, root: Node, reused: set) -> None:
         self.root = root
@@ -113,8 +114,13 @@ class _Graph:
         for node in self.order:
             for child in (node.high, node.low):
                 incoming[id(child)] = incoming.get(id(child), 0) + 1
-        self.functions: dict[int, str] = {id(node): f"_n{index}" for index, node in enumerate(self.order)
-                                          if incoming[id(node)] > 1 and node is not root}
+        sizes: dict[int, int] = {}
+        for node in reversed(self.order):  # tests below each node, counting shared ones once per path
+            sizes[id(node)] = 1 + sum(sizes.get(id(child), 0) for child in (node.high, node.low))
+        # a shared node becomes a function unless copying it inline is cheaper than a call
+        self.functions: dict[int, str] = {
+            id(node): f"_n{index}" for index, node in enumerate(self.order)
+            if incoming[id(node)] > 1 and node is not root and sizes[id(node)] > self.INLINE_TESTS}
         self.bodies: dict[int, str] = {}
 
     def source(self) -> str:
