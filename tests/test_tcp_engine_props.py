@@ -145,3 +145,46 @@ def test_lossy_reordering_duplicating_channel_never_corrupts_the_stream(seed, lo
     pair.s.shutdown_write(pair.now)
     assert pair.run(until=lambda: pair.c.state in (State.TIME_WAIT, State.CLOSED)
                     and pair.s.state in (State.TIME_WAIT, State.CLOSED), limit=300)
+
+
+SETTINGS = st.builds(
+    Settings, receive_buffer_size=st.sampled_from([2000, 5000, 65535, 300000]),
+    send_buffer_size=st.sampled_from([3000, 20000, 262144]), nodelay=st.booleans(), timestamps=st.booleans(),
+    sack=st.booleans(), window_scaling=st.booleans(), delayed_ack=st.sampled_from([0, 0.04, 0.2]),
+    mss=st.sampled_from([536, 1000, 1460, 9000]), keepalive=st.booleans(),
+    keepalive_idle=st.sampled_from([1.0, 10.0]), keepalive_interval=st.just(0.5))
+
+
+@settings(max_examples=15, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(SETTINGS, SETTINGS, st.integers(0, 2**32 - 1), st.sampled_from(["shutdown_write", "close"]))
+def test_any_settings_and_slow_readers_deliver_and_close(client_settings, server_settings, seed, closer):
+    """Mismatched options, tiny buffers, jumbo MSS, keepalive, an application reading at random
+    moments in random amounts, 10% loss with reordering: everything arrives, both sides close."""
+    rng = random.Random(seed)
+    pair = Pair(client_settings=client_settings, server_settings=server_settings,
+                delay=rng.uniform(0.001, 0.05))
+
+    def rule(segment):
+        if rng.random() < 0.1:
+            return None
+        return rng.uniform(0, 0.05) if rng.random() < 0.2 else 0.0
+    pair.to_server.rule = pair.to_client.rule = rule
+    pair.client.auto_read = pair.server.auto_read = False
+    pair.connect()
+    upload, download = rng.randbytes(rng.randint(0, 40000)), rng.randbytes(rng.randint(0, 20000))
+    pair.client.outbox += upload
+    pair.server.outbox += download
+    for _ in range(20000):
+        pair.run(duration=rng.choice([0.001, 0.01, 0.1, 1.0]))
+        for side in (pair.client, pair.server):
+            if side.connection is not None and rng.random() < 0.7:
+                side.inbox += side.connection.read(rng.choice([10, 1000, 100000]))
+        if pair.server.connection is not None and len(pair.server.inbox) == len(upload) \
+                and len(pair.client.inbox) == len(download):
+            break
+    assert bytes(pair.server.inbox) == upload and bytes(pair.client.inbox) == download
+    for connection in (pair.c, pair.s):
+        getattr(connection, closer)(pair.now)
+    pair.client.auto_read = pair.server.auto_read = True
+    assert pair.run(until=lambda: pair.c.state in (State.TIME_WAIT, State.CLOSED)
+                    and pair.s.state in (State.TIME_WAIT, State.CLOSED), limit=30000)
