@@ -25,8 +25,6 @@ FLAG_SETS = [[], ["-e"], ["-v"], ["-vv"], ["-x"], ["-xx"], ["-X"], ["-XX"], ["-A
 
 # Each differing line (tcpdump's or rawkit's) must match one of these. Reasons say why it differs.
 KNOWN_DIFFERENCES: list[tuple[str, str]] = [
-    (r"igmp", "IGMP is not decoded: rawkit prints ' ip-proto-2 N' (tcpdump's side)"),
-    (r"ip-proto-2 ", "IGMP is not decoded (rawkit's side)"),
     (r"mptcp", "MPTCP option details are not decoded"),
     (r"^\tEnd TLV", "LLDP TLVs are not decoded with -v"),
     (r"options \(timestamp", "IPv4 timestamp option contents are not decoded"),

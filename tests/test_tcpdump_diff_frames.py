@@ -31,6 +31,7 @@ from rawkit import (
     Padding,
 )
 from rawkit.pcap import PcapWriter
+from rawkit.wire.checksum import internet_checksum
 
 A = "02:00:00:00:00:01"
 B = "02:00:00:00:00:02"
@@ -247,6 +248,17 @@ def crafted_frames() -> list[tuple[int, bytes, int | None]]:
     add(ip6()/UDP(sport=1,dport=2), 101)
     add(ip()/UDP(sport=1,dport=2), 228)
     add(ip6()/UDP(sport=1,dport=2), 229)
+    # IGMP v1/v2/v3 queries and reports, a leave, a cut message
+    for kind, code, group, extra in ((0x11, 100, "0.0.0.0", b""), (0x11, 5, "224.1.2.3", b""),
+                                     (0x11, 0, "0.0.0.0", b""), (0x12, 0, "224.1.2.3", b""),
+                                     (0x16, 0, "224.1.2.3", b""), (0x17, 0, "224.1.2.3", b""),
+                                     (0x11, 200, "224.1.2.3", bytes((2, 125, 0, 1, 10, 0, 0, 1))),
+                                     (0x22, 0, "0.0.0.2", bytes((4, 0, 0, 0, 239, 1, 1, 1,
+                                                                 1, 0, 0, 1, 239, 1, 1, 2, 10, 0, 0, 9)))):
+        message = bytes((kind, code, 0, 0)) + bytes(map(int, group.split("."))) + extra
+        message = message[:2] + internet_checksum(message).to_bytes(2, "big") + message[4:]
+        add(E()/ip(dst="224.0.0.1",ttl=1,proto=2,options=[(148, b"\0\0")])/message)
+    add(E()/ip(dst="224.0.0.1",proto=2)/bytes((0x16, 0, 0, 0, 224, 1)))
     # DNS over UDP, TCP and mDNS (rawkit.wire.tcpdump.dns prints these)
     query = (struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + _dns_name("example.com")
              + struct.pack("!HH", 1, 1))

@@ -7,7 +7,7 @@ from socket import inet_ntoa
 from typing import TYPE_CHECKING
 
 from rawkit.wire.checksum import ones_sum
-from rawkit.wire.tcpdump import gre, icmp, tcp, udp
+from rawkit.wire.tcpdump import gre, icmp, igmp, tcp, udp
 
 if TYPE_CHECKING:
     from rawkit.wire.tcpdump.printer import Printer
@@ -70,6 +70,10 @@ def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
                                bool(frag_word & 0x2000))
     if proto == 1:
         return f"{prefix}{src} > {dst}: " + icmp.icmp(p, data, l4, l4_length, frag_word & 0x2000)
+    if proto == 2:
+        return f"{prefix}{src} > {dst}: " + igmp.igmp(p, data, l4, l4_length)
+    if proto == 59:
+        return f"{prefix}{src} > {dst}: no next header"
     if proto == 47:
         return f"{prefix}{src} > {dst}: " + gre.gre(p, data, l4, l4_length)
     if proto == 4:

@@ -20,7 +20,7 @@ _LINK_HEADER_LEN = {1: 14, 113: 16, 276: 20, 0: 4, 108: 4, 101: 0, 228: 0, 229: 
 
 
 _LINK_TRUNCATIONS = ("[|ether]", "[|vlan]", "[|sll]", "[|sll2]", "[|null]")
-_WHOLE_FRAME_TRUNCATIONS = ("[|arp]", "[|icmp6]", "[remaining caplen", ":  [|ip]")
+_WHOLE_FRAME_TRUNCATIONS = ("[|arp]", "[|icmp6]", "[|igmp]", "[remaining caplen", ":  [|ip]")
 
 
 class Printer:
