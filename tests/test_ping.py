@@ -185,6 +185,8 @@ def test_tcp_probe_open_and_closed(lab, host, port):
     assert [line.split(": ", 1)[1].split(" time=")[0] for line in lines[1:3]] == [
         f"tcp_seq={n} port={port} {expected} ttl=63" for n in (1, 2)]
     assert summary_shape(ours.stdout) == summary_shape(reference.stdout)
+    # the half-open connection was reset: nothing left waiting for our ACK on the server
+    assert lab["b"].run(["ss", "-Htn", "state", "syn-recv"]).stdout == ""
 
 
 @pytest.mark.parametrize("host", [B4, B6])

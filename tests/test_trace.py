@@ -71,7 +71,7 @@ def test_router_then_destination(lab, method, host):
 def test_silent_hop_shows_star(lab, host):
     lab["r"].run(["nft", SILENT_ROUTER])
     try:
-        for method in ("udp", "icmp"):
+        for method in sorted(METHODS):
             our_flags, their_flags = METHODS[method]
             common = ["-q", "2", "-w", "0.3", "-f", "1", host]
             ours, theirs = both(lab["a"], ["python3", "-m", "rawkit", "trace", "-n", *our_flags, *common],
