@@ -194,8 +194,9 @@ def test_dns_over_udp_matches_tcpdump(verbose: int) -> None:
     items += [("udp6", 40000, 53, payload) for payload in DNS_CASES[:10]]
     items += [("udp", 5353, 5353, payload) for payload in MDNS_CASES + DNS_CASES[:10]]
     items += [("udp", 40000, 5353, payload) for payload in MDNS_CASES]
+    items += [("udp", 53, 5353, payload) for payload in MDNS_CASES]
     expected = tcpdump_texts(items, *flags)
-    got = [format_dns(payload, False, verbose, mdns=5353 in (sport, dport))
+    got = [format_dns(payload, False, verbose, mdns=5353 in (sport, dport) and 53 not in (sport, dport))
            for _, sport, dport, payload in items]
     assert _mismatches(items, got, expected) == []
 

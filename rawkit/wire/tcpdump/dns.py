@@ -2,9 +2,10 @@
 
 When tcpdump 4.99 uses it (measured with crafted captures):
   - UDP with source or destination port 53 or 5353: the summary replaces "UDP, length N", e.g.
-    "IP 198.18.0.1.1234 > 198.18.0.2.53: 12345+ A? example.com. (29)". Port 5353 on either side is
-    mDNS, which prints the top bit of the class as "(QU)"/"(QM)" in questions and "(Cache flush)" in
-    records: pass `mdns=True` then.
+    "IP 198.18.0.1.1234 > 198.18.0.2.53: 12345+ A? example.com. (29)". Port 5353 on either side
+    (and 53 on neither) is mDNS, which prints the top bit of the class as "(QU)"/"(QM)" in questions
+    and "(Cache flush)" in records: pass `mdns=True` then. On UDP, DNS wins over every other
+    dissector when both ports have one (53 to 123 is DNS, not NTP).
   - TCP with source or destination port 53 (not 5353): the summary follows ", length N" after one
     space (nothing for an empty segment); the payload starts with the 2-byte length prefix, which
     tcpdump checks against the rest of the segment ("[prefix length(P) != length(R)] (invalid)"),
