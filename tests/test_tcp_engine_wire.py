@@ -160,3 +160,14 @@ def test_fast_path_checksum_over_ipv6_matches_scapy(segment):
         sport=segment.sport, dport=segment.dport, seq=segment.seq, ack=segment.ack, flags=segment.flags,
         window=segment.window, urgptr=segment.urgptr, options=scapy_options(segment)) / segment.payload)[40:]
     assert segment.to_bytes(pseudo) == theirs
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("mss", 20, "mss must be"), ("receive_buffer_size", 0, "receive_buffer_size"),
+    ("window_scale", 15, "window_scale"), ("min_rto", 0, "min_rto"), ("linger", -1, "linger"),
+    ("keepalive_count", 0, "keepalive"), ("time_wait", -1, "timeouts"), ("max_retries", -1, "retries"),
+])
+def test_settings_reject_unworkable_values(field, value, message):
+    from rawkit.tcp import Settings
+    with pytest.raises(ValueError, match=f"tcp settings: {message}"):
+        Settings(**{field: value})

@@ -35,5 +35,26 @@ class Settings:
     slow_start_after_idle: bool = True   # RFC 5681 4.1 window restart (Linux tcp_slow_start_after_idle)
     max_out_of_order: int = 64           # bound on separate out-of-order ranges kept
 
+    def __post_init__(self) -> None:
+        """Reject values no connection can work with, with one line saying which."""
+        checks = (
+            (88 <= self.mss <= 65495, "mss must be 88..65495"),
+            (self.send_buffer_size >= 1, "send_buffer_size must be at least 1"),
+            (self.receive_buffer_size >= 1, "receive_buffer_size must be at least 1"),
+            (self.window_scale is None or 0 <= self.window_scale <= 14, "window_scale must be 0..14"),
+            (min(self.syn_retries, self.synack_retries, self.max_retries) >= 0, "retries cannot be negative"),
+            (0 < self.min_rto <= self.max_rto and self.initial_rto > 0, "need 0 < min_rto <= max_rto"),
+            (self.linger is None or self.linger >= 0, "linger cannot be negative"),
+            (self.keepalive_count >= 1 and min(self.keepalive_idle, self.keepalive_interval) > 0,
+             "keepalive needs positive idle/interval and count >= 1"),
+            (min(self.time_wait, self.fin_wait2_timeout, self.delayed_ack) >= 0,
+             "timeouts cannot be negative"),
+            (self.initial_window >= 1 and self.max_out_of_order >= 1,
+             "initial_window and max_out_of_order must be at least 1"),
+        )
+        for valid, message in checks:
+            if not valid:
+                raise ValueError(f"tcp settings: {message}")
+
     def copy(self) -> Settings:
         return replace(self)
