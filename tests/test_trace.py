@@ -82,6 +82,17 @@ def test_silent_hop_shows_star(lab, host):
         lab["r"].run(["nft", "delete", "table", "inet", "rksilent"])
 
 
+@pytest.mark.parametrize("host", ["198.18.9.9", "fd00:18:9::9"])
+def test_unreachable_network_annotation(lab, host):
+    """The router has no route: `!N` after its address. (A router sends at most a burst of 5 such
+    IPv4 errors per source, then 1 a second, whatever icmp_ratelimit says: keep probes few.)"""
+    common = ["-q", "1", "-w", "1", "-m", "3", host]
+    ours, theirs = both(lab["a"], ["python3", "-m", "rawkit", "trace", *common],
+                        ["traceroute", "-n", *common])
+    assert normalise(ours.stdout) == normalise(theirs.stdout)
+    assert ours.stdout.splitlines()[1].endswith(" ms !N")
+
+
 def test_first_ttl_and_max_hops(lab):
     ours, theirs = both(lab["a"], ["python3", "-m", "rawkit", "trace", "-q", "1", "-f", "2", "-m", "5", B4],
                         ["traceroute", "-n", "-q", "1", "-f", "2", "-m", "5", B4])
