@@ -44,17 +44,18 @@ def _oracle(path: Path) -> dict:
     fields, and whether tshark calls any frame malformed."""
     capinfos = _run(["capinfos", "-T", "-r", "-M", "-c", "-d", "-S", "-a", "-e", "-u", "-E", str(path)])
     names = ("tcp.stream", "udp.stream", "frame.len", "ip.src", "ipv6.src", "tcp.srcport", "udp.srcport",
-             "icmp.type", "icmpv6.type", "frame.cap_len")
-    fields = _run([*TSHARK, "-r", str(path), "-T", "fields", "-E", "occurrence=f",
+             "icmp.type", "icmpv6.type", "frame.cap_len", "_ws.malformed", "_ws.expert.severity")
+    fields = _run([*TSHARK, "-r", str(path), "-T", "fields", "-E", "occurrence=a",
                    *(argument for name in names for argument in ("-e", name))])
-    rows = [line.split("\t") for line in fields.splitlines()]
+    every = [line.split("\t") for line in fields.splitlines()]
+    # a damaged frame: malformed, or an expert note of severity "error"
+    damaged = [row for row in every if row[10] or "8388608" in row[11].split(",")]
+    rows = [[value.split(",")[0] for value in row] for row in every]  # the outermost header's values
     streams = sorted({int(row[0]) for row in rows if row[0]})
     args = [*TSHARK, "-q", "-r", str(path), "-z", "io,phs"]
     args += [f"-zconv,{table}" for table in CONV_TABLES]
     for stream in streams:
         args.append(f"-zfollow,tcp,raw,{stream}")
-    damaged = _run([*TSHARK, "-r", str(path), "-Y", "_ws.malformed || _ws.expert.severity == error",
-                    "-T", "fields", "-e", "frame.number"]).split()
     return {"capinfos": capinfos, "rows": rows, "streams": streams, "text": _run(args), "damaged": damaged}
 
 

@@ -61,14 +61,11 @@ class FollowPrinter:
         self.offsets = [0, 0]
         self.started = False
 
-    def header(self, conv: Conversation | None) -> None:
-        self.out.write(f"\n{_RULE}\nFollow: tcp,{self.mode}\nFilter: tcp.stream eq {self.index}\n")
-        if conv is None:
-            self.out.write("Node 0: :0\nNode 1: :0\n")
-        else:
-            record = conv.record(conv.first_ns)
-            self.out.write(f"Node 0: {endpoint_text(record['a'], conv.a_port)}\n"
-                           f"Node 1: {endpoint_text(record['b'], conv.b_port)}\n")
+    def header(self, conv: Conversation) -> None:
+        record = conv.record(conv.first_ns)
+        self.out.write(f"\n{_RULE}\nFollow: tcp,{self.mode}\nFilter: tcp.stream eq {self.index}\n"
+                       f"Node 0: {endpoint_text(record['a'], conv.a_port)}\n"
+                       f"Node 1: {endpoint_text(record['b'], conv.b_port)}\n")
         self.started = True
 
     def chunk(self, forward: bool, data: bytes) -> None:
