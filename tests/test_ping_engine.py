@@ -49,7 +49,7 @@ class FakeProbe:
 
 def run(probe: FakeProbe, capsys, **options):
     printer = PlainPrinter(Target("198.18.0.2", socket.AF_INET, "198.18.0.2", True), mode="icmp", port=0,
-                           size=56, quiet=False, flood=False, print_timestamps=False, data_len=56)
+                           quiet=False, flood=False, print_timestamps=False, data_len=56)
     pinger = Pinger(probe, printer, **options)
     started = time.monotonic()
     stats = pinger.run()

@@ -80,12 +80,11 @@ def resolve(host: str, family: int, numeric_output: bool) -> Target:
 class PlainPrinter:
     """Prints events the way iputils ping does."""
 
-    def __init__(self, target: Target, *, mode: str, port: int, size: int, quiet: bool, flood: bool,
+    def __init__(self, target: Target, *, mode: str, port: int, quiet: bool, flood: bool,
                  print_timestamps: bool, data_len: int) -> None:
         self.target = target
         self.mode = mode
         self.port = port
-        self.size = size
         self.quiet = quiet
         self.flood = flood
         self.print_timestamps = print_timestamps
@@ -282,7 +281,7 @@ def parse_pattern(text: str) -> bytes:
 @click.option("--udp", "udp_port", type=click.IntRange(1, 65535), help="UDP probes to PORT.")
 @click.option("--arp", "arp", is_flag=True, help="ARP requests on the local segment (needs -I).")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one per probe result, then a summary.")
-def ping(host: str, count: int | None, interval: float | None, timeout: float, deadline: float | None,
+def ping(host: str, count: int | None, interval: float | None, timeout: float, deadline: int | None,
          size: int, ttl: int | None, interface: str | None, quiet: bool, flood: bool, numeric: bool,
          print_timestamps: bool, outstanding: bool, pattern: str | None, ipv4: bool, ipv6: bool,
          tcp_port: int | None, udp_port: int | None, arp: bool, as_json: bool) -> int:
@@ -306,7 +305,7 @@ def ping(host: str, count: int | None, interval: float | None, timeout: float, d
     if fill is not None and not as_json and mode == "icmp":
         print("PATTERN: 0x" + fill.hex())
     printer = JsonPrinter(target, mode, port) if as_json else PlainPrinter(
-        target, mode=mode, port=port, size=size, quiet=quiet, flood=flood, print_timestamps=print_timestamps,
+        target, mode=mode, port=port, quiet=quiet, flood=flood, print_timestamps=print_timestamps,
         data_len=size)
     if not as_json:
         printer.write(_header(target, mode, port, size, device, source_shown, interface) + "\n")
