@@ -101,6 +101,14 @@ def network_packets() -> list[tuple[bytes, int]]:
     return packets
 
 
+LLC_PAYLOADS = [  # 802.2 LLC and SNAP payloads: ISO, IP SAP, NetBEUI, IPX (LLC, SNAP, raw), AppleTalk, AARP
+    b"\xfe\xfe\x03" + bytes(30), b"\x06\x06\x03" + bytes(30), b"\xf0\xf0\x03" + bytes(30),
+    b"\xe0\xe0\x03" + bytes(30), b"\xaa\xaa\x03\x00\x00\x00\x81\x37" + bytes(30), b"\xff\xff" + bytes(30),
+    b"\xaa\xaa\x03\x08\x00\x07\x80\x9b" + bytes(30), b"\xaa\xaa\x03\x00\x00\x00\x80\xf3" + bytes(30),
+    b"\x06\x07\x03" + bytes(30),
+]
+
+
 def ethernet_frames() -> list[Record]:
     frames: list[Record] = []
     packets = network_packets()
@@ -122,6 +130,10 @@ def ethernet_frames() -> list[Record]:
     frames.append(_whole(stp))
     frames.append(_whole(bytes(Ether(dst=MAC_B, src=MAC_A, type=100)) + b"\x64\x64\x03" + bytes(40)))
     frames.append(_whole(bytes(Ether(dst=MAC_B, src=MAC_A, type=0x88CC)) + bytes(30)))
+    for payload in LLC_PAYLOADS:
+        frames.append(_whole(bytes(Ether(dst=MAC_B, src=MAC_A, type=len(payload))) + payload))
+    for ethertype in (0x8137, 0x809B, 0x80F3):
+        frames.append(_whole(bytes(Ether(dst=MAC_B, src=MAC_A, type=ethertype)) + bytes(30)))
     # truncated by the snapshot length, and runts
     for packet, ethertype in packets[:40:4]:
         frame = bytes(Ether(dst=MAC_B, src=MAC_A, type=ethertype) / Raw(load=packet))
@@ -142,6 +154,10 @@ def cooked_frames(version: int) -> list[Record]:
         frames.append(_whole(bytes(header / Raw(load=packet))))
     frames.append(_whole(bytes(CookedLinux(protocol=4) if version == 1 else CookedLinuxV2(protocol=4))
                          + b"\x42\x42\x03" + bytes(20)))
+    others = [(1, b"\xff\xff" + bytes(30)), (0x8137, bytes(30)), (0x809B, bytes(30))]
+    for protocol, payload in [(4, payload) for payload in LLC_PAYLOADS] + others:
+        header = CookedLinux(protocol=protocol) if version == 1 else CookedLinuxV2(protocol=protocol)
+        frames.append(_whole(bytes(header) + payload))
     return frames
 
 

@@ -24,7 +24,9 @@ EXPRESSIONS = [
     "ip6 proto 58", "ip6 proto 17", "ip6 proto 44", "ip6 proto 0", "proto 6", "proto \\tcp",
     "ip proto \\udp", "ip proto \\icmp", "ip6 proto \\tcp", "ip proto ospf", "ip proto 89", "proto 132",
     "ether proto \\ip", "ether proto \\ip6", "ether proto \\arp", "ether proto \\rarp", "ether proto 0x88cc",
-    "ether proto 100", "ether proto 0x800", "ether proto 0x86dd",
+    "ether proto 100", "ether proto 0x800", "ether proto 0x86dd", "ether proto 6", "ether proto 0xf0",
+    "ether proto 0xfe", "ether proto 0xe0", "ether proto 0x809b", "ether proto 0x80f3", "ether proto 0x8137",
+    "ether proto 0x42", "ether proto 1", "ether proto 4",
     # hosts and nets
     "host 198.18.0.1", "src host 198.18.0.1", "dst host 198.18.0.1", "host 198.18.0.2 and host 198.18.0.1",
     "src or dst host 198.18.0.2", "src and dst host 127.0.0.1", "dst and src host 127.0.0.1",

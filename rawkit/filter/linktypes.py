@@ -6,13 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rawkit.filter.errors import FilterError
-from rawkit.filter.ir import FALSE, TRUE, Const, Load, Pred, any_of, arith, cmp, conj, inv
+from rawkit.filter.ir import FALSE, TRUE, Const, Load, Pred, any_of, arith, cmp, conj, disj, inv
 from rawkit.wire.constants import LinkType
 
 ETHERTYPE_IP = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
 ETHERMTU = 1500
 LINUX_SLL_P_802_2 = 4
+LINUX_SLL_P_802_3 = 1  # Novell "raw" 802.3 (IPX)
+LLC_BOTH_SAPS = (0x06, 0xF0, 0xFE)  # IP, NetBEUI, ISO: tcpdump tests DSAP and SSAP
+LLCSAP_IPX = 0xE0
+ETHERTYPE_IPX = 0x8137
+SNAP_HEADER = 0xAAAA0300  # DSAP, SSAP, UI, first OUI byte 0
+SNAP_PROTOCOLS = {0x809B: (0xAAAA0308, 0x0007809B), 0x80F3: (SNAP_HEADER, 0x000080F3)}  # AppleTalk, AARP
 BSD_AF_INET = 2
 BSD_AF_INET6 = (24, 28, 30)  # NetBSD/OpenBSD, FreeBSD, Darwin: what tcpdump tests for ip6
 
@@ -59,13 +65,44 @@ def ethertype_test(link: LinkLayer, shift: int, ethertype: int) -> Pred:
             return FALSE
         return cmp("eq", arith("&", Load(1, Const(link.payload_offset + shift)), Const(0xF0)), Const(version))
     type_field = Load(2, Const(link.type_offset + shift))
-    if ethertype > ETHERMTU:
+    if link.linktype == LinkType.LINUX_SLL2:  # tcpdump compares SLL2's protocol field as it is
         return cmp("eq", type_field, Const(ethertype))
-    # an 802.2 LLC SAP rather than an EtherType
-    payload_byte = cmp("eq", Load(1, Const(link.payload_offset + shift)), Const(ethertype))
+    return _llc_aware_test(link, shift, type_field, ethertype)
+
+
+def _llc_aware_test(link: LinkLayer, shift: int, type_field: Load, ethertype: int) -> Pred:
+    """Ethernet and SLL: small values are 802.2 LLC SAPs, and a few protocols also travel in LLC/SNAP
+    frames (IPX, AppleTalk, AARP), which tcpdump tests for too."""
+    payload = link.payload_offset + shift
+
+    def equals(value: Load, constant: int) -> Pred:
+        return cmp("eq", value, Const(constant))
+
     if link.ethernet:
-        return conj(inv(cmp("gt", type_field, Const(ETHERMTU))), payload_byte)
-    return conj(cmp("eq", type_field, Const(LINUX_SLL_P_802_2)), payload_byte)
+        is_llc = inv(cmp("gt", type_field, Const(ETHERMTU)))
+    else:
+        is_llc = equals(type_field, LINUX_SLL_P_802_2)
+    sap, both_saps = Load(1, Const(payload)), Load(2, Const(payload))
+
+    def snap(header_word: int, type_word: int) -> Pred:
+        return conj(equals(Load(4, Const(payload + 4)), type_word),
+                    equals(Load(4, Const(payload)), header_word))
+
+    if ethertype in LLC_BOTH_SAPS:
+        return conj(is_llc, equals(both_saps, ethertype << 8 | ethertype))
+    if ethertype == LLCSAP_IPX:
+        ipx_forms = any_of(snap(SNAP_HEADER, ETHERTYPE_IPX), equals(sap, LLCSAP_IPX),
+                           equals(both_saps, 0xFFFF))
+        if link.ethernet:
+            return disj(equals(type_field, ETHERTYPE_IPX), conj(is_llc, ipx_forms))
+        return any_of(equals(type_field, ETHERTYPE_IPX), equals(type_field, LINUX_SLL_P_802_3),
+                      conj(is_llc, disj(equals(sap, LLCSAP_IPX), snap(SNAP_HEADER, ETHERTYPE_IPX))))
+    if ethertype in SNAP_PROTOCOLS:
+        header_word, type_word = SNAP_PROTOCOLS[ethertype]
+        return disj(equals(type_field, ethertype), conj(is_llc, snap(header_word, type_word)))
+    if ethertype > ETHERMTU:
+        return equals(type_field, ethertype)
+    return conj(is_llc, equals(sap, ethertype))
 
 
 def _family_test(link: LinkLayer, ethertype: int) -> Pred:
