@@ -86,10 +86,14 @@ def _ext_field(kind: int, read: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return get
 
 
+def _vlan_field(pkt: rawkit.Packet, name: str) -> list[int]:
+    """tshark lists 802.1ad service tags (ieee8021ad.*) apart from, and before, 802.1Q tags (vlan.*)."""
+    return [getattr(tag, name) for tag in pkt.vlans if tag.tpid == 0x88A8] + [
+        getattr(tag, name) for tag in pkt.vlans if tag.tpid != 0x88A8]
+
+
 def _vlan_ids(pkt: rawkit.Packet) -> list[int]:
-    """tshark lists 802.1ad service tags (its ieee8021ad.id) apart from 802.1Q tags (vlan.id)."""
-    return [tag.vid for tag in pkt.vlans if tag.tpid == 0x88A8] + [
-        tag.vid for tag in pkt.vlans if tag.tpid != 0x88A8]
+    return _vlan_field(pkt, "vid")
 
 
 @dataclass(frozen=True)
@@ -105,10 +109,25 @@ class Check:
 
 
 # protocol -> (the rawkit attribute holding its view, checks); the first check anchors the occurrences
+def _when(types: tuple[int, ...], read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A field that exists only in some ICMP/ICMPv6 message types."""
+    return lambda view: read(view) if view.type in types else None
+
+
+def _sll_address(view: Any) -> str | None:
+    return view.addr if view.hatype == 1 and view.halen == 6 else None
+
+
 PROTOCOLS: dict[str, tuple[str, list[Check]]] = {
     "eth": ("eth", [Check("eth.src", lambda v: v.src, str), Check("eth.dst", lambda v: v.dst, str)]),
+    "sll": ("sll", [
+        Check("sll.pkttype", lambda v: v.pkttype), Check("sll.halen", lambda v: v.halen),
+        Check("sll.src.eth", _sll_address, str), Check("sll.ifindex", lambda v: v.ifindex),
+    ]),
+    "null": ("loopback", [Check("null.family", lambda v: v.family)]),
     "arp": ("arp", [
-        Check("arp.opcode", lambda v: v.op),
+        Check("arp.opcode", lambda v: v.op), Check("arp.hw.type", lambda v: v.hwtype),
+        Check("arp.proto.type", lambda v: v.ptype),
         Check("arp.src.hw_mac", lambda v: v.hwsrc, str), Check("arp.src.proto_ipv4", lambda v: v.psrc, str),
         Check("arp.dst.hw_mac", lambda v: v.hwdst, str), Check("arp.dst.proto_ipv4", lambda v: v.pdst, str),
     ]),
@@ -117,6 +136,7 @@ PROTOCOLS: dict[str, tuple[str, list[Check]]] = {
         Check("ip.len", lambda v: v.len), Check("ip.id", lambda v: v.id),
         Check("ip.hdr_len", lambda v: v.header_len),
         Check("ip.ttl", lambda v: v.ttl), Check("ip.proto", lambda v: v.proto),
+        Check("ip.dsfield", lambda v: v.tos),
         Check("ip.flags.df", lambda v: v.df, _bool), Check("ip.flags.mf", lambda v: v.mf, _bool),
         Check("ip.frag_offset", lambda v: v.frag),  # tshark 4.0: in 8-byte units
         Check("ip.checksum.status", lambda v: v.checksum_ok, _verdict),
@@ -124,7 +144,8 @@ PROTOCOLS: dict[str, tuple[str, list[Check]]] = {
     "ipv6": ("ip6", [
         Check("ipv6.src", lambda v: v.src, str), Check("ipv6.dst", lambda v: v.dst, str),
         Check("ipv6.plen", lambda v: v.plen), Check("ipv6.nxt", lambda v: v.nh),
-        Check("ipv6.hlim", lambda v: v.hlim),
+        Check("ipv6.hlim", lambda v: v.hlim), Check("ipv6.tclass", lambda v: v.tc),
+        Check("ipv6.flow", lambda v: v.fl),
         Check("ipv6.hopopts.len_oct", _ext_lengths(0), many=True),
         Check("ipv6.dstopts.len_oct", _ext_lengths(60), many=True),
         Check("ipv6.routing.type", _ext_field(43, lambda h: h.routing_type)),
@@ -140,6 +161,7 @@ PROTOCOLS: dict[str, tuple[str, list[Check]]] = {
         Check("tcp.seq", lambda v: v.seq), Check("tcp.ack_raw", lambda v: v.ack),
         Check("tcp.flags", lambda v: v.flags), Check("tcp.hdr_len", lambda v: v.header_len),
         Check("tcp.len", lambda v: v.payload_len), Check("tcp.window_size_value", lambda v: v.window),
+        Check("tcp.urgent_pointer", lambda v: v.urgptr),
         Check("tcp.checksum.status", lambda v: v.checksum_ok, _verdict),
         Check("tcp.option_kind", _option_kinds, many=True, normalize=_through_eol),
         Check("tcp.options.mss_val", _option("MSS")), Check("tcp.options.wscale.shift", _option("WScale")),
@@ -154,19 +176,30 @@ PROTOCOLS: dict[str, tuple[str, list[Check]]] = {
     "icmp": ("icmp", [
         Check("icmp.type", lambda v: v.type), Check("icmp.code", lambda v: v.code),
         Check("icmp.checksum.status", lambda v: v.checksum_ok, _verdict),
+        Check("icmp.ident", _when((0, 8, 13, 14, 15, 16, 17, 18), lambda v: v.id)),
+        Check("icmp.seq", _when((0, 8, 13, 14, 15, 16, 17, 18), lambda v: v.seq)),
+        Check("icmp.redir_gw", _when((5,), lambda v: v.gateway), str),
+        Check("icmp.mtu", lambda v: v.mtu if (v.type, v.code) == (3, 4) else None),
+        Check("icmp.pointer", _when((12,), lambda v: v.pointer)),
     ]),
     "icmpv6": ("icmp6", [
         Check("icmpv6.type", lambda v: v.type), Check("icmpv6.code", lambda v: v.code),
         Check("icmpv6.checksum.status", lambda v: v.checksum_ok, _verdict),
+        Check("icmpv6.echo.identifier", _when((128, 129), lambda v: v.id)),
+        Check("icmpv6.echo.sequence_number", _when((128, 129), lambda v: v.seq)),
+        Check("icmpv6.mtu", _when((2,), lambda v: v.mtu)),
+        Check("icmpv6.pointer", _when((4,), lambda v: v.pointer)),
     ]),
 }
 # per-frame checks, read from the Packet itself
 FRAME_CHECKS = [
     Check("frame.len", lambda p: p.wirelen), Check("frame.cap_len", lambda p: p.caplen),
     Check("vlan.id", _vlan_ids, many=True),
+    Check("vlan.priority", lambda p: _vlan_field(p, "pcp"), many=True),
+    Check("vlan.dei", lambda p: _vlan_field(p, "dei"), _bool, many=True),
 ]
 EXPERT_FIELDS = ["_ws.expert.severity", "_ws.expert.group", "_ws.expert.message"]
-FIELDS = ([c.tshark for c in FRAME_CHECKS] + ["ieee8021ad.id"]
+FIELDS = ([c.tshark for c in FRAME_CHECKS] + ["ieee8021ad.id", "ieee8021ad.priority", "ieee8021ad.dei"]
           + [c.tshark for _, checks in PROTOCOLS.values() for c in checks] + EXPERT_FIELDS)
 
 
@@ -332,7 +365,8 @@ def compare(packets: Iterable[rawkit.Packet], records: list[dict[str, list[str]]
             continue
         result.compared_frames += 1
         chain = levels(pkt)
-        record["vlan.id"] = record["ieee8021ad.id"] + record["vlan.id"]
+        for name in ("id", "priority", "dei"):
+            record[f"vlan.{name}"] = record[f"ieee8021ad.{name}"] + record[f"vlan.{name}"]
         for check in FRAME_CHECKS:
             _compare_value(result, number, check, record[check.tshark], [(0, pkt)], chain)
         for protocol, (attribute, checks) in PROTOCOLS.items():
