@@ -3,6 +3,7 @@ check that tcpdump reads them all (the comparisons live in test_tcpdump_diff.py)
 
 from __future__ import annotations
 
+import random
 import shutil
 import struct
 import subprocess
@@ -289,3 +290,28 @@ def test_tcpdump_reads_every_crafted_frame(tmp_path):
         assert result.returncode == 0, result.stderr
         printed += sum(1 for line in result.stdout.splitlines() if line[:1].isdigit() or line.startswith("["))
     assert printed == len(frames)
+
+
+def test_printer_never_raises_on_mutated_frames():
+    """Damaged frames of every link type through every printing mode: text out, never an exception."""
+    from rawkit.wire.tcpdump import Printer
+
+    frames = crafted_frames()
+    printers = [Printer(), Printer(verbose=2), Printer(link_headers=True, verbose=1), Printer(hex="X"),
+                Printer(quiet=True), Printer(hex="A", verbose=3, absolute=True)]
+    rng = random.Random(20261123)
+    for index in range(4000):
+        linktype, frame, wirelen = rng.choice(frames)
+        mutated = bytearray(frame)
+        for _ in range(rng.randint(1, 5)):
+            choice = rng.random()
+            if choice < 0.6 and mutated:
+                mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+            elif choice < 0.8 and mutated:
+                del mutated[rng.randrange(len(mutated)) :]
+            else:
+                mutated += rng.randbytes(rng.randint(1, 24))
+        data = bytes(mutated)
+        wire = max(len(data), wirelen or 0) + (rng.randint(0, 64) if rng.random() < 0.2 else 0)
+        for printer in printers:
+            assert isinstance(printer.format_frame(data, linktype, index * 1000, wire), str)

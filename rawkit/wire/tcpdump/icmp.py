@@ -87,7 +87,7 @@ def _message(data: bytes, off: int, kind: int, code: int, caplen: int) -> str | 
             return None
         return f"address mask is 0x{int.from_bytes(data[off + 8 : off + 12], 'big'):08x}"
     if kind == 9:
-        return _router_advert(data, off, caplen)
+        return _router_advert(data, off, caplen) if caplen >= 8 else None
     return f"type-#{kind}"
 
 

@@ -55,7 +55,14 @@ def icmpv6(p: Printer, data: bytes, off: int, length: int, pseudo: int | None) -
     return f"{prefix}ICMP6, {body}"
 
 
+# bytes a message needs before tcpdump prints more than its name and a truncation mark
+_NEEDED = {1: 8, 2: 8, 3: 8, 4: 8, 128: 8, 129: 8, 130: 24, 131: 24, 132: 24, 143: 8, 133: 8, 134: 16,
+           135: 24, 136: 24, 137: 40}
+
+
 def _body(p: Printer, data: bytes, off: int, length: int, kind: int, code: int, caplen: int) -> str:
+    if caplen < _NEEDED.get(kind, 0):
+        return f"{_NAMES[kind]} [|icmp6]"
     tail = "" if p.verbose else f", length {length}"
     if kind in (128, 129):
         if caplen < 8:

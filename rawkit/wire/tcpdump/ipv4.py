@@ -22,13 +22,13 @@ _ECN = ("", ",ECT(1)", ",ECT(0)", ",CE")
 def ipv4(p: Printer, data: bytes, off: int, length: int) -> str:
     """'IP ...' for the datagram at `off`; `length` is what the frame had on the wire from `off`."""
     caplen = len(data) - off
+    if caplen > 0 and data[off] >> 4 != 4:
+        if data[off] >> 4 == 6:
+            return "IP6, wrong link-layer encapsulation (invalid)"
+        return f"IP{data[off] >> 4} (invalid)"
     if caplen < 20:
         return f"{p.ip_label} [|ip]" if caplen > 0 else " [|ip]"
     first, tos, total, ident, frag_word, ttl, proto, checksum = _HEADER.unpack_from(data, off)
-    if first >> 4 != 4:
-        if first >> 4 == 6:
-            return "IP6, wrong link-layer encapsulation (invalid)"
-        return f"IP{first >> 4} (invalid)"
     header_len = (first & 0x0F) * 4
     if header_len < 20:
         return f"{p.ip_label}bad-hlen {header_len}"

@@ -22,7 +22,7 @@ def ipv6(p: Printer, data: bytes, off: int, length: int) -> str:
     if caplen < 40:
         return " [|ip6]"
     if data[off] >> 4 != 6:
-        return f"IP6, wrong link-layer encapsulation (version {data[off] >> 4})"
+        return f"{p.ip6_label}version error: {data[off] >> 4} != 6"
     payload_len = data[off + 4] << 8 | data[off + 5]
     nh = data[off + 6]
     prefix = p.ip6_label
@@ -113,7 +113,8 @@ _EXT_MARKS = {0: "hbhopt", 43: "srcrt", 44: "frag", 60: "dstopt", 51: "ah"}
 
 
 def _pseudo(src: bytes, dst: bytes, proto: int, length: int) -> int:
-    return ones_sum(src + dst + length.to_bytes(4, "big") + bytes((0, 0, 0, proto)))
+    # a payload length shorter than the extension headers makes `length` negative: sum it modulo 2**32
+    return ones_sum(src + dst + (length & 0xFFFFFFFF).to_bytes(4, "big") + bytes((0, 0, 0, proto)))
 
 
 def _extension(p: Printer, nh: int, header: bytes) -> str | None:

@@ -48,8 +48,9 @@ def tcp(p: Printer, data: bytes, off: int, length: int, src: str, dst: str, key_
             if bases is None or flags & 0x02:
                 half = len(key_addrs) // 2
                 reverse = (key_addrs[half:] + key_addrs[:half], dport << 16 | sport)
-                p.tcp_seqs[key] = (seq, (ack - 1) & 0xFFFFFFFF)
-                p.tcp_seqs[reverse] = ((ack - 1) & 0xFFFFFFFF, seq)
+                ack_base = (ack - 1) & 0xFFFFFFFF  # SACK blocks are relative even now
+                p.tcp_seqs[key] = (seq, ack_base)
+                p.tcp_seqs[reverse] = (ack_base, seq)
             else:
                 seq = (seq - bases[0]) & 0xFFFFFFFF
                 ack_base = bases[1]
