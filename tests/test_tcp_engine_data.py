@@ -26,6 +26,11 @@ def test_small_messages_both_ways():
     assert bytes(pair.server.inbox) == b"GET / HTTP/1.0\r\n\r\n"
     assert bytes(pair.client.inbox) == b"HTTP/1.0 200 OK\r\n\r\nhello"
     assert DataReceived(18) in pair.server.events and DataReceived(24) in pair.client.events
+    pair.client.auto_read = False
+    pair.server.outbox += b"peekaboo"
+    pair.run(until=lambda: pair.c.readable == 8)
+    assert pair.c.peek(4) == b"peek" and pair.c.readable == 8 and pair.c.read(4) == b"peek"
+    assert pair.c.read() == b"aboo" and pair.c.read() == b"" and not pair.c.eof
 
 
 def test_bulk_both_ways_with_loss_and_reordering_keeps_every_byte():

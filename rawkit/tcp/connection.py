@@ -150,6 +150,10 @@ class Connection:
                 self._ack_now = True
         return data
 
+    def peek(self, max_bytes: int = 1 << 30) -> bytes:
+        """Received bytes without consuming them (MSG_PEEK)."""
+        return bytes(self._recv[:max_bytes])
+
     def shutdown_write(self, now: float) -> None:
         """Half-close: no more sends; a FIN follows the queued data. Idempotent once the FIN is queued."""
         if self.fin_queued:
