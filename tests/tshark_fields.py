@@ -115,7 +115,8 @@ def _when(types: tuple[int, ...], read: Callable[[Any], Any]) -> Callable[[Any],
 
 
 def _sll_address(view: Any) -> str | None:
-    return view.addr if view.hatype == 1 and view.halen == 6 else None
+    """tshark shows a cooked header's address as a MAC for Ethernet (1) and loopback (772) devices."""
+    return view.addr if view.hatype in (1, 772) and view.halen == 6 else None
 
 
 PROTOCOLS: dict[str, tuple[str, list[Check]]] = {
