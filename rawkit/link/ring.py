@@ -30,8 +30,10 @@ TP_STATUS_VLAN_VALID = 0x10
 TP_STATUS_VLAN_TPID_VALID = 0x40
 
 PACKET_OUTGOING = 4
-DEFAULT_BLOCK_SIZE = 1 << 20
-DEFAULT_BLOCK_COUNT = 4
+# a block holds any frame up to 64 KiB (loopback's MTU) and a few thousand small ones; many blocks
+# rather than a few big ones, so the kernel always has free blocks while we read one
+DEFAULT_BLOCK_SIZE = 1 << 17
+DEFAULT_BLOCK_COUNT = 32
 DEFAULT_RETIRE_MS = 50  # a block with frames in it reaches us at the latest after this long
 
 _REQUEST = struct.Struct("=7I")  # struct tpacket_req3
