@@ -174,6 +174,22 @@ def tcp_bulk_with_loss(clock: Clock, segments: int = 60) -> list[tuple[int, byte
     return s.frames
 
 
+def tcp_capture_gaps(clock: Clock) -> list[tuple[int, bytes]]:
+    """Segments the capture never saw: the peer's ACKs show them lost to the capture, not the peer."""
+    s = TcpSession(clock, V4_A, V4_B, 46000, 80)
+    s.handshake()
+    s.send("a", "PA", b"one-")
+    s.next["a"] += 5  # never captured; acknowledged below
+    s.send("b", "A")
+    s.send("a", "PA", b"six")
+    s.next["a"] += 7
+    s.send("a", "PA", b"late")
+    s.send("b", "A", ack=s.next["a"] - 2)  # past the hole, into the held segment
+    s.send("a", "PA", b"end")
+    s.close()
+    return s.frames
+
+
 def udp_and_icmp(clock: Clock) -> list[tuple[int, bytes]]:
     frames = []
     for index in range(3):
@@ -234,7 +250,8 @@ def fragments(clock: Clock) -> list[tuple[int, bytes]]:
 
 
 SCENARIOS = {"tcp-messy": tcp_messy, "tcp-port-reuse": tcp_port_reuse, "tcp-reset-v6": tcp_reset_and_v6,
-             "tcp-bulk-loss": tcp_bulk_with_loss, "udp-icmp": udp_and_icmp, "fragments": fragments}
+             "tcp-bulk-loss": tcp_bulk_with_loss, "tcp-gaps": tcp_capture_gaps, "udp-icmp": udp_and_icmp,
+             "fragments": fragments}
 
 
 def craft_captures(directory: Path) -> list[Path]:

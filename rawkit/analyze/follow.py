@@ -9,17 +9,19 @@ from typing import TextIO
 
 from rawkit.analyze.conversations import Conversation, ConversationTable
 from rawkit.analyze.defrag import Defragmenter
-from rawkit.analyze.reassembly import TcpReassembler
+from rawkit.analyze.reassembly import Gap, TcpReassembler
 from rawkit.wire import Packet
 
 FORMATS = ("ascii", "hex", "raw")
 _RULE = "=" * 67
+_ACK = 0x10
 
 
 def tcp_chunks(packets: Iterable[Packet], streams: Container[int] | None = None,
-               defragmenter: Defragmenter | None = None) -> Iterator[tuple[Conversation, bool, bytes]]:
-    """(stream, forward, bytes) each time reassembly delivers in-order data; `streams` limits which
-    stream indexes are followed (None: all). Memory grows with open streams, not with the capture."""
+               defragmenter: Defragmenter | None = None) -> Iterator[tuple[Conversation, bool, bytes | Gap]]:
+    """(stream, forward, bytes) each time reassembly delivers in-order data, or a `Gap` where the
+    peer acknowledged bytes the capture lacks; `streams` limits which stream indexes are followed
+    (None: all). Memory grows with open streams, not with the capture."""
     table = ConversationTable(("tcp",), health=False, defragmenter=defragmenter)
     reassemblers: dict[int, TcpReassembler] = {}
     for pkt in packets:
@@ -33,8 +35,16 @@ def tcp_chunks(packets: Iterable[Packet], streams: Container[int] | None = None,
                 continue
             reassembler = reassemblers[conv.stream] = TcpReassembler()
         tcp = datagram.tcp
+        if tcp.flags & _ACK:
+            for chunk in reassembler.acked(not forward, tcp.ack):
+                yield conv, not forward, chunk
         for chunk in reassembler.feed(forward, tcp.seq, tcp.flags, datagram.payload):
             yield conv, forward, chunk
+
+
+def gap_text(gap: Gap) -> bytes:
+    """What tshark's follow prints for bytes the capture missed (its own words, NUL included)."""
+    return b"[%d bytes missing in capture file]\x00" % gap
 
 
 def find_stream(packets: Iterable[Packet], match: Callable[[Packet], bool]) -> int | None:
@@ -68,7 +78,9 @@ class FollowPrinter:
                        f"Node 1: {endpoint_text(record['b'], conv.b_port)}\n")
         self.started = True
 
-    def chunk(self, forward: bool, data: bytes) -> None:
+    def chunk(self, forward: bool, data: bytes | Gap) -> None:
+        if type(data) is Gap:
+            data = gap_text(data)
         indent = "" if forward else "\t"
         if self.mode == "raw":
             self.out.write(f"{indent}{data.hex()}\n")
@@ -100,12 +112,15 @@ def _hex_line(offset: int, row: bytes) -> str:
     return f"{offset:08X}  {hex_part:<50}{text}"
 
 
-def write_streams(chunks: Iterable[tuple[Conversation, bool, bytes]], directory: Path) -> list[Path]:
+def write_streams(chunks: Iterable[tuple[Conversation, bool, bytes | Gap]], directory: Path) -> list[Path]:
     """Append each direction of each stream to its own file in `directory`; return the files made.
-    Names say stream, sender and receiver: 000003-198.18.0.1.40000-198.18.0.2.80.bin"""
+    Names say stream, sender and receiver: 000003-198.18.0.1.40000-198.18.0.2.80.bin. Files hold
+    the captured bytes only: where the capture missed some, nothing stands in for them."""
     directory.mkdir(parents=True, exist_ok=True)
     made: dict[tuple[int, bool], Path] = {}
     for conv, forward, data in chunks:
+        if type(data) is Gap:
+            continue
         path = made.get((conv.stream, forward))
         if path is None:
             record = conv.record(conv.first_ns)

@@ -4,6 +4,9 @@ Bytes come out in sequence order, each at most once: a retransmission adds nothi
 only the bytes beyond what was already delivered (first copy wins), a segment from the future waits
 until the hole before it fills. The SYN fixes where a direction starts (else its first segment
 does); nothing past the FIN is delivered. Held-back segments are bounded in bytes.
+
+A hole the capture missed for good shows when the peer acknowledges past it: the reassembler then
+gives a `Gap` (how many bytes are missing) and carries on with what it held, as tshark does.
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ _MOD = 1 << 32
 _HALF = 1 << 31
 _SYN, _FIN = 0x02, 0x01
 MAX_HELD_BYTES = 16 << 20
+
+
+class Gap(int):
+    """A chunk standing for this many bytes that the peer acknowledged but the capture lacks."""
 
 
 def _distance(a: int, b: int) -> int:
@@ -38,7 +45,27 @@ class TcpReassembler:
     def __init__(self) -> None:
         self.sides = (_Side(), _Side())
 
-    def feed(self, forward: bool, seq: int, flags: int, payload: bytes) -> list[bytes]:
+    def acked(self, forward: bool, ack: int) -> list[bytes | Gap]:
+        """The peer of direction `forward` acknowledged up to `ack`: if that passes a hole, declare
+        the hole missing and deliver what was held after it. Call before feeding the ACK's segment."""
+        side = self.sides[0 if forward else 1]
+        if side.next_seq is None:
+            return []
+        target = ack
+        if side.fin_seq is not None and _distance(target, side.fin_seq) > 0:
+            target = side.fin_seq  # the FIN's own sequence number is no missing byte
+        for seq in side.held:
+            if 0 < _distance(seq, side.next_seq) < _distance(target, side.next_seq):
+                target = seq
+        missing = _distance(target, side.next_seq)
+        if missing <= 0:
+            return []
+        chunks: list[bytes | Gap] = [Gap(missing)]
+        side.next_seq = target % _MOD
+        self._drain(side, chunks)
+        return chunks
+
+    def feed(self, forward: bool, seq: int, flags: int, payload: bytes) -> list[bytes | Gap]:
         side = self.sides[0 if forward else 1]
         if flags & _SYN:
             seq = (seq + 1) % _MOD  # the SYN takes one sequence number; data on it follows
