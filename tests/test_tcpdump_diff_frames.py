@@ -271,6 +271,12 @@ def crafted_frames() -> list[tuple[int, bytes, int | None]]:
     add(E()/ip6()/UDP(sport=40000,dport=53)/query)
     add(E()/ip(dst="224.0.0.251")/UDP(sport=5353,dport=5353)/query)
     add(E()/ip()/TCP(sport=40001,dport=53,flags="PA",seq=1,ack=1)/(struct.pack("!H", len(query)) + query))
+    # DHCP, NTP and syslog (their own modules print them; apps.py picks them by port)
+    bootp = (bytes((1, 1, 6, 0)) + (0x1234).to_bytes(4, "big") + bytes(20) + bytes.fromhex("020000000001")
+             + bytes(202) + b"\x63\x82\x53\x63" + bytes((53, 1, 1, 55, 3, 1, 3, 6, 255)) + bytes(20))
+    add(Ether(src=A,dst="ff:ff:ff:ff:ff:ff")/IPv4(src="0.0.0.0",dst="255.255.255.255")/UDP(sport=68,dport=67)/bootp)
+    add(E()/ip()/UDP(sport=40000,dport=123)/(bytes((0x23, 0, 6, 0xE9)) + bytes(44)))
+    add(E()/ip()/UDP(sport=40000,dport=514)/b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed")
     # IPv6 AH and ESP, an ICMPv6 error quoting TCP, an SLL2 interface this host does not have
     add(E()/ip6(nh=51)/(bytes((17, 4, 0, 0)) + (0x100).to_bytes(4, "big") + (7).to_bytes(4, "big") + bytes(12)
                           + bytes(UDP(sport=1, dport=2))))
