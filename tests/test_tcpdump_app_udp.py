@@ -134,3 +134,76 @@ def test_ntp_details_match_tcpdump(verbose: int) -> None:
     assert [(payload.hex(), kept, ours, theirs)
             for (payload, kept), ours, theirs in zip(messages, got, expected, strict=True)
             if ours != theirs] == []
+
+
+def _dhcp_with_options(options: bytes, op: int = 1) -> bytes:
+    return _bootp(op, options=b"\x63\x82\x53\x63" + options + b"\xff")
+
+
+def _random_dhcp(seed: int, count: int) -> list[tuple[bytes, int]]:
+    """(message, bytes captured): random header fields, names, cookies and typed option values."""
+    rng = random.Random(seed)
+    common = (0, 53, 53, 55, 61, 12, 50, 54, 51, 1, 3, 6, 15, 58, 59, 60, 28, 57, 2, 19, 23, 46, 52, 21, 33,
+              62, 99, 252, 77, 81, 82, 121, 249, 91)
+    messages = []
+    for _ in range(count):
+        htype, hlen = rng.choice([(1, 6)] * 6 + [(6, 6), (1, 8), (1, 0)])
+        fixed = struct.pack(">BBBBIHH", rng.choice((1, 1, 2, 2, 3)), htype, hlen, rng.choice((0, 0, 1, 4)),
+                            rng.randrange(1 << 32), rng.choice((0, 0, 3, 65535)), rng.choice((0, 0x8000, 1)))
+        fixed += b"".join(rng.randbytes(4) if rng.random() < 0.3 else bytes(4) for _ in range(4))
+        fixed += rng.randbytes(16)
+        sname = rng.choice((b"", b"srv", b"a\x01\xff")).ljust(64, b"\0") if rng.random() < 0.95 else b"x" * 64
+        boot_file = rng.choice((b"", b"boot.img")).ljust(128, b"\0") if rng.random() < 0.95 else b"y" * 128
+        cookie = b"\x63\x82\x53\x63"
+        if rng.random() < 0.1:
+            cookie = rng.choice((b"", bytes(4), b"\x00\x00\x00\x01"))
+        options = b""
+        for _ in range(rng.randrange(0, 8)):
+            code = rng.choice(common) if rng.random() < 0.85 else rng.randrange(1, 255)
+            if code == 0:
+                options += b"\0"
+                continue
+            if code == 53:
+                value = bytes([rng.randrange(20)])
+            elif code == 55:
+                value = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 12)))
+            elif code == 61:
+                value = rng.choice((b"\x01" + rng.randbytes(6), b"\x00abc",
+                                    rng.randbytes(rng.randrange(0, 9))))
+            elif code in (121, 249):
+                value = b"".join(bytes([width]) + rng.randbytes(min(width, 40) // 8 + 4)
+                                 for width in rng.choices((0, 8, 16, 24, 32, 9, 33), k=rng.randrange(1, 4)))
+            elif code == 82:
+                value = b"".join(bytes([sub, size]) + rng.randbytes(size)
+                                 for sub, size in ((rng.choice((1, 2, 6, 9)), rng.randrange(0, 6)),) * 2)
+            elif code == 77:
+                value = b"".join(bytes([size]) + rng.randbytes(size) for size in (rng.randrange(0, 5), 3))
+            elif code == 81:
+                name = rng.choice((b"host", b"\x04h\x00"))
+                value = bytes([rng.randrange(256), rng.choice((0, 255)), 0]) + name
+            else:
+                value = rng.randbytes(rng.choice((0, 1, 2, 3, 4, 4, 5, 6, 8, 9, 12, 16)))
+            if rng.random() < 0.1:
+                value = value[: rng.randrange(len(value) + 1)]
+            options += bytes([code, len(value)]) + value
+        if rng.random() < 0.8:
+            options += b"\xff"
+        payload = fixed + sname + boot_file + cookie + options + bytes(rng.choice((0, 0, 7)))
+        kept = rng.randrange(len(payload) + 1) if rng.random() < 0.2 else len(payload)
+        messages.append((payload, kept))
+    return messages
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_dhcp_details_match_tcpdump(verbose: int) -> None:
+    messages = _random_dhcp(verbose, 1500)
+    values = (b"\x01\x02\x03\x04", b"ab", b"\x05", bytes(range(1, 9)), b"")
+    messages += [(_dhcp_with_options(bytes([code, len(value)]) + value), -1)
+                 for code in range(1, 255) for value in values]
+    items = [("udp", 68, 67, payload, kept if kept >= 0 else len(payload)) for payload, kept in messages]
+    expected = tcpdump_texts(items, "-" + "v" * verbose)
+    got = [format_dhcp(payload[:kept], verbose, length=len(payload)) for *_, payload, kept in items]
+    assert [(payload.hex(), kept, ours, theirs)
+            for (*_, payload, kept), ours, theirs in zip(items, got, expected, strict=True)
+            if ours != theirs] == []
