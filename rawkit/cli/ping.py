@@ -40,15 +40,20 @@ def three_decimals(value_us: int) -> str:
 class Target:
     """The resolved destination and how to name it in output."""
 
-    def __init__(self, host: str, family: int, address: str, numeric: bool) -> None:
+    def __init__(self, host: str, family: int, address: str, numeric: bool,
+                 scope_device: str | None = None) -> None:
         self.host = host
         self.family = family
         self.address = address
         self.numeric = numeric  # no reverse lookups (numeric target or -n)
+        self.scope_device = scope_device  # an IPv6 link-local target's "%dev": send through dev
         self._names: dict[str, str] = {}
 
     def name(self, address: str) -> str:
-        """`name (address)` as iputils' pr_addr gives it, or the bare address."""
+        """`name (address)` as iputils' pr_addr gives it, or the bare address (link-local ones with
+        their %scope)."""
+        if address == self.address and self.scope_device is not None:
+            address = f"{address}%{self.scope_device}"
         if self.numeric:
             return address
         if address not in self._names:
@@ -69,12 +74,13 @@ def resolve(host: str, family: int, numeric_output: bool) -> Target:
         raise Failure(f"{host}: {error.strerror}", 2) from None
     resolved_family, *_rest, sockaddr = infos[0]
     address = sockaddr[0]
+    scope_device = socket.if_indextoname(sockaddr[3]) if len(sockaddr) == 4 and sockaddr[3] else None
     try:
         socket.getaddrinfo(host, None, family, socket.SOCK_DGRAM, 0, socket.AI_NUMERICHOST)
         literal = True
     except socket.gaierror:
         literal = False
-    return Target(host, resolved_family, address, numeric_output or literal)
+    return Target(host, resolved_family, address, numeric_output or literal, scope_device)
 
 
 class PlainPrinter:
@@ -298,6 +304,7 @@ def ping(host: str, count: int | None, interval: float | None, timeout: float, d
     if interval is None:
         interval = 0.0 if flood else 1.0
     device, source = _interface(interface)
+    device = device or target.scope_device
     if mode == "arp" and not device:
         raise Failure("--arp needs -I INTERFACE", 2)
     source_shown = _source(target, device, source) if interface else None

@@ -125,5 +125,8 @@ def source_address(family: int, destination: str, *, device: str | None = None,
             bind_device(probe, device)
         if source:
             probe.bind((source, 0))
-        probe.connect((destination, 1025))
+        if family == socket.AF_INET6 and device:  # the scope a link-local destination needs
+            probe.connect((destination, 1025, 0, socket.if_nametoindex(device)))
+        else:
+            probe.connect((destination, 1025))
         return probe.getsockname()[0]

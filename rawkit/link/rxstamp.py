@@ -8,6 +8,7 @@ and ping sockets and raw ICMPv6 sockets strip the IP header, so the TTL has to c
 from __future__ import annotations
 
 import errno
+import functools
 import socket
 import struct
 import time
@@ -71,7 +72,24 @@ def receive(sock: socket.socket, size: int = 65535) -> Received | None:
             ts_ns = seconds * 1_000_000_000 + nanoseconds
         elif (level, kind) in ((socket.IPPROTO_IP, IP_TTL), (socket.IPPROTO_IPV6, IPV6_HOPLIMIT)):
             ttl = int.from_bytes(value[:4], "little") if len(value) >= 4 else value[0]
-    return Received(data, address[0] if address else "", ts_ns or time.time_ns(), ttl)
+    return Received(data, _text(address), ts_ns or time.time_ns(), ttl)
+
+
+def _text(address: tuple) -> str:
+    """The sender as text; an IPv6 link-local one with its %scope, as getnameinfo writes it."""
+    if not address:
+        return ""
+    if len(address) == 4 and address[3]:
+        return f"{address[0]}%{_interface_name(address[3])}"
+    return address[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _interface_name(index: int) -> str:
+    try:
+        return socket.if_indextoname(index)
+    except OSError:
+        return str(index)
 
 
 def receive_error(sock: socket.socket, size: int = 2048) -> QueuedError | None:

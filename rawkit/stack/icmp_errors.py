@@ -50,7 +50,7 @@ def parse_error(received: Received, family: int) -> IcmpError | None:
     if family == socket.AF_INET6:
         offset = 0
         errors = ICMPV6_ERRORS
-        source = received.address.split("%")[0]
+        source = received.address  # a link-local sender keeps its %scope
     else:
         offset = (data[0] & 0x0F) * 4 if data else 0
         errors = ICMP_ERRORS

@@ -132,7 +132,7 @@ class UdpProbe:
         if index is None:
             return None
         port_unreachable = (error.icmp_type, error.icmp_code) == ((1, 4) if self.ipv6 else (3, 3))
-        closed = port_unreachable and error.source == self.destination
+        closed = port_unreachable and error.source.split("%")[0] == self.destination
         return Outcome(index, "reply" if closed else "error", error.source, error.ts_ns,
                        icmp_type=error.icmp_type, icmp_code=error.icmp_code, info=error.info,
                        state="closed" if closed else "", ttl=error.ttl, ipv6=self.ipv6)
