@@ -116,11 +116,11 @@ class ConversationTable:
         ts_ns, size = pkt.ts_ns, pkt.wirelen
         if self.origin_ns is None:
             self.origin_ns = ts_ns
-        if self.want_eth:
-            eth = pkt.eth
-            if eth is not None:
-                src = eth.src_bytes
-                _pair(self.eth, "eth", src, eth.dst_bytes, ts_ns).count_from(src, size, ts_ns)
+        if self.want_eth and pkt.linktype == 1:
+            data = pkt.data
+            if len(data) >= 14:  # what makes the decoder see an Ethernet header
+                src = data[6:12]
+                _pair(self.eth, "eth", src, data[:6], ts_ns).count_from(src, size, ts_ns)
         ip = pkt.ip
         if ip is None:
             pkt = relabelled_ip(pkt)

@@ -54,6 +54,8 @@ def ip_counted(pkt: Packet, ip) -> bool:
             return False
         return _ipv4_options_parse(ip.options_bytes)
     # IPv6: counted once the extension headers parse, even if the payload is short
+    if not ip.ext and (pkt.tcp is not None or pkt.udp is not None or pkt.icmp6 is not None):
+        return True
     for problem in pkt.errors:
         if problem.startswith("ipv6:") and not ("payload length" in problem
                                                 and ip.nh not in EXTENSION_HEADERS):
