@@ -60,6 +60,8 @@ def trace(host: str, method: str, tcp_port: int | None, port: int | None, querie
             sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
+    except OSError as error:  # e.g. the route went away mid-trace
+        raise Failure(f"send: {error.strerror or error}", 2) from None
     finally:
         probe.close()
     return 0
