@@ -41,16 +41,21 @@ def _plan(kind: type) -> tuple[tuple[str, tuple | None], ...]:
     return tuple(plan)
 
 
-def touch(value: object, depth: int = 0) -> int:
+def touch(value: object, depth: int = 0, record: list | None = None) -> int:
     """Read every public attribute of `value`, call every public method, recurse into views, lists and
-    quoted packets, build what builders return. Returns how many things were touched."""
+    quoted packets, build what builders return. Returns how many things were touched; with `record`,
+    also appends every value read (in a fixed order), so two decodings can be compared whole."""
     kind = type(value)
     if kind in SCALARS or isinstance(value, int | str | bytes | float) or depth > 6:
+        if record is not None:
+            record.append(value)
         return 1
     if isinstance(value, list | tuple):
-        return sum(touch(item, depth + 1) for item in value)
+        return sum(touch(item, depth + 1, record) for item in value)
     if isinstance(value, rawkit.Layer):
-        bytes(value)  # a builder from a view must always build
+        built = bytes(value)  # a builder from a view must always build
+        if record is not None:
+            record.append(built)
         return 1
     touched = 0
     is_packet = isinstance(value, rawkit.Packet)
@@ -60,7 +65,10 @@ def touch(value: object, depth: int = 0) -> int:
         attribute = getattr(value, name)
         if arguments is not None:
             attribute = attribute(*arguments)
-        touched += 1 if type(attribute) in SCALARS else touch(attribute, depth + 1)
+        if type(attribute) in SCALARS and record is None:
+            touched += 1
+        else:
+            touched += touch(attribute, depth + 1, record)
     return touched
 
 
@@ -144,6 +152,27 @@ def test_hundred_thousand_mutated_frames_decode_cleanly() -> None:
             raise AssertionError(f"linktype {linktype} wirelen {wirelen} frame {data.hex()}") from error
         decoded += 1
     assert decoded == 100_000 and touched > 50 * decoded
+
+
+def test_fast_path_reads_exactly_what_the_general_walk_reads() -> None:
+    """decode() takes a fast path for plain Ethernet/IPv4|IPv6/TCP|UDP|ICMP frames; every public value
+    of every layer must be what the general dissection gives, on valid and mutated frames alike."""
+    from rawkit.wire import packet as packet_module
+
+    rng = random.Random(11)
+    compared = 0
+    for data, linktype, wirelen in mutations(rng, _corpus(), 16_000):
+        if linktype != 1:
+            continue
+        fast, general = rawkit.decode(data, 1, 0, wirelen), rawkit.decode(data, 1, 0, wirelen)
+        fast.ip  # noqa: B018 (the first touch dissects)
+        packet_module._walk(general, data, len(data))
+        fast_values, general_values = [], []
+        touch(fast, record=fast_values)
+        touch(general, record=general_values)
+        assert fast_values == general_values, data.hex()
+        compared += 1
+    assert compared > 5_000
 
 
 def test_every_valid_frame_truncated_at_every_length() -> None:
