@@ -53,15 +53,24 @@ _USERSPACE_WORDS = ("vlan", "mpls", "pppoes", "geneve", "vxlan")
 @click.option("--nano", is_flag=True, help="Nanosecond timestamps (and a nanosecond pcap with -w).")
 @click.option("-n", "numeric", count=True, hidden=True, help="Accepted from tcpdump habit: always -nn.")
 @click.option("-U", "packet_buffered", is_flag=True, help="Flush the file after every packet.")
+@click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="Share the capture among N processes (PACKET_FANOUT flow hash; needs -w FILE).")
 def sniff(words: tuple[str, ...], interface: str, limit: int | None, write_to: str | None, pcapng: bool,
           snaplen: int, no_promiscuous: bool, buffer_kib: int, direction: str, user: str | None,
           as_json: bool, link_headers: bool, verbose: int, quiet: bool, absolute: bool, time_style: int,
-          nano: bool, numeric: int, packet_buffered: bool) -> None:
+          nano: bool, numeric: int, packet_buffered: bool, workers: int) -> None:
     """Capture on IFACE like `tcpdump -nn -i IFACE [FILTER]`."""
     if time_style > 5:
         raise click.UsageError("at most five -t")
     settings = _Settings(interface, " ".join(words), snaplen or 262144, not no_promiscuous, buffer_kib * 1024,
                          direction, limit)
+    if workers > 1:
+        if write_to is None or write_to == "-" or limit is not None or user is not None:
+            raise click.UsageError("--workers needs -w FILE, and takes neither -c nor -Z")
+        from rawkit.cli.sniff_workers import run_workers
+
+        run_workers(_Session, settings, write_to, pcapng, nano, workers, _listening, _report)
+        return
     session = _Session(settings)
     session.open()
     writer = _open_writer(write_to, pcapng, session, nano) if write_to is not None else None
@@ -287,11 +296,16 @@ def _drop_root(user: str) -> None:
 
 def _announce(session: _Session, writing: bool, verbose: int) -> None:
     capture = session.capture
-    name = _LINK_NAMES.get(capture.linktype, str(capture.linktype))
     if not writing and not verbose:
         sys.stderr.write("rawkit: verbose output suppressed, use -v[v]... for full protocol decode\n")
-    sys.stderr.write(f"listening on {capture.device}, link-type {name}, "
-                     f"snapshot length {capture.snaplen} bytes\n")
+    _listening(capture.device, capture.linktype, capture.snaplen, 1)
+
+
+def _listening(device: str, linktype: int, snaplen: int, workers: int) -> None:
+    """tcpdump's "listening on" line (tests and scripts wait for it)."""
+    name = _LINK_NAMES.get(linktype, str(linktype))
+    shared = f", {workers} workers" if workers > 1 else ""
+    sys.stderr.write(f"listening on {device}, link-type {name}, snapshot length {snaplen} bytes{shared}\n")
     sys.stderr.flush()
 
 

@@ -134,13 +134,13 @@ class Capture:
             if promiscuous and not self.any:
                 membership = struct.pack("=iHH8s", self.ifindex, PACKET_MR_PROMISC, 0, b"")
                 self.sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, membership)
-            self.ring.discard()
-            self.set_filter(program)
-            self.stats()  # reading the counters resets them: start from zero with the real filter
-            self._totals = Stats()
-            if fanout_group is not None:
+            if fanout_group is not None:  # joined while still dropping all: no frame goes to two members
                 fanout = (fanout_group & 0xFFFF) | (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16
-                self.sock.setsockopt(SOL_PACKET, PACKET_FANOUT, fanout)
+                self.sock.setsockopt(SOL_PACKET, PACKET_FANOUT, struct.pack("=I", fanout))
+            self.ring.discard()
+            self.stats()  # reading the counters resets them: count from the real filter on
+            self._totals = Stats()
+            self.set_filter(program)
             self.sock.setblocking(False)
         except BaseException:
             self.close()
