@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from test_tcpdump_app_support import tcpdump_texts
 
 from rawkit.wire.tcpdump.http import format_http
+from rawkit.wire.tcpdump.text_protocols import TCP_TEXT_PROTOCOLS, UDP_TEXT_PROTOCOLS, format_text_protocol
 from tests.conftest import needs_tool
 
 METHODS = (
@@ -130,3 +131,28 @@ def test_random_pieces_match_tcpdump(verbose: int) -> None:
                   for (*_, payload, kept), theirs in zip(items, expected, strict=True)
                   if (ours := format_http(payload[:kept], verbose, length=len(payload)) or "") != theirs]
     assert mismatches == []
+
+
+@needs_tool("tcpdump")
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_other_text_protocols_match_tcpdump(verbose: int) -> None:
+    """FTP, SMTP, WHOIS and RTSP on TCP, SIP on UDP: same engine, their own names and command lists."""
+    rng = random.Random(21 + verbose)
+    payloads = PAYLOADS[:200] + [b"INVITE sip:a SIP/2.0\r\nVia: x\r\n", b"SETUP rtsp://x RTSP/1.0\r\n",
+                                 b"220 ready\r\n", b"USER anonymous\r\n", b"EHLO x\r\n", b""]
+    items = []
+    for port in (21, 25, 43, 554, 8554):
+        items += [("tcp", 40000, port, payload, len(payload)) for payload in payloads if payload]
+    items += [("udp", 40000, 5060, payload, len(payload)) for payload in payloads]
+    items += [(transport, 40000, port, payload, rng.randrange(len(payload) + 1))
+              for transport, port in (("tcp", 21), ("tcp", 554), ("udp", 5060)) for payload in payloads[-40:]
+              if payload or transport == "udp"]  # tcpdump skips TCP segments without data
+    expected = tcpdump_texts(items, *(("-v",) if verbose else ()))
+    got = []
+    for transport, _, port, payload, kept in items:
+        table = UDP_TEXT_PROTOCOLS if transport == "udp" else TCP_TEXT_PROTOCOLS
+        name, commands = table[port]
+        text = format_text_protocol(payload[:kept], name, commands, verbose, length=len(payload))
+        got.append(text.removeprefix(": ") if transport == "udp" else text)
+    assert [(item, ours, theirs) for item, ours, theirs in zip(items, got, expected, strict=True)
+            if ours != theirs] == []
