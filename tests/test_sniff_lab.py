@@ -217,3 +217,21 @@ def test_errors(lab, tmp_path: Path) -> None:
                      "--bounding-set=-all", *SNIFF, "-i", "lo"], check=False)
     assert dropped.returncode == 2, dropped.stderr
     assert dropped.stderr == "rawkit: sniff needs root or CAP_NET_RAW (Operation not permitted)\n"
+
+
+@needs_root
+@needs_tool("ping")
+def test_drop_root_after_opening(lab, tmp_path: Path) -> None:
+    _made, a, b, link = lab
+    path, log = tmp_path / "z.pcap", tmp_path / "log"
+    process = b.spawn([*SNIFF, "-i", link.b.device, "-w", str(path), "-Z", "nobody", "icmp"], stderr=log)
+    wait_listening(process, log)
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+    assert uids == ["65534"] * 4
+    a.run(["ping", "-c", "2", "-i", "0.05", B_V4])
+    time.sleep(0.2)
+    assert stop(process) == 0
+    captured = counts(log.read_text())[0]
+    with rawkit.pcap.open_capture(str(path)) as capture:
+        assert sum(1 for _ in capture) == captured == 4
