@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rawkit.filter.bpf import bpf_program
-from rawkit.filter.dag import ACCEPT, REJECT, Node, decision_graph
+from rawkit.filter.dag import ACCEPT, REJECT, Graph, decision_graph
 from rawkit.filter.errors import FilterError
 from rawkit.filter.linktypes import link_layer
 from rawkit.filter.pycode import python_predicate, python_source
@@ -24,7 +24,7 @@ class Filter:
     """A compiled filter. `match(frame, wirelen=None)`: wirelen is the original length on the wire
     (what `len`, `less`, `greater` test); it defaults to len(frame)."""
 
-    def __init__(self, expression: str, linktype: int, graph: Node) -> None:
+    def __init__(self, expression: str, linktype: int, graph: Graph) -> None:
         self.expression = expression
         self.linktype = linktype
         self.graph = graph
@@ -45,9 +45,9 @@ def compile(expression: str, linktype: int = 1) -> Filter:  # noqa: A001 - the n
     """Compile a tcpdump filter expression for frames of `linktype`; raises FilterError."""
     link = link_layer(int(linktype))
     if not expression.strip():
-        return Filter(expression, link.linktype, ACCEPT)
+        return Filter(expression, link.linktype, Graph(ACCEPT, None))
     graph = decision_graph(Generator(link).generate(parse(expression)))
-    if graph is REJECT:
+    if graph.root is REJECT:
         raise FilterError("expression rejects all packets")
     return Filter(expression, link.linktype, graph)
 

@@ -4,7 +4,7 @@ unconditional `ja` trampoline."""
 
 from __future__ import annotations
 
-from rawkit.filter.dag import Node, topological
+from rawkit.filter.dag import Graph, Node, topological
 from rawkit.filter.errors import FilterError
 from rawkit.filter.ir import Arith, Const, HeaderLength, Load, Neg, Value, WireLength
 
@@ -156,11 +156,17 @@ class _Assembler:
         return program
 
 
-def bpf_program(root: Node, snaplen: int = 262144) -> list[tuple[int, int, int, int]]:
+def bpf_program(graph: Graph, snaplen: int = 262144) -> list[tuple[int, int, int, int]]:
     """The classic BPF program for the decision graph: returns `snaplen` for a match, 0 otherwise."""
-    if root.leaf:
-        return [(RET | K, 0, 0, snaplen if root.verdict else 0)]
+    root = graph.root
     assembler = _Assembler()
+    if graph.prelude is not None:  # loads tcpdump keeps from a first test it optimised away
+        for value in (graph.prelude.left, graph.prelude.right):
+            if not isinstance(value, Const):
+                assembler.value(value)
+    if root.leaf:
+        assembler.emit(RET | K, snaplen if root.verdict else 0)
+        return assembler.assemble()
     accept, reject = assembler.label(), assembler.label()
     assembler.graph(root, accept, reject)
     assembler.place(accept)

@@ -22,6 +22,8 @@ rawkit keeps the logical meaning there.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rawkit.filter.ir import And, Cmp, Const, Not, Or, Pred, Truth
 
 MAX_PASSES = 20
@@ -73,14 +75,32 @@ class _Builder:
         return self.node(pred, high, low)
 
 
-def decision_graph(pred: Pred) -> Node:
-    """The optimised graph's root (ACCEPT or REJECT when the outcome never depends on the frame)."""
+@dataclass(frozen=True)
+class Graph:
+    """`root` (ACCEPT or REJECT when the outcome never depends on the frame), and `prelude`: the
+    first test of the expression when the optimiser dropped it but other tests remain. tcpdump keeps
+    that test's loads (they were in the program's first block), so a frame too short for them is
+    still rejected."""
+
+    root: Node
+    prelude: Cmp | None
+
+
+def decision_graph(pred: Pred) -> Graph:
     root = _Builder().build(pred, ACCEPT, REJECT)
     for _ in range(MAX_PASSES):
         root, changed = _optimise(root)
         if not changed:
             break
-    return root
+    first = _first_test(pred)
+    kept = first is None or root.leaf or root.test == first  # a bare verdict keeps no loads
+    return Graph(root, None if kept else first)
+
+
+def _first_test(pred: Pred) -> Cmp | None:
+    while isinstance(pred, And | Or | Not):
+        pred = pred.operand if isinstance(pred, Not) else pred.left
+    return pred if isinstance(pred, Cmp) else None
 
 
 def topological(root: Node) -> list[Node]:

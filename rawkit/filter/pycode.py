@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from rawkit.filter.dag import Node, topological
+from rawkit.filter.dag import Graph, Node, topological
 from rawkit.filter.ir import Arith, Cmp, Const, HeaderLength, Neg, Value, WireLength
 
 _MASKED = frozenset(("+", "-", "*", "<<"))
@@ -82,14 +82,14 @@ def _small(value: Arith) -> bool:
         and value.right.value < 1 << 16
 
 
-def python_source(root: Node) -> str:
-    first = _Graph(root, set())
+def python_source(graph: Graph) -> str:
+    first = _Graph(graph, set())
     first.source()
-    return _Graph(root, first.writer.reused).source()
+    return _Graph(graph, first.writer.reused).source()
 
 
-def python_predicate(root: Node) -> Callable[..., bool]:
-    source = python_source(root)
+def python_predicate(graph: Graph) -> Callable[..., bool]:
+    source = python_source(graph)
     namespace = {
         "_H": struct.Struct("!H").unpack_from,
         "_W": struct.Struct("!I").unpack_from,
@@ -106,8 +106,9 @@ class _Graph:
     MAX_NESTING = 40
     INLINE_TESTS = 4
 
-    def __init__(self, root: Node, reused: set) -> None:
-        self.root = root
+    def __init__(self, graph: Graph, reused: set) -> None:
+        root = self.root = graph.root
+        self.prelude = graph.prelude
         self.writer = _Writer(reused)
         self.order = topological(root)
         incoming: dict[int, int] = {id(root): 1}
@@ -130,9 +131,14 @@ class _Graph:
             name = self.functions.get(id(node))
             if name is not None:
                 helpers.append(f"def {name}(p, n):\n    return {self.bodies[id(node)]}\n")
+        prelude = ""
+        if self.prelude is not None:  # loads tcpdump keeps from a first test it optimised away
+            loads = [self.writer.value(value, set()) for value in (self.prelude.left, self.prelude.right)
+                     if not isinstance(value, Const)]
+            prelude = "".join(f"        {load}\n" for load in loads)
         length = "    if n is None:\n        n = len(p)\n" if self.writer.uses_length else ""
-        return "".join(helpers) + (f"def match(p, n=None):\n{length}    try:\n        return {body}\n"
-                                   f"    except _REJECT:\n        return False\n")
+        return "".join(helpers) + (f"def match(p, n=None):\n{length}    try:\n{prelude}"
+                                   f"        return {body}\n    except _REJECT:\n        return False\n")
 
     def call(self, node: Node) -> str:
         key = id(node)
