@@ -97,6 +97,9 @@ def test_empty_segment_prints_nothing() -> None:
 def test_random_bytes_never_raise(payload: bytes, verbose: int) -> None:
     text = format_http(payload, verbose)
     assert text is None or text.startswith(": HTTP")
+    for name, commands in (*TCP_TEXT_PROTOCOLS.values(), *UDP_TEXT_PROTOCOLS.values()):
+        cut_short = format_text_protocol(payload, name, commands, verbose, length=len(payload) + 3)
+        assert cut_short.startswith(": ")
 
 
 @needs_tool("tcpdump")

@@ -88,12 +88,19 @@ def test_random_payloads_match_tcpdump() -> None:
             if ours != theirs] == []
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 3), st.integers(0, 600))
+def test_random_bytes_never_raise(payload: bytes, verbose: int, length: int) -> None:
+    for printer in (format_ntp, format_dhcp, format_syslog):
+        assert isinstance(printer(payload, verbose), str)
+        assert isinstance(printer(payload, verbose, length=length), str)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300), st.integers(0, 2))
-def test_random_bytes_never_raise(payload: bytes, verbose: int) -> None:
-    assert isinstance(format_ntp(payload), str)
-    assert isinstance(format_dhcp(payload), str)
-    assert isinstance(format_syslog(payload, verbose), str)
+@given(st.binary(min_size=236, max_size=236), st.binary(max_size=200), st.integers(0, 2))
+def test_random_dhcp_options_never_raise(header: bytes, options: bytes, verbose: int) -> None:
+    payload = header + b"\x63\x82\x53\x63" + options
+    assert format_dhcp(payload, verbose).startswith("BOOTP/DHCP")
 
 
 def _random_ntp(seed: int, count: int) -> list[tuple[bytes, int]]:
