@@ -72,7 +72,8 @@ def receive(sock: socket.socket, size: int = 65535) -> Received | None:
             ts_ns = seconds * 1_000_000_000 + nanoseconds
         elif (level, kind) in ((socket.IPPROTO_IP, IP_TTL), (socket.IPPROTO_IPV6, IPV6_HOPLIMIT)):
             ttl = int.from_bytes(value[:4], "little") if len(value) >= 4 else value[0]
-    return Received(data, _text(address), ts_ns or time.time_ns(), ttl)
+    text = _text(address) if len(address) == 4 else address[0] if address else ""
+    return Received(data, text, ts_ns or time.time_ns(), ttl)
 
 
 def _text(address: tuple) -> str:

@@ -120,20 +120,18 @@ class EchoProbe:
     def receive(self, sock: socket.socket) -> list[Outcome]:
         """Outcomes from one datagram waiting on `sock` (poll reports the socket again while more wait,
         which spares a failing recvmsg per packet in flood mode), plus queued errors of a ping socket."""
-        outcomes = []
         received = receive(sock)
-        if received is not None:
-            outcome = self.parse(received)
-            if outcome is not None:
-                outcomes.append(outcome)
-        if not self.raw:
-            while (queued := receive_error(sock)) is not None:
-                if len(queued.data) >= 8 and queued.offender:
-                    index = self._index(queued.data[6] << 8 | queued.data[7])
-                    if index:
-                        outcomes.append(Outcome(index, "error", queued.offender, queued.ts_ns,
-                                                icmp_type=queued.icmp_type, icmp_code=queued.icmp_code,
-                                                info=queued.info, ipv6=self.family == socket.AF_INET6))
+        outcome = self.parse(received) if received is not None else None
+        if self.raw:
+            return [] if outcome is None else [outcome]
+        outcomes = [] if outcome is None else [outcome]
+        while (queued := receive_error(sock)) is not None:  # a ping socket's ICMP errors
+            if len(queued.data) >= 8 and queued.offender:
+                index = self._index(queued.data[6] << 8 | queued.data[7])
+                if index:
+                    outcomes.append(Outcome(index, "error", queued.offender, queued.ts_ns,
+                                            icmp_type=queued.icmp_type, icmp_code=queued.icmp_code,
+                                            info=queued.info, ipv6=self.family == socket.AF_INET6))
         return outcomes
 
     def _index(self, seq: int) -> int | None:
