@@ -303,6 +303,10 @@ def test_bad_input_gets_one_line_errors(crafted: dict[str, Path], tmp_path: Path
     cases = [(("stats", str(tmp_path / "missing.pcap")), 1), (("flows", str(cut)), 1),
              (("stats", str(cut)), 1), (("flows", whole, "tcp", "prt", "80"), 2), (("follow", whole), 2),
              (("follow", whole, "-s", "99"), 1), (("flows", whole, "-t", "sctp"), 2)]
+    datagram = bytes(rawkit.IPv4() / rawkit.TCP() / b"x")
+    raw_ip = write_pcap(tmp_path / "raw.pcap", [(1, datagram)], linktype=101)
+    cases += [(("flows", str(raw_ip), "ether", "host", "02:00:00:00:00:01"), 1),
+              (("follow", str(raw_ip), "ether", "host", "02:00:00:00:00:01"), 2)]
     garbage = tmp_path / "garbage.pcap"
     garbage.write_bytes(b"\x00" * 100)
     cases.append((("flows", str(garbage)), 1))

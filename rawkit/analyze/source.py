@@ -110,7 +110,7 @@ class Capture:
 
 def packet_matcher(expression: str) -> Callable[[Packet], bool]:
     """A predicate applying the tcpdump filter `expression` to packets of any link type (the filter
-    is compiled once per link type met). Raises rawkit.filter.FilterError for a bad expression."""
+    is compiled once per link type met). Raises CaptureError where the filter cannot apply."""
     from rawkit.filter import compile as compile_filter
 
     compiled: dict[int, Callable[..., bool]] = {}
@@ -118,7 +118,10 @@ def packet_matcher(expression: str) -> Callable[[Packet], bool]:
     def accepts(pkt: Packet) -> bool:
         match = compiled.get(pkt.linktype)
         if match is None:
-            match = compiled[pkt.linktype] = compile_filter(expression, pkt.linktype).match
+            try:
+                match = compiled[pkt.linktype] = compile_filter(expression, pkt.linktype).match
+            except ValueError as error:  # FilterError: fine for Ethernet, not for this link type
+                raise CaptureError(f"filter {expression!r} on link type {pkt.linktype}: {error}") from None
         return match(pkt.data, pkt.wirelen)
 
     return accepts

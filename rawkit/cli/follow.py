@@ -45,7 +45,10 @@ def follow(path: str, words: tuple[str, ...], index: int | None, mode: str, out_
     check_filter(expression)
     if expression is not None:
         with _open(path) as capture:
-            index = find_stream(capture.packets(), packet_matcher(expression))
+            try:
+                index = find_stream(capture.packets(), packet_matcher(expression))
+            except CaptureError as error:
+                raise Failure(str(error), 2) from None
             damage = capture.damage
         if index is None:
             raise Failure(damage or "no TCP stream matches the filter", 1)
