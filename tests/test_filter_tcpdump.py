@@ -222,16 +222,17 @@ def test_random_compositions_agree_on_whole_frames(tmp_path: Path) -> None:
         write_pcap(path, linktype, [record for record in build() if len(record[0]) == record[1]])
         paths.append(path)
     problems = []
-    for expression in expressions:
-        for path in paths:
-            accepted, selected, error = _tcpdump(path, expression)
-            linktype, records = read_pcap(path.read_bytes())
-            try:
-                flt = rawkit.filter.compile(expression, linktype)
-            except rawkit.filter.FilterError as ours:
-                if accepted:
-                    problems.append(f"{path.name}: rawkit rejects ({ours}), tcpdump accepts: {expression}")
-                continue
-            if accepted and [record for record in records if flt.match(*record)] != selected:
-                problems.append(f"{path.name}: selections differ: {expression}")
+    jobs = [(expression, path) for expression in expressions for path in paths]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        verdicts = list(pool.map(lambda job: _tcpdump(job[1], job[0]), jobs))
+    for (expression, path), (accepted, selected, _) in zip(jobs, verdicts, strict=True):
+        linktype, records = read_pcap(path.read_bytes())
+        try:
+            flt = rawkit.filter.compile(expression, linktype)
+        except rawkit.filter.FilterError as ours:
+            if accepted:
+                problems.append(f"{path.name}: rawkit rejects ({ours}), tcpdump accepts: {expression}")
+            continue
+        if accepted and [record for record in records if flt.match(*record)] != selected:
+            problems.append(f"{path.name}: selections differ: {expression}")
     assert not problems, "\n".join(problems)
