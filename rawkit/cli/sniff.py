@@ -206,10 +206,10 @@ class _Session:
     def _take(self, output: Callable[[Any], None], match: Callable[..., bool] | None,
               limit: int | None) -> bool:
         """Output what the ring holds; True once the count is reached."""
-        for frame in self.capture.frames():
-            if match is not None and not match(frame.data, frame.wirelen):
+        for record in self.capture.records():  # (data, ts_ns, wirelen, pkttype, ...)
+            if match is not None and not match(record[0], record[2]):
                 continue
-            output(frame)
+            output(record)
             self.captured += 1
             if self.captured == limit:
                 return True
@@ -246,13 +246,13 @@ def _file_output(writer: Any, packet_buffered: bool) -> Callable[[Any], None]:
     from rawkit.pcap import PcapNgWriter
 
     if isinstance(writer, PcapNgWriter):
-        def output(frame: Any) -> None:
-            write(frame.data, frame.ts_ns, 0, frame.wirelen)
+        def output(record: Any) -> None:
+            write(record[0], record[1], 0, record[2])
             if packet_buffered:
                 writer.flush()
     else:
-        def output(frame: Any) -> None:
-            write(frame.data, frame.ts_ns, frame.wirelen)
+        def output(record: Any) -> None:
+            write(record[0], record[1], record[2])
             if packet_buffered:
                 writer.flush()
     return output
@@ -262,21 +262,22 @@ def _text_output(printer: Printer, linktype: int) -> Callable[[Any], None]:
     format_frame = printer.format_frame
     out = sys.stdout
 
-    def output(frame: Any) -> None:
-        out.write(format_frame(frame.data, linktype, frame.ts_ns, frame.wirelen) + "\n")
+    def output(record: Any) -> None:
+        out.write(format_frame(record[0], linktype, record[1], record[2]) + "\n")
     return output
 
 
 def _json_output(printer: Printer, linktype: int) -> Callable[[Any], None]:
     from rawkit.cli.read import packet_record
+    from rawkit.link.ring import PACKET_OUTGOING
     from rawkit.wire.packet import Packet
 
     out = sys.stdout
 
-    def output(frame: Any) -> None:
-        record = packet_record(Packet(frame.data, linktype, frame.ts_ns, frame.wirelen), printer)
-        record["direction"] = "out" if frame.outgoing else "in"
-        out.write(json.dumps(record, separators=(",", ":")) + "\n")
+    def output(record: Any) -> None:
+        fields = packet_record(Packet(record[0], linktype, record[1], record[2]), printer)
+        fields["direction"] = "out" if record[3] == PACKET_OUTGOING else "in"
+        out.write(json.dumps(fields, separators=(",", ":")) + "\n")
     return output
 
 

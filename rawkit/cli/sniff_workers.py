@@ -94,11 +94,11 @@ def _worker(session_type: Any, settings: Any, group: int, part: str, pcapng: boo
     capture = session.capture
     tell({"device": capture.device, "linktype": capture.linktype, "snaplen": capture.snaplen})
     if pcapng:
-        def output(frame: Any) -> None:
-            writer.write(frame.data, frame.ts_ns, 0, frame.wirelen)
+        def output(record: Any) -> None:
+            writer.write(record[0], record[1], 0, record[2])
     else:
-        def output(frame: Any) -> None:
-            writer.write(frame.data, frame.ts_ns, frame.wirelen)
+        def output(record: Any) -> None:
+            writer.write(record[0], record[1], record[2])
     session.after_batch = _nothing
     try:
         stopped = session.run(output)

@@ -189,21 +189,29 @@ class Capture:
 
     def frames(self) -> Iterator[Frame]:
         """What the ring holds now, in the capture's link type and direction; never blocks."""
+        for record in self.records():
+            yield Frame(*record)
+
+    def records(self) -> Iterator[tuple[bytes, int, int, int, int, bytes, int, bytes]]:
+        """`frames()` as plain tuples in Frame's field order (data, ts_ns, wirelen, pkttype, ...):
+        the fast path for a capture loop."""
         ring = self.ring
         direction = self.direction
+        loopback = interfaces.ARPHRD_LOOPBACK
         while ring.ready():
-            for frame in ring.block():
-                if frame.pkttype == PACKET_OUTGOING:
+            for record in ring.block():
+                if record[3] == PACKET_OUTGOING:
                     # loopback frames are seen going out and again coming in: keep one, as libpcap
-                    if direction == "in" or frame.hatype == interfaces.ARPHRD_LOOPBACK:
+                    if direction == "in" or record[6] == loopback:
                         continue
                 elif direction == "out":
                     continue
                 if self.any:
-                    frame.data = _SLL2.pack(frame.protocol, 0, frame.ifindex, frame.hatype, frame.pkttype,
-                                            len(frame.address), frame.address) + frame.data
-                    frame.wirelen += _SLL2.size
-                yield frame
+                    data, ts_ns, wirelen, pkttype, ifindex, protocol, hatype, address = record
+                    header = _SLL2.pack(protocol, 0, ifindex, hatype, pkttype, len(address), address)
+                    record = (header + data, ts_ns, wirelen + _SLL2.size, pkttype, ifindex, protocol, hatype,
+                              address)
+                yield record
 
     def stats(self) -> Stats:
         """Counters since the capture started (the kernel's reset on each read; we add them up)."""
