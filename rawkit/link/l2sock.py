@@ -11,8 +11,6 @@ import socket
 
 from rawkit.link.rawsock import SO_TIMESTAMPNS, NeedsPrivilege
 
-PACKET_OUTGOING = 4
-
 
 def open_packet_socket(device: str, ethertype: int) -> tuple[socket.socket, bytes]:
     """A non-blocking AF_PACKET socket bound to `device` for `ethertype`, and the device's MAC.

@@ -37,9 +37,6 @@ class ProbeSocket:
     family: int
     kind: str
 
-    def fileno(self) -> int:
-        return self.socket.fileno()
-
     def close(self) -> None:
         self.socket.close()
 

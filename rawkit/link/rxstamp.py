@@ -25,9 +25,6 @@ _EXTENDED_ERROR = struct.Struct("=IBBBBII")  # errno, origin, type, code, pad, i
 # what a socket with IP_RECVERR reports from recvmsg/sendto after an ICMP error (see receive_error)
 PENDING_ERRORS = frozenset((errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNREFUSED, errno.EHOSTDOWN,
                             errno.EMSGSIZE, errno.EPROTO, errno.ENOPROTOOPT, errno.EACCES, errno.ETIMEDOUT))
-SO_EE_ORIGIN_LOCAL = 1
-SO_EE_ORIGIN_ICMP = 2
-SO_EE_ORIGIN_ICMP6 = 3
 
 
 @dataclass(slots=True)
@@ -50,7 +47,7 @@ class QueuedError:
     icmp_type: int
     icmp_code: int
     info: int  # MTU for "fragmentation needed" / "packet too big"
-    origin: int
+    origin: int  # SO_EE_ORIGIN_*: 1 local, 2 ICMP, 3 ICMPv6
     ts_ns: int
 
 

@@ -43,7 +43,6 @@ class EchoProbe:
                  ident: int | None = None) -> None:
         self.destination = destination
         self.family = family
-        self.size = size
         self.probe_socket: ProbeSocket = open_icmp(family)
         sock = self.probe_socket.socket
         try:
