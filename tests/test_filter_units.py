@@ -182,3 +182,15 @@ def test_any_text_compiles_or_raises_filter_error(text: str) -> None:
         rawkit.filter.compile(text)
     except FilterError:
         pass
+
+
+def test_read_filters_each_interface_by_its_own_link_type() -> None:
+    path = CAPTURES / "formats" / "several_linktypes.pcapng"
+    if not path.exists():
+        pytest.skip("captures/formats/several_linktypes.pcapng is not there yet")
+    everything = list(rawkit.read(str(path)))
+    assert len({pkt.linktype for pkt in everything}) > 1
+    for expression in ("ip", "tcp or arp", "udp port 53"):
+        expected = [pkt.data for pkt in everything
+                    if rawkit.filter.compile(expression, pkt.linktype).match(pkt.data, pkt.wirelen)]
+        assert [pkt.data for pkt in rawkit.read(str(path), filter=expression)] == expected
