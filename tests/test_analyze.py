@@ -210,6 +210,12 @@ def test_flows_table_and_stats_text(crafted: dict[str, Path]) -> None:
     summaries = [json.loads(line) for line in lines.splitlines()]
     assert [summary["file"] for summary in summaries] == [str(crafted["all"]), str(crafted["udp-icmp"])]
     assert all({"packets", "bytes", "first", "last", "duration"} <= set(summary) for summary in summaries)
+    two = (str(crafted["tcp-messy"]), str(crafted["udp-icmp"]))
+    lines = rawkit_cli("stats", *two, "--json", "--total").stdout
+    *each, total = [json.loads(line) for line in lines.splitlines()]
+    assert total["total"]["packets"] == sum(summary["packets"] for summary in each)
+    assert total["total"]["bytes"] == sum(summary["bytes"] for summary in each)
+    assert total["total"]["first_ns"] == min(summary["first_ns"] for summary in each)
 
 
 @needs_tool("tshark")

@@ -140,3 +140,29 @@ class CaptureStats:
             "hierarchy": [{"protocol": "/".join(path), "frames": frames, "bytes": size}
                           for path, frames, size in self.hierarchy.rows()],
         }
+
+
+def merge_summaries(summaries: list[dict]) -> dict:
+    """One summary for many files (as `as_dict` gives them): counts add up, times span them all,
+    protocol hierarchies add node by node."""
+    timed = [summary for summary in summaries if summary["first_ns"] is not None]
+    first = min((summary["first_ns"] for summary in timed), default=None)
+    last = max((summary["last_ns"] for summary in timed), default=None)
+    duration = None if first is None or len(timed) < len(summaries) else (last - first) / 1e9
+    packets = sum(summary["packets"] for summary in summaries)
+    size = sum(summary["bytes"] for summary in summaries)
+    hierarchy: dict[str, list[int]] = {}
+    for summary in summaries:
+        for node in summary["hierarchy"]:
+            counts = hierarchy.setdefault(node["protocol"], [0, 0])
+            counts[0] += node["frames"]
+            counts[1] += node["bytes"]
+    if duration is None:
+        first = last = None
+    return {"files": len(summaries), "packets": packets, "bytes": size,
+            "first": None if first is None else first / 1e9, "last": None if last is None else last / 1e9,
+            "first_ns": first, "last_ns": last, "duration": duration,
+            "data_byte_rate": size / duration if duration else None,
+            "average_packet_rate": packets / duration if duration else None,
+            "hierarchy": [{"protocol": name, "frames": frames, "bytes": total}
+                          for name, (frames, total) in hierarchy.items()]}

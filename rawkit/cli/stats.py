@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import click
 
 from rawkit.analyze import capture_stats, run_per_file
+from rawkit.analyze.stats import merge_summaries
 from rawkit.cli.flows import check_filter, progress_wanted, split_files_and_filter
 from rawkit.pcap import CaptureError
 
@@ -60,18 +61,32 @@ def _report(summary: dict) -> str:
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 
+def _total_report(merged: dict) -> str:
+    duration = merged["duration"]
+    lines = [f"Total of {merged['files']} files:",
+             f"Number of packets:   {merged['packets']}",
+             f"Data size:           {merged['bytes']} bytes",
+             f"Capture duration:    {'n/a' if duration is None else f'{duration:.9f}'} seconds",
+             f"First packet time:   {_time(merged['first_ns'])}",
+             f"Last packet time:    {_time(merged['last_ns'])}",
+             f"Data byte rate:      {_rate(merged['data_byte_rate'], 'bytes/s')}",
+             f"Average packet rate: {_rate(merged['average_packet_rate'], 'packets/s')}"]
+    return "\n".join(lines) + "\n"
+
+
 @click.command("stats", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("words", nargs=-1, required=True, metavar="FILE... [FILTER]")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, help="Files read in parallel.")
-def stats(words: tuple[str, ...], as_json: bool, jobs: int) -> int:
+@click.option("--total", is_flag=True, help="Also one summary of all the files together.")
+def stats(words: tuple[str, ...], as_json: bool, jobs: int, total: bool) -> int:
     """Summarise each capture FILE like capinfos, with a protocol hierarchy like tshark's io,phs.
     A FILTER (tcpdump syntax) restricts the packets counted."""
     paths, expression = split_files_and_filter(words)
     if not paths:
         raise click.UsageError("give at least one capture FILE")
     check_filter(expression)
-    problems = []
+    problems, summaries = [], []
     first = True
     for result in run_per_file(capture_stats, paths, jobs, expression=expression,
                                progress=progress_wanted(jobs)):
@@ -80,12 +95,19 @@ def stats(words: tuple[str, ...], as_json: bool, jobs: int) -> int:
             continue
         if result["damage"]:
             problems.append(result["damage"])
+        summaries.append(result)
         if as_json:
             sys.stdout.write(json.dumps(result, separators=(",", ":")) + "\n")
         else:
             sys.stdout.write(("" if first else "\n") + _report(result))
             first = False
         sys.stdout.flush()
+    if total and summaries:
+        merged = merge_summaries(summaries)
+        if as_json:
+            sys.stdout.write(json.dumps({"total": merged}, separators=(",", ":")) + "\n")
+        else:
+            sys.stdout.write("\n" + _total_report(merged))
     for problem in problems:
         sys.stderr.write(f"rawkit: {problem}\n")
     return 1 if problems else 0
