@@ -8,6 +8,7 @@ new habits. `--json` prints one object per probe result and a summary object ins
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sys
@@ -20,6 +21,8 @@ from rawkit.cli import Failure
 from rawkit.stack.icmp_text import icmp_error_text
 from rawkit.stack.outcome import Outcome
 from rawkit.stack.ping import Pinger, Statistics, exit_status
+
+MIN_USER_INTERVAL = 0.002  # seconds; iputils' floor for users other than root
 
 
 def milliseconds(rtt_us: int) -> str:
@@ -303,6 +306,8 @@ def ping(host: str, count: int | None, interval: float | None, timeout: float, d
     target = resolve(host, family, numeric)
     if interval is None:
         interval = 0.0 if flood else 1.0
+    if interval < MIN_USER_INTERVAL and os.getuid() != 0:
+        raise Failure(f"cannot flood; minimal interval allowed for user is {MIN_USER_INTERVAL * 1000:g}ms", 2)
     device, source = _interface(interface)
     device = device or target.scope_device
     if mode == "arp" and not device:
