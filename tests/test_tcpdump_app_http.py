@@ -1,4 +1,4 @@
-"""HTTP one-liners against tcpdump -nn (and -v) on crafted TCP payloads to and from ports 80/8080."""
+"""HTTP and the other text protocols (RTSP, SIP, FTP, SMTP, WHOIS, SSH banners) against tcpdump -nn/-v."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from test_tcpdump_app_support import tcpdump_texts
 
 from rawkit.wire.tcpdump.http import format_http
+from rawkit.wire.tcpdump.ssh import format_ssh
 from rawkit.wire.tcpdump.text_protocols import TCP_TEXT_PROTOCOLS, UDP_TEXT_PROTOCOLS, format_text_protocol
 from tests.conftest import needs_tool
 
@@ -159,3 +160,28 @@ def test_other_text_protocols_match_tcpdump(verbose: int) -> None:
         got.append(text.removeprefix(": ") if transport == "udp" else text)
     assert [(item, ours, theirs) for item, ours, theirs in zip(items, got, expected, strict=True)
             if ours != theirs] == []
+
+
+@needs_tool("tcpdump")
+def test_ssh_banners_match_tcpdump() -> None:
+    rng = random.Random(22)
+    pieces = [b"SSH-", b"SSH", b"S", b"2.0-", b"OpenSSH_9", b" ", b"\t", b"\r\n", b"\n", b"\r", b"\x00",
+              b"\xff", b"x", b"\x7f"]
+    items = [("tcp", 40000, 22, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", 32), ("tcp", 22, 40000, b"SSH", 3),
+             ("tcp", 40000, 22, b"ab", 2), ("tcp", 40000, 22, b"SSH-2.0-" + b"x" * 300 + b"\r\n", 310)]
+    for _ in range(2000):
+        payload = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8)))
+        if rng.random() < 0.5:
+            payload = b"SSH-" + payload
+        items.append(("tcp", 40000, 22, payload, rng.randrange(len(payload) + 1) if rng.random() < 0.3
+                      else len(payload)))
+    expected = tcpdump_texts(items)
+    got = [format_ssh(payload[:kept], length=len(payload)) for *_, payload, kept in items]
+    assert [(item, ours, theirs) for item, ours, theirs in zip(items, got, expected, strict=True)
+            if ours != theirs] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.integers(0, 300))
+def test_ssh_never_raises(payload: bytes, length: int) -> None:
+    assert isinstance(format_ssh(payload, length=length), str)
