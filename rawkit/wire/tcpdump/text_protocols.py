@@ -6,6 +6,10 @@ list. When tcpdump 4.99 uses it (measured with crafted captures):
     TCP 80, 8080: HTTP     TCP 554, 8554: RTSP     UDP 5060: SIP (not TCP)
     TCP 21: FTP            TCP 25: SMTP            TCP 43: WHOIS
 
+tcpdump gives a segment to one printer, the first in this order whose port is on either side, even
+when that printer then prints nothing: TCP SMTP 25, WHOIS 43, SSH 22 (ssh.py), FTP 21, HTTP 80/8080,
+RTSP 554/8554, DNS 53; UDP DNS 53, mDNS 5353, BOOTP 67/68, NTP 123, SIP 5060, syslog 514.
+
 On TCP the text follows ", length N" with no space ("length 78: HTTP: GET / HTTP/1.1"); tcpdump
 prints nothing for a segment without data. On UDP it replaces "UDP, length N" ("SIP: INVITE ...").
 A payload counts as the protocol when it starts with one of the protocol's commands (any case) or
