@@ -230,7 +230,8 @@ def _v6_fragments(datagram: bytes, src: str, dst: str, nh: int, ident: int,
 
 
 def fragments(clock: Clock) -> list[tuple[int, bytes]]:
-    """UDP over IPv4 and IPv6 fragments (one set out of order), and a TCP segment in v4 fragments."""
+    """UDP over IPv4 and IPv6 fragments (one set out of order), TCP segments in v4 fragments, one of
+    them with a conflicting overlap."""
     udp4 = bytes(rawkit.IPv4(src=V4_A, dst=V4_B) / rawkit.UDP(sport=7000, dport=7001) / (b"x" * 1000))[20:]
     udp6 = bytes(rawkit.IPv6(src=V6_A, dst=V6_B) / rawkit.UDP(sport=7000, dport=7001) / (b"y" * 1000))[40:]
     frames = _v4_fragments(udp4, V4_A, V4_B, 17, 11, [(0, 400), (400, 800), (800, len(udp4))])
@@ -243,6 +244,14 @@ def fragments(clock: Clock) -> list[tuple[int, bytes]]:
     s.next["a"] += 1200
     timed += [(clock.tick(), frame) for frame in _v4_fragments(segment, V4_A, V4_B, 6, 13,
                                                               [(0, 600), (600, len(segment))])]
+    # a fragment overlapping the first with different bytes arrives before the real second one
+    segment = s.frame("a", "PA", b"A" * 64)[34:]
+    s.next["a"] += 64
+    forged = segment[:40] + b"Z" * (len(segment) - 40)
+    timed += [(clock.tick(), frame) for frame in (
+        _v4_fragments(segment, V4_A, V4_B, 6, 14, [(0, 48)])[0],
+        _v4_fragments(forged, V4_A, V4_B, 6, 14, [(40, len(segment))])[0],
+        _v4_fragments(segment, V4_A, V4_B, 6, 14, [(48, len(segment))])[0])]
     s.frames = []
     s.send("b", "A")
     s.close()
