@@ -28,7 +28,6 @@ from rawkit.wire.tcpdump.dns_edns import OptionCutShort, bitstring_text, format_
 
 _HEADER = struct.Struct(">HHHHHH")
 _U16 = struct.Struct(">H")
-_U32 = struct.Struct(">I")
 _RECORD_FIXED = struct.Struct(">HHIH")
 
 _TYPE_NAMES = {
