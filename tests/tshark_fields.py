@@ -28,6 +28,8 @@ PREFERENCES = {
     "ip.tso_support": "FALSE",
 }
 SEVERITY_ERROR = 0x00800000
+# IPv4 options every dissector knows (RFC 791, 1108, 2113): EOL, NOP, RR, TS, security, LSRR, SSRR, RA
+WELL_KNOWN_IP_OPTIONS = frozenset((0, 1, 7, 68, 130, 131, 137, 148))
 GROUP_CHECKSUM = 0x01000000
 AGGREGATOR = "\x1f"
 
@@ -71,6 +73,20 @@ def _through_eol(kinds: list[int]) -> list[int]:
 def _option_kinds(tcp: Any) -> list[int]:
     kinds = {"EOL": 0, "NOP": 1, "MSS": 2, "WScale": 3, "SAckOK": 4, "SAck": 5, "Timestamp": 8, "MD5": 19}
     return [kinds.get(key, key) for key, _ in tcp.options]
+
+
+def _ip_option_kinds(ip: Any) -> list[int]:
+    return [kind for kind, _ in ip.options]
+
+
+def _ip6_option_kinds(ip6: Any) -> list[int]:
+    """Hop-by-hop and destination options of every extension header, in order, padding included."""
+    return [kind for header in ip6.ext if header.kind in (0, 60) for kind, _ in header.options]
+
+
+def _nd_option_kinds(icmp6: Any) -> list[int]:
+    names = {"src_lladdr": 1, "tgt_lladdr": 2, "prefix_info": 3, "redirected": 4, "mtu": 5}
+    return [names.get(name, name) for name, _ in icmp6.options]
 
 
 def _ext_lengths(kind: int) -> Callable[[Any], Any]:
@@ -141,6 +157,7 @@ PROTOCOLS: dict[str, tuple[str, list[Check]]] = {
         Check("ip.flags.df", lambda v: v.df, _bool), Check("ip.flags.mf", lambda v: v.mf, _bool),
         Check("ip.frag_offset", lambda v: v.frag),  # tshark 4.0: in 8-byte units
         Check("ip.checksum.status", lambda v: v.checksum_ok, _verdict),
+        Check("ip.opt.type", _ip_option_kinds, many=True, normalize=_through_eol),
     ]),
     "ipv6": ("ip6", [
         Check("ipv6.src", lambda v: v.src, str), Check("ipv6.dst", lambda v: v.dst, str),
@@ -148,6 +165,7 @@ PROTOCOLS: dict[str, tuple[str, list[Check]]] = {
         Check("ipv6.hlim", lambda v: v.hlim), Check("ipv6.tclass", lambda v: v.tc),
         Check("ipv6.flow", lambda v: v.fl),
         Check("ipv6.hopopts.len_oct", _ext_lengths(0), many=True),
+        Check("ipv6.opt.type", _ip6_option_kinds, many=True),
         Check("ipv6.dstopts.len_oct", _ext_lengths(60), many=True),
         Check("ipv6.routing.type", _ext_field(43, lambda h: h.routing_type)),
         Check("ipv6.routing.segleft", _ext_field(43, lambda h: h.segleft)),
@@ -186,6 +204,7 @@ PROTOCOLS: dict[str, tuple[str, list[Check]]] = {
     "icmpv6": ("icmp6", [
         Check("icmpv6.type", lambda v: v.type), Check("icmpv6.code", lambda v: v.code),
         Check("icmpv6.checksum.status", lambda v: v.checksum_ok, _verdict),
+        Check("icmpv6.opt.type", _nd_option_kinds, many=True),
         Check("icmpv6.echo.identifier", _when((128, 129), lambda v: v.id)),
         Check("icmpv6.echo.sequence_number", _when((128, 129), lambda v: v.seq)),
         Check("icmpv6.mtu", _when((2,), lambda v: v.mtu)),
@@ -310,6 +329,9 @@ EXPLANATIONS: list[tuple[str, Callable[[Disagreement], bool]]] = [
      lambda d: d.field.endswith(" occurrences") and d.tshark > d.rawkit
      and d.chain[0].caplen == d.chain[0].wirelen
      and any("exceeds the" in error and error.startswith("ip") for error in d.chain[-1].errors)),
+    ("tshark gives no ip.opt.type for an IPv4 option kind it does not know (it shows \"Unknown (0x1e)\")",
+     lambda d: d.field == "ip.opt.type"
+     and [kind for kind in d.rawkit if kind in WELL_KNOWN_IP_OPTIONS] == d.tshark),
     ("tshark shows a pending IPv4 source route's final destination as ip.dst; rawkit's ip.dst is the "
      "header's (the final one is used, as by tshark, in the TCP/UDP pseudo-header)",
      lambda d: d.field == "ip.dst" and d.level is not None and _source_routed_to(d.chain[d.level], d.tshark)),
