@@ -16,7 +16,8 @@ from rawkit.wire.tcpdump.hexdump import hex_lines
 
 _OPS = {1: "Request", 2: "Reply"}
 _CHADDR = slice(28, 34)
-_FIXED = struct.Struct(">BBBBIHH4s4s4s4s16s64s128s")
+_HEADER = struct.Struct(">BBBBIHH4s4s4s4s16s")  # op to chaddr; sname and file (64 + 128) follow
+_FIXED_SIZE = _HEADER.size + 64 + 128
 _COOKIE = b"\x63\x82\x53\x63"
 _PAD, _END = 0, 255
 _MESSAGE_TYPES = {1: "Discover", 2: "Offer", 3: "Request", 4: "Decline", 5: "ACK", 6: "NACK", 7: "Release",
@@ -255,8 +256,8 @@ def _zero_terminated(payload: bytes, start: int, size: int) -> str:
 
 def _details(payload: bytes, verbose: int, length: int) -> str:
     """The -v text: the longer first line and the field and option lines, up to where the capture ends."""
-    (op, htype, hlen, hops, xid, seconds, flags, client, yours, server, gateway, hardware, sname,
-     file) = _FIXED.unpack_from(payload.ljust(_FIXED.size, b"\0"))
+    (op, htype, hlen, hops, xid, seconds, flags, client, yours, server, gateway,
+     hardware) = _HEADER.unpack_from(payload.ljust(_HEADER.size, b"\0"))
     ethernet = htype == 1 and hlen == 6
     pieces = [(1, "BOOTP/DHCP, " + (_OPS.get(op) or f"unknown (0x{op:02x})"))]
     if op == 1 and ethernet:
@@ -293,12 +294,12 @@ def _details(payload: bytes, verbose: int, length: int) -> str:
             if payload[start]:
                 parts.append(f"\n\t  {name} ")
                 parts.append(_zero_terminated(payload, start, size))
-        cookie = payload[_FIXED.size : _FIXED.size + 4]
+        cookie = payload[_FIXED_SIZE : _FIXED_SIZE + 4]
         if len(cookie) < 4:
             raise _Truncated("")
         if cookie == _COOKIE:
             parts.append("\n\t  Vendor-rfc1048 Extensions\n\t    Magic Cookie 0x63825363")
-            parts.append(_options(payload, _FIXED.size + 4))
+            parts.append(_options(payload, _FIXED_SIZE + 4))
         elif cookie != bytes(4):
             parts.append(f"\n\t  Vendor-#0x{int.from_bytes(cookie, 'big'):x}")
     except _Truncated as cut:
