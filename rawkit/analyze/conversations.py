@@ -27,7 +27,7 @@ class Conversation:
     """Both endpoints and what went each way. `stream` is tshark's tcp.stream/udp.stream index."""
 
     __slots__ = ("proto", "a", "a_port", "b", "b_port", "packets_ab", "bytes_ab", "packets_ba", "bytes_ba",
-                 "first_ns", "last_ns", "stream", "health", "syn_seq", "_a_key")
+                 "first_ns", "last_ns", "stream", "health", "base_seq", "_a_key")
 
     def __init__(self, proto: str, a_key: object, a: object, a_port: int | None, b: object,
                  b_port: int | None, ts_ns: int, stream: int | None = None) -> None:
@@ -38,7 +38,7 @@ class Conversation:
         self.first_ns = self.last_ns = ts_ns
         self.stream = stream
         self.health: TcpHealth | None = None
-        self.syn_seq: list[int | None] = [None, None]  # first sequence number seen each way (a->b, b->a)
+        self.base_seq: list[int | None] = [None, None]  # tshark's base sequence number each way (a->b, b->a)
 
     def orient(self, src: bytes, sport: int | None, dst: bytes, dport: int | None) -> bool:
         """Whether a packet from (src, sport) goes a->b. Until a packet is counted, endpoint a may
@@ -47,7 +47,7 @@ class Conversation:
         if not forward and not (self.packets_ab or self.packets_ba):
             self._a_key = (src, sport)
             self.a, self.a_port, self.b, self.b_port = src, sport, dst, dport
-            self.syn_seq.reverse()
+            self.base_seq.reverse()
             return True
         return forward
 
@@ -183,7 +183,7 @@ class ConversationTable:
         flags, seq = tcp.flags, tcp.seq
         conv = self.tcp.get(key)
         if conv is not None and flags & (_SYN | _ACK) == _SYN:
-            first_seq = conv.syn_seq[0 if (src, sport) == conv._a_key else 1]
+            first_seq = conv.base_seq[0 if (src, sport) == conv._a_key else 1]
             if first_seq is not None and first_seq != seq:
                 conv = None  # port reuse: a new connection on the same 4-tuple
         if conv is None:
@@ -194,9 +194,9 @@ class ConversationTable:
                 conv.health = TcpHealth()
         forward = conv.orient(src, sport, dst, dport) if counted else (src, sport) == conv._a_key
         direction = 0 if forward else 1
-        if conv.syn_seq[direction] is None:
+        if conv.base_seq[direction] is None:
             # tshark's base sequence number: the SYN's, else one before the first segment's
-            conv.syn_seq[direction] = seq if flags & _SYN else (seq - 1) % (1 << 32)
+            conv.base_seq[direction] = seq if flags & _SYN else (seq - 1) % (1 << 32)
         if counted:
             conv.count(forward, size, ts_ns)
             if conv.health is not None:
