@@ -79,7 +79,9 @@ EXPRESSIONS = [
     "less 60", "greater 100", "less 54 or greater 1000", "not less 60", "-len < 0", "1 + 1 = 2",
     "tcp-syn = 2", "ip[1 + 1 : 2] > 100", "ether[-1] = 0", "ip[100] = 0 or ip", "ip or ip[100] = 0",
     "ip[0] = 0x45 and ether[200] = 0", "(ip[0] & 0xf0) >> 4 = 4", "ip[010] = 64",
-    "ip6[ip6[0] >> 4] = 0", "udp[8:4] = 0 or udp[8] = 0x62", "tcp[100 : 4] = 0",
+    "ip6[ip6[0] >> 4] = 0", "udp[8:4] = 0 or udp[8] = 0x62", "tcp[100 : 4] = 0", "len << ip[0] = 0",
+    "len >> ip[0] = 0", "len << 31 = 0", "len << 32 = 0", "ip[0] >> 40 = 0", "len = ip[0]",
+    "1 + ip6[0] = 1", "ip[0] + ip6[0] = 0x45", "ip[ip6[0]] = 1", "-ip[0] < 0",
     # vlan
     "vlan", "vlan 10", "vlan 20", "vlan 4095", "vlan 0", "vlan and ip", "vlan 10 and ip",
     "vlan and vlan", "vlan 100 and vlan 10", "vlan and vlan and ip", "vlan and tcp port 80",

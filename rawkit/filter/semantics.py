@@ -364,10 +364,13 @@ class Generator:
             return check, negate(operand)
         if isinstance(node, Binary):
             left_check, left = self.value(node.left)
-            right_check, right = self.value(node.right)
+            # tcpdump keeps only the left operand's protocol tests (`len << ip[0]` tests no ip)
+            _, right = self.value(node.right)
             if node.op in ("/", "%") and right == Const(0):
                 raise FilterError("division by zero" if node.op == "/" else "modulus by zero")
-            return conj(left_check, right_check), arith(node.op, left, right)
+            if node.op in ("<<", ">>") and isinstance(right, Const) and right.value > 31:
+                raise FilterError("shift by more than 31 bits")
+            return left_check, arith(node.op, left, right)
         return self.access(node)
 
     def access(self, node: Access) -> tuple[Pred, Value]:

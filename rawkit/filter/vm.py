@@ -6,7 +6,7 @@ captured bytes or a division by zero ends the program with 0.
 
 from __future__ import annotations
 
-from rawkit.filter.bpf import ABS, ALU, IMM, IND, JMP, LD, LDX, LEN, MEM, MISC, MSH, RET, ST, STX, X
+from rawkit.filter.bpf import ABS, ALU, IMM, IND, JMP, LD, LDX, LEN, MEM, MISC, MSH, RET, RET_A, ST, STX, X
 
 MASK32 = 0xFFFFFFFF
 _SIZE = {0x00: 4, 0x08: 2, 0x10: 1}
@@ -43,10 +43,10 @@ def _alu(op: int, a: int, operand: int) -> int:
         return a & operand
     if op == 0xA0:
         return a ^ operand
-    if op == 0x60:
-        return (a << (operand & 31)) & MASK32
+    if op == 0x60:  # libpcap: a shift by 32 or more gives 0
+        return (a << operand) & MASK32 if operand < 32 else 0
     if op == 0x70:
-        return a >> (operand & 31)
+        return a >> operand if operand < 32 else 0
     if op == 0x80:
         return -a & MASK32
     raise ValueError(f"unknown ALU operation {op:#x}")
@@ -107,7 +107,7 @@ def run(program: list[tuple[int, int, int, int]], frame: bytes, wirelen: int | N
                     taken = a & operand != 0
                 pc += jt if taken else jf
             elif kind == RET:
-                return a if code & 0x18 == 0x10 else k
+                return a if code & 0x18 == RET_A else k
             elif kind == MISC:
                 if code & 0xF8 == 0x80:
                     a = x
