@@ -125,8 +125,9 @@ class _Summary:
         Like tcpdump, stop printing label text once the labels reach 256 bytes, skip the rest of
         each label, and say so where the name ends.
         """
-        data, out = self.data, self.out
-        self.need(offset, 1)
+        data, out, captured = self.data, self.out, self.captured
+        if offset >= captured:
+            raise _Truncated
         if data[offset] == 0:
             out.append(".")
             return offset + 1
@@ -134,12 +135,13 @@ class _Summary:
         chunk_start = offset
         label_bytes = 0
         while True:
-            self.need(offset, 1)
+            if offset >= captured:
+                raise _Truncated
             length = data[offset]
             kind = length & 0xC0
-            at_start = offset == chunk_start and after is None
-            if length and offset + 1 == self.captured and (kind == 0 or (kind == 0xC0 and not at_start)):
-                return self.captured  # tcpdump stops quietly when a name's last kept byte starts a label
+            if length and offset + 1 == captured and (
+                    kind == 0 or (kind == 0xC0 and (offset != chunk_start or after is not None))):
+                return captured  # tcpdump stops quietly when a name's last kept byte starts a label
             if length == 0:
                 if label_bytes > _NAME_LIMIT:
                     out.append("<DOMAIN NAME TOO LONG>")
@@ -168,15 +170,15 @@ class _Summary:
                 out.append("<BAD LABEL TYPE>")
                 raise _Truncated
             label_bytes += 1
-            shown = max(0, min(length, _NAME_LIMIT + 1 - label_bytes))
+            room = _NAME_LIMIT + 1 - label_bytes  # label text tcpdump still prints
+            shown = length if length <= room else max(0, room)
             label = data[offset + 1 : offset + 1 + shown]
-            out.append(_text(label))
             if len(label) < shown:
+                out.append(_text(label))
                 raise _Truncated
             label_bytes += length
             offset += 1 + length
-            if shown == length:
-                out.append(".")
+            out.append(_text(label) + "." if shown == length else _text(label))
 
     def bitstring(self, offset: int) -> int:
         """Print an extended bit-string label (RFC 2673) whose count byte is at `offset`."""
