@@ -10,6 +10,7 @@ from time import localtime, strftime
 from typing import Any
 
 from rawkit.wire.tcpdump import link
+from rawkit.wire.tcpdump.fast import ethernet_tcp
 from rawkit.wire.tcpdump.hexdump import ascii_dump, hex_lines
 from rawkit.wire.tcpdump.ipv4 import ipv4
 from rawkit.wire.tcpdump.ipv6 import ipv6
@@ -40,6 +41,7 @@ class Printer:
         self.quiet = quiet
         self.clock = Clock(timestamps, nano)
         self._time_of_day = timestamps == DEFAULT and not nano  # tcpdump's default, inlined
+        self._plain_ethernet = not (link_headers or verbose or quiet)  # fast.py's shapes apply
         self._second = -1
         self._second_text = ""
         self.hex = hex
@@ -63,10 +65,13 @@ class Printer:
             stamp = f"{self._second_text}.{ts_ns // 1000 % 1_000_000:06d} "
         else:
             stamp = self.clock.text(ts_ns)
-        if linktype == 1 and not self.link_headers and len(data) >= 14:
+        if linktype == 1 and self._plain_ethernet and len(data) >= 14:
             self.network_offset = 14
             ethertype = data[12] << 8 | data[13]
-            if ethertype == 0x0800:
+            text = ethernet_tcp(self, data, wirelen)
+            if text is not None:
+                line = stamp + text
+            elif ethertype == 0x0800:
                 line = stamp + ipv4(self, data, 14, wirelen - 14)
             elif ethertype == 0x86DD:
                 line = stamp + ipv6(self, data, 14, wirelen - 14)

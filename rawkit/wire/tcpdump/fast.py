@@ -1,0 +1,86 @@
+"""The shape most captured packets have, printed in one function: Ethernet, then IPv4 without
+options (not a fragment) or IPv6 without extension headers, then TCP with the ACK flag on a
+connection already seen, with no options or Linux's nop,nop,timestamps.
+
+Why: `rawkit read` must keep up with tcpdump, and going through the general printers costs three
+times as much per packet. Anything else (first packets of a connection, SYNs, -v/-q/-e, other
+options, truncation) returns None and takes the general path in ipv4.py/ipv6.py/tcp.py, whose
+output this must equal: the differential tests print every frame both ways.
+"""
+
+from __future__ import annotations
+
+import struct
+from socket import AF_INET6, inet_ntoa, inet_ntop
+from typing import TYPE_CHECKING
+
+from rawkit.wire.tcpdump.apps import APPLICATION_PORTS, tcp_application
+from rawkit.wire.tcpdump.tcp import FLAGS
+
+if TYPE_CHECKING:
+    from rawkit.wire.tcpdump.printer import Printer
+
+# from the EtherType: the IPv4 header (no options), then TCP up to the window
+_IPV4_TCP = struct.Struct("!HBxH2xHxBxx8sHHIIBBH")
+# from the EtherType: the IPv6 header, then TCP up to the window
+_IPV6_TCP = struct.Struct("!HIHBx32sHHIIBBH")
+_TIMESTAMPS = struct.Struct("!III")
+_NOP_NOP_TS = 0x0101080A
+
+
+def ethernet_tcp(p: Printer, data: bytes, wirelen: int) -> str | None:
+    """The line for a frame of the usual shape (see the module docstring), else None."""
+    size = len(data)
+    if size < 54:
+        return None
+    if data[12] == 0x08 and data[13] == 0x00:
+        first, total, frag, proto, addresses, sport, dport, seq, ack, offset_byte, flags, window = (
+            _IPV4_TCP.unpack_from(data, 12)[1:])
+        if first != 0x45 or proto != 6 or frag & 0x3FFF or total > wirelen - 14:
+            return None
+        tcp_at, length, label = 34, total - 20, "IP "
+        names = p.address_names.get(addresses)
+        if names is None:
+            names = p.remember_names(addresses, inet_ntoa(addresses[:4]), inet_ntoa(addresses[4:]))
+    elif data[12] == 0x86 and data[13] == 0xDD and size >= 74:
+        word, payload_length, next_header, addresses, sport, dport, seq, ack, offset_byte, flags, window = (
+            _IPV6_TCP.unpack_from(data, 12)[1:])
+        if word >> 28 != 6 or next_header != 6 or payload_length + 40 > wirelen - 14:
+            return None
+        tcp_at, length, label = 54, payload_length, "IP6 "
+        names = p.address_names.get(addresses)
+        if names is None:
+            names = p.remember_names(addresses, inet_ntop(AF_INET6, addresses[:16]),
+                                     inet_ntop(AF_INET6, addresses[16:]))
+    else:
+        return None
+    header_len = (offset_byte >> 4) * 4
+    if not flags & 0x10 or flags & 0x22 or header_len > length:  # no ACK, or SYN/URG: general path
+        return None
+    if header_len == 20:
+        options = ""
+    elif header_len == 32 and size >= tcp_at + 32:
+        kinds, tsval, tsecr = _TIMESTAMPS.unpack_from(data, tcp_at + 20)
+        if kinds != _NOP_NOP_TS:
+            return None
+        options = f", options [nop,nop,TS val {tsval} ecr {tsecr}]"
+    else:
+        return None
+    if not p.absolute:
+        bases = p.tcp_seqs.get((addresses, sport << 16 | dport))
+        if bases is None:
+            return None  # the connection's first ACK: the general path records its bases
+        seq = (seq - bases[0]) & 0xFFFFFFFF
+        ack = (ack - bases[1]) & 0xFFFFFFFF
+    payload_len = length - header_len
+    if payload_len > 0:
+        line = (f"{label}{names[2]}{sport} > {names[3]}{dport}: Flags [{FLAGS[flags]}], "
+                f"seq {seq}:{(seq + payload_len) & 0xFFFFFFFF}, ack {ack}, win {window}{options}, "
+                f"length {payload_len}")
+        if sport in APPLICATION_PORTS or dport in APPLICATION_PORTS:
+            return line + tcp_application(p, sport, dport, data, tcp_at + header_len, payload_len)
+        return line
+    head = f"{label}{names[2]}{sport} > {names[3]}{dport}: Flags [{FLAGS[flags]}]"
+    if flags & 0x05:  # FIN or RST
+        return f"{head}, seq {seq}, ack {ack}, win {window}{options}, length 0"
+    return f"{head}, ack {ack}, win {window}{options}, length 0"
