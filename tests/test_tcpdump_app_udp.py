@@ -1,4 +1,4 @@
-"""NTP, BOOTP/DHCP and syslog first lines against tcpdump -nn (syslog also -v)."""
+"""NTP, BOOTP/DHCP, DHCPv6 and syslog against tcpdump -nn, -v and -vv."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from test_tcpdump_app_support import a, tcpdump_texts
 
 from rawkit.wire.tcpdump.dhcp import format_dhcp
+from rawkit.wire.tcpdump.dhcp6 import format_dhcp6
 from rawkit.wire.tcpdump.ntp import format_ntp
 from rawkit.wire.tcpdump.syslog import format_syslog
 from tests.conftest import needs_tool
@@ -94,6 +95,7 @@ def test_random_bytes_never_raise(payload: bytes, verbose: int, length: int) -> 
     for printer in (format_ntp, format_dhcp, format_syslog):
         assert isinstance(printer(payload, verbose), str)
         assert isinstance(printer(payload, verbose, length=length), str)
+    assert format_dhcp6(payload).startswith("dhcp6 ")
 
 
 @settings(max_examples=300, deadline=None)
@@ -213,4 +215,18 @@ def test_dhcp_details_match_tcpdump(verbose: int) -> None:
     got = [format_dhcp(payload[:kept], verbose, length=len(payload)) for *_, payload, kept in items]
     assert [(payload.hex(), kept, ours, theirs)
             for (*_, payload, kept), ours, theirs in zip(items, got, expected, strict=True)
+            if ours != theirs] == []
+
+
+@needs_tool("tcpdump")
+def test_dhcp6_matches_tcpdump() -> None:
+    rng = random.Random(546)
+    payloads = [bytes([kind]) + rng.randbytes(rng.choice((3, 17, 40))) for kind in range(256)]
+    payloads += [b"", b"\x01", b"\x01\x12", b"\x01\x12\x34", b"\x0c", b"\x0c\x00\x00"]
+    items = [("udp6", 546, 547, payload) for payload in payloads]
+    items += [("udp", 40000, 547, payloads[1]), ("udp6", 547, 40000, payloads[7]),
+              ("udp6", 546, 547, payloads[3], 2)]
+    expected = tcpdump_texts(items)
+    got = [format_dhcp6(item[3][: item[4]] if len(item) > 4 else item[3]) for item in items]
+    assert [(item, ours, theirs) for item, ours, theirs in zip(items, got, expected, strict=True)
             if ours != theirs] == []
