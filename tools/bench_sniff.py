@@ -10,7 +10,9 @@ two capturers alternate so both see the same machine state. Needs root; nothing 
 
 On two cores the sender (which also runs the kernel's receive path, ring copy included) often tops
 out before either capturer drops; so each trial also reports the capturer's CPU time per packet
-(from /proc, after start-up), whose inverse is the rate one core could keep up with.
+(from /proc, after start-up), whose inverse is the rate one core could keep up with. With
+--same-cpu the sender and the capturer share one core (taskset), so the capturer's own cost is
+what limits the rate it keeps without drops.
 
     python3 tools/bench_sniff.py [--seconds 1.0] [--buffer-kib 2048] [--snaplen 262144] [--max-rate N]
 """
@@ -130,7 +132,9 @@ def trial(lab_parts, name: str, rate: int, seconds: float, settings: argparse.Na
     a, b, link, workdir = lab_parts
     path, log = workdir / f"{name}.pcap", workdir / f"{name}.log"
     count = max(1000, int(rate * seconds))
-    process = b.spawn(capturer(name, link.b.device, path, settings.buffer_kib, settings.snaplen), stderr=log)
+    pin = ["taskset", "-c", "0"] if settings.same_cpu else []
+    process = b.spawn([*pin, *capturer(name, link.b.device, path, settings.buffer_kib, settings.snaplen)],
+                      stderr=log)
     deadline = time.monotonic() + 10
     while "listening on" not in log.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -138,7 +142,7 @@ def trial(lab_parts, name: str, rate: int, seconds: float, settings: argparse.Na
         time.sleep(0.02)
     time.sleep(0.2)
     cpu_before = cpu_seconds(process.pid)
-    result = a.run([*sender, link.a.device, frame.hex(), str(count), str(rate)], timeout=120)
+    result = a.run([*pin, *sender, link.a.device, frame.hex(), str(count), str(rate)], timeout=120)
     sent, elapsed = result.stdout.split()
     time.sleep(1.2)  # longer than tcpdump's 1 s ring timeout: every block handed over
     cpu = cpu_seconds(process.pid) - cpu_before
@@ -201,6 +205,7 @@ def main() -> None:
     parser.add_argument("--start-rate", type=int, default=25_000)
     parser.add_argument("--max-rate", type=int, default=3_200_000)
     parser.add_argument("--bisect-steps", type=int, default=4)
+    parser.add_argument("--same-cpu", action="store_true", help="sender and capturer on CPU 0 (taskset)")
     settings = parser.parse_args()
     if shutil.which("tcpdump") is None:
         raise SystemExit("bench_sniff: tcpdump is not installed (the peer)")
@@ -212,7 +217,7 @@ def main() -> None:
             sender = build_sender(workdir) or [sys.executable, "-c", PY_SENDER]
             frame = udp_frame(link.a.mac, link.b.mac)
             print(f"bench_sniff: {len(frame)}-byte UDP frames, -B {settings.buffer_kib} KiB, "
-                  f"-s {settings.snaplen}, "
+                  f"-s {settings.snaplen}, {'one shared CPU, ' if settings.same_cpu else ''}"
                   f"filter '{FILTER}', {settings.seconds:g} s floods, sender: "
                   f"{'C' if sender[0] != sys.executable else 'Python'}")
             best, costs = search((a, b, link, workdir), settings, sender, frame)
