@@ -277,6 +277,13 @@ def crafted_frames() -> list[tuple[int, bytes, int | None]]:
     add(Ether(src=A,dst="ff:ff:ff:ff:ff:ff")/IPv4(src="0.0.0.0",dst="255.255.255.255")/UDP(sport=68,dport=67)/bootp)
     add(E()/ip()/UDP(sport=40000,dport=123)/(bytes((0x23, 0, 6, 0xE9)) + bytes(44)))
     add(E()/ip()/UDP(sport=40000,dport=514)/b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed")
+    # text protocols (FTP, SMTP, SSH, SIP) and DHCPv6, by port
+    for port, text in ((21, b"USER anonymous\r\n"), (21, b"partial"), (25, b"EHLO x\r\nMAIL FROM:<a@b>\r\n"),
+                       (25, b"\x00\x01bin\r\n"), (22, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")):
+        add(E()/ip()/TCP(sport=40002,dport=port,flags="PA",seq=1,ack=1)/text)
+    add(E()/ip()/UDP(sport=5060,dport=5060)/b"INVITE sip:bob@example.com SIP/2.0\r\nVia: x\r\n\r\n")
+    add(E()/ip6(src="fe80::1",dst="ff02::1:2")/UDP(sport=546,dport=547)/(bytes((1, 0x12, 0x34, 0x56))
+                                                                       + bytes((0, 8, 0, 2, 0, 0))))
     # IPv6 AH and ESP, an ICMPv6 error quoting TCP, an SLL2 interface this host does not have
     add(E()/ip6(nh=51)/(bytes((17, 4, 0, 0)) + (0x100).to_bytes(4, "big") + (7).to_bytes(4, "big") + bytes(12)
                           + bytes(UDP(sport=1, dport=2))))

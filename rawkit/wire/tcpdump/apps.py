@@ -1,62 +1,100 @@
 """Application protocols tcpdump recognises by port, reached from the TCP and UDP printers.
 
-Each protocol has its own module (dns, http, dhcp, ntp, syslog); this one only knows which port
-leads where, in tcpdump's order (DNS on one port beats DHCP on the other, and so on).
+Each protocol has its own module; this one only knows which port leads where. tcpdump hands a
+payload to the first printer in its order whose port is on either side (see text_protocols.py),
+even when that printer then prints nothing.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rawkit.wire.tcpdump.dhcp import format_dhcp
+from rawkit.wire.tcpdump.dhcp6 import format_dhcp6
 from rawkit.wire.tcpdump.dns import format_dns
 from rawkit.wire.tcpdump.http import format_http
 from rawkit.wire.tcpdump.ntp import format_ntp
+from rawkit.wire.tcpdump.ssh import format_ssh
 from rawkit.wire.tcpdump.syslog import format_syslog
+from rawkit.wire.tcpdump.text_protocols import TCP_TEXT_PROTOCOLS, UDP_TEXT_PROTOCOLS, format_text_protocol
 
 if TYPE_CHECKING:
     from rawkit.wire.tcpdump.printer import Printer
 
-_HTTP_PORTS = frozenset((80, 8080))
-_TEXT_PORTS = {21: "FTP", 25: "SMTP"}
-# every TCP port with a printer here: the TCP printer checks this set before calling in
-APPLICATION_PORTS = frozenset((*_HTTP_PORTS, 53, *_TEXT_PORTS))
-# UDP port -> printer of the text replacing "UDP, length N" (DNS is looked at first)
-_UDP_PRINTERS = {67: format_dhcp, 68: format_dhcp, 123: format_ntp, 514: format_syslog}
+# (payload as captured, verbosity, payload length on the wire) -> the text tcpdump prints
+Handler = Callable[[bytes, int, int], str]
+_HTTP = frozenset((80, 8080))
+
+
+def _text(port: int, udp: bool = False) -> Handler:
+    name, commands = (UDP_TEXT_PROTOCOLS if udp else TCP_TEXT_PROTOCOLS)[port]
+    if udp:  # on UDP the text replaces "UDP, length N": no leading ": "
+        return lambda payload, verbose, length: format_text_protocol(payload, name, commands, verbose,
+                                                                     length=length)[2:]
+    return lambda payload, verbose, length: format_text_protocol(payload, name, commands, verbose,
+                                                                 length=length)
+
+
+def _http(payload: bytes, verbose: int, length: int) -> str:
+    return format_http(payload, verbose, length=length) or ": HTTP"
+
+
+_TCP_ORDER: tuple[tuple[frozenset[int], Handler], ...] = (
+    (frozenset((25,)), _text(25)),
+    (frozenset((43,)), _text(43)),
+    (frozenset((22,)), lambda payload, verbose, length: format_ssh(payload, length=length)),
+    (frozenset((21,)), _text(21)),
+    (_HTTP, _http),
+    (frozenset((554, 8554)), _text(554)),
+    (frozenset((53,)), lambda payload, verbose, length: format_dns(payload, True, verbose, length=length)),
+)
+_UDP_ORDER: tuple[tuple[frozenset[int], Handler], ...] = (
+    (frozenset((53,)), lambda payload, verbose, length: format_dns(payload, False, verbose, length=length)),
+    (frozenset((5353,)), lambda payload, verbose, length: format_dns(payload, False, verbose, mdns=True,
+                                                                     length=length)),
+    (frozenset((67, 68)), lambda payload, verbose, length: format_dhcp(payload, verbose, length=length)),
+    (frozenset((123,)), lambda payload, verbose, length: format_ntp(payload, verbose, length=length)),
+    (frozenset((546, 547)), lambda payload, verbose, length: format_dhcp6(payload)),
+    (frozenset((5060,)), _text(5060, udp=True)),
+    (frozenset((514,)), lambda payload, verbose, length: format_syslog(payload, verbose, length=length)),
+)
+# every TCP port with a printer: the TCP printers check this set before calling in
+APPLICATION_PORTS = frozenset(port for ports, _ in _TCP_ORDER for port in ports)
+_UDP_PORTS = frozenset(port for ports, _ in _UDP_ORDER for port in ports)
 _TOKEN = re.compile(rb"[\x21-\x7e]*")
 _LONG_TOKEN = re.compile(rb"[\x21-\x7e]{17}")  # longer than any HTTP method tcpdump knows
 
 
 def tcp_application(p: Printer, sport: int, dport: int, data: bytes, off: int, length: int) -> str:
     """What tcpdump appends after ', length N' for a TCP payload on a port it dissects ('' if none)."""
-    if sport in _HTTP_PORTS or dport in _HTTP_PORTS:
-        end = min(off + length, len(data))
-        if off < end and not 0x21 <= data[off] <= 0x7E:
-            return ": HTTP"  # no first word at all: not HTTP for tcpdump (binary bulk data)
-        if _LONG_TOKEN.match(data, off, end):
-            # bulk data (a first word longer than any method, not followed by a status code) is
-            # not a request or status line for tcpdump: skip the byte-by-byte HTTP check
-            token_end = _TOKEN.match(data, off, end).end()
-            if token_end == end or data[token_end] != 0x20:
+    for ports, handler in _TCP_ORDER:
+        if sport in ports or dport in ports:
+            if ports is _HTTP and _bulk_data(data, off, min(off + length, len(data))):
                 return ": HTTP"
-        # a payload the snap length cut away entirely is still "HTTP" to tcpdump
-        return format_http(data[off : off + length], p.verbose) or ": HTTP"
-    if sport == 53 or dport == 53:
-        return format_dns(data[off : off + length], True, p.verbose, length=length)
-    name = _TEXT_PORTS.get(sport) or _TEXT_PORTS.get(dport)
-    if name is not None and not p.verbose:
-        line = data[off : off + length].split(b"\r\n", 1)[0].split(b"\n", 1)[0]
-        return f": {name}: {line.decode('latin-1')}"
+            return handler(data[off : off + length], p.verbose, length)
     return ""
 
 
 def udp_application(p: Printer, sport: int, dport: int, data: bytes, off: int, length: int) -> str | None:
     """The text replacing 'UDP, length N' for a port tcpdump dissects, or None."""
-    if sport == 53 or dport == 53 or sport == 5353 or dport == 5353:
-        mdns = (sport == 5353 or dport == 5353) and sport != 53 and dport != 53
-        return format_dns(data[off : off + length], False, p.verbose, mdns=mdns, length=length)
-    printer = _UDP_PRINTERS.get(sport) or _UDP_PRINTERS.get(dport)
-    if printer is not None:
-        return printer(data[off : off + length], p.verbose, length=length)
+    if sport not in _UDP_PORTS and dport not in _UDP_PORTS:
+        return None
+    for ports, handler in _UDP_ORDER:
+        if sport in ports or dport in ports:
+            return handler(data[off : off + length], p.verbose, length)
     return None
+
+
+def _bulk_data(data: bytes, start: int, end: int) -> bool:
+    """True when an HTTP-port payload cannot start a request or status line: binary data, or a first
+    word longer than any method and not followed by a status code. Such segments are most of a
+    transfer; recognising them here spares the byte-by-byte check."""
+    if start < end and not 0x21 <= data[start] <= 0x7E:
+        return True
+    if _LONG_TOKEN.match(data, start, end):
+        token_end = _TOKEN.match(data, start, end).end()
+        return token_end == end or data[token_end] != 0x20
+    return False
+
