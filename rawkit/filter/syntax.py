@@ -17,8 +17,11 @@ PROTO_QUALIFIERS = frozenset(("ether", "link", "ip", "ip6", "arp", "rarp", "tcp"
 DIR_QUALIFIERS = frozenset(("src", "dst"))
 TYPE_QUALIFIERS = frozenset(("host", "net", "port", "portrange", "gateway"))
 RELATIONS = {">": "gt", "<": "lt", ">=": "ge", "<=": "le", "=": "eq", "==": "eq", "!=": "ne"}
-ARITH_LEVELS = (("|",), ("^",), ("&",), ("<<", ">>"), ("+", "-"), ("*", "/", "%"))
-ARITH_OPS = frozenset(op for level in ARITH_LEVELS for op in level)
+# tcpdump's grammar gives '%' and '^' no precedence, so they always take the longest right operand
+# and the shortest left one: `2 * 3 % 4 + 1` is 2 * (3 % (4 + 1)), `12 % 5 % 3` is 12 % (5 % 3)
+ARITH_LEVELS = (("|",), ("&",), ("<<", ">>"), ("+", "-"), ("*", "/"))
+GREEDY_OPS = ("%", "^")
+ARITH_OPS = frozenset(op for level in ARITH_LEVELS for op in level) | frozenset(GREEDY_OPS)
 
 
 @dataclass(frozen=True)
@@ -336,10 +339,17 @@ class Parser:
         return node
 
     def unary(self) -> Arith:
-        token = self.token
         if self.at("-"):
             self.advance()
             return Negative(self.unary())
+        operand = self.primary_value()
+        if self.at(*GREEDY_OPS):
+            op = self.advance().text
+            return Binary(op, operand, self.arith())
+        return operand
+
+    def primary_value(self) -> Arith:
+        token = self.token
         if token.kind == "num":
             self.advance()
             return Number(token.value)
