@@ -15,9 +15,8 @@ from typing import Any
 
 import click
 
-import rawkit.pcap
 from rawkit.cli import Failure
-from rawkit.pcap import CaptureError
+from rawkit.pcap import CaptureError, open_capture
 from rawkit.wire.tcpdump import Printer, timestamps
 
 _CHUNK = 4096  # lines per write
@@ -107,9 +106,7 @@ def _hex_mode(hex_only: int, hex_ascii: int, ascii_only: bool) -> str | None:
 
 
 def _open(path: str) -> Any:
-    open_capture = getattr(rawkit.pcap, "open_capture", None)
-    if open_capture is None:
-        raise Failure("reading captures is not available yet (rawkit.pcap.open_capture)", 2)
+    """The capture reader ('-' is stdin); a file that cannot be opened or read is one line, exit 1."""
     try:
         return open_capture(path)
     except CaptureError as error:
