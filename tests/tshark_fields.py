@@ -15,6 +15,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,13 @@ PREFERENCES = {
     # tshark guesses a length for IPv4 total length 0 (TCP segmentation offload); rawkit calls it an error
     "ip.tso_support": "FALSE",
 }
+# Only the protocols rawkit decodes stay enabled: a payload that happens to look like RTCP or DNS to
+# tshark must not make it flag the frame malformed and so leave it out of the comparison.
+PROTOCOLS_DISSECTED = frozenset((
+    "frame", "eth", "ethertype", "vlan", "ieee8021ad", "sll", "null", "loop", "raw", "arp", "ip", "ipv6",
+    "ipv6.hopopts", "ipv6.routing", "ipv6.routing.type.rt0", "ipv6.routing.type.srh",
+    "ipv6.routing.type.mipv6", "ipv6.routing.type.crh", "ipv6.fraghdr", "ipv6.dstopts", "ah", "esp", "tcp",
+    "udp", "icmp", "icmpv6", "data"))
 SEVERITY_ERROR = 0x00800000
 # IPv4 options every dissector knows (RFC 791, 1108, 2113): EOL, NOP, RR, TS, security, LSRR, SSRR, RA
 WELL_KNOWN_IP_OPTIONS = frozenset((0, 1, 7, 68, 130, 131, 137, 148))
@@ -223,10 +231,21 @@ FIELDS = ([c.tshark for c in FRAME_CHECKS] + ["ieee8021ad.id", "ieee8021ad.prior
           + [c.tshark for _, checks in PROTOCOLS.values() for c in checks] + EXPERT_FIELDS)
 
 
+@cache
+def _other_protocols() -> tuple[str, ...]:
+    """Every protocol tshark 4.0 knows but rawkit does not decode (it has no --disable-protocol ALL)."""
+    listing = subprocess.run(["tshark", "-G", "protocols"], capture_output=True, text=True, check=True,
+                             timeout=120).stdout
+    names = (line.split("\t")[2] for line in listing.splitlines() if line.count("\t") >= 2)
+    return tuple(name for name in names if name not in PROTOCOLS_DISSECTED)
+
+
 def tshark_frames(path: Path) -> list[dict[str, list[str]]]:
     """Every field occurrence of every frame, one tshark run."""
     command = ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "occurrence=a",
                "-E", f"aggregator={AGGREGATOR}", "-E", "separator=\t", "-E", "quote=n"]
+    for name in _other_protocols():
+        command += ["--disable-protocol", name]
     for name, value in PREFERENCES.items():
         command += ["-o", f"{name}:{value}"]
     for name in FIELDS:

@@ -128,7 +128,8 @@ def _ip6(rng: random.Random):
     header = IPv6(src=src, dst=dst, hlim=rng.randrange(256), tc=rng.randrange(256), fl=rng.getrandbits(20))
     chain = header
     if rng.random() < 0.3:
-        for ext in rng.sample(("hbh", "dst", "rt", "frag"), rng.randrange(1, 3)):
+        chosen = rng.sample(("hbh", "dst", "rt", "frag"), rng.randrange(1, 3))
+        for ext in sorted(chosen, key=lambda name: name != "hbh"):  # hop-by-hop must come first (RFC 8200)
             if ext == "hbh":
                 chain = chain / IPv6HopByHop(options=[(5, b"\x00\x00")])
             elif ext == "dst":
