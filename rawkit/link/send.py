@@ -58,6 +58,8 @@ class PacketSender:
         except PermissionError as error:
             raise NeedsPrivilege(error.errno, error.strerror) from None
         self.family = family
+        if family == socket.AF_INET:  # implied by IPPROTO_RAW; said explicitly
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
         if device:
             try:
                 bind_device(self.sock, device)
