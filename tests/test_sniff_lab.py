@@ -235,3 +235,35 @@ def test_drop_root_after_opening(lab, tmp_path: Path) -> None:
     captured = counts(log.read_text())[0]
     with rawkit.pcap.open_capture(str(path)) as capture:
         assert sum(1 for _ in capture) == captured == 4
+
+
+@needs_root
+@needs_tool("tcpdump")
+@needs_tool("ping")
+def test_printed_lines_are_tcpdumps(lab, tmp_path: Path) -> None:
+    """Same lines as a live `tcpdump -nn -i` (the formatter is `rawkit read`'s)."""
+    _made, a, b, link = lab
+    our_out, their_out = tmp_path / "ours.txt", tmp_path / "theirs.txt"
+    our_log, their_log = tmp_path / "ours.log", tmp_path / "theirs.log"
+    ours = subprocess.Popen(b.command([*SNIFF, "-i", link.b.device]), stdout=our_out.open("w"),
+                            stderr=our_log.open("w"))
+    theirs = subprocess.Popen(b.command(["tcpdump", "-i", link.b.device, "-nn", "-l", "--immediate-mode"]),
+                              stdout=their_out.open("w"), stderr=their_log.open("w"))
+    try:
+        wait_listening(ours, our_log)
+        wait_listening(theirs, their_log)
+        send_mix(a, link.a.device, traffic_mix(link.a.mac, link.b.mac))
+        a.run(["ping", "-c", "2", "-i", "0.05", B_V4])
+        time.sleep(0.3)
+    finally:
+        assert stop(ours) == 0
+        stop(theirs)
+    spontaneous = ("multicast listener report", "router solicitation")
+
+    def lines(path: Path) -> list[str]:
+        """Lines without their timestamps (each packet socket stamps a frame itself)."""
+        return [line.split(" ", 1)[1] for line in path.read_text().splitlines()
+                if line and not any(s in line for s in spontaneous)]
+
+    reference = lines(their_out)
+    assert len(reference) > 60 and lines(our_out) == reference
