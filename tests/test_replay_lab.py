@@ -82,3 +82,6 @@ def test_replay_errors(lab, tmp_path: Path) -> None:
     junk.write_bytes(b"not a capture at all")
     bad = a.run([*RAWKIT, "replay", "-i", "lo", str(junk)], check=False)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("rawkit: ")
+    cooked = a.run([*RAWKIT, "replay", "-i", "lo", str(CAPTURES / "lab-any.pcap")], check=False)
+    assert (cooked.returncode, cooked.stderr) == \
+        (2, "rawkit: replay sends Ethernet or raw IP captures, not link type 276\n")

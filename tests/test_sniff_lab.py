@@ -267,3 +267,17 @@ def test_printed_lines_are_tcpdumps(lab, tmp_path: Path) -> None:
 
     reference = lines(their_out)
     assert len(reference) > 60 and lines(our_out) == reference
+
+
+@needs_root
+@needs_tool("ping")
+def test_write_to_stdout(lab, tmp_path: Path) -> None:
+    _made, a, b, link = lab
+    out, log = tmp_path / "stdout.pcap", tmp_path / "log"
+    process = b.spawn([*SNIFF, "-i", link.b.device, "-c", "3", "-U", "-w", "-", "icmp"],
+                      stdout=out.open("wb"), stderr=log)
+    wait_listening(process, log)
+    a.run(["ping", "-c", "2", "-i", "0.05", B_V4])
+    assert process.wait(timeout=10) == 0
+    with rawkit.pcap.open_capture(str(out)) as capture:
+        assert [pkt.icmp.type for pkt in capture] == [8, 0, 8]
