@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 # (payload as captured, verbosity, payload length on the wire) -> the text tcpdump prints
 Handler = Callable[[bytes, int, int], str]
-_HTTP = frozenset((80, 8080))
 
 
 def _text(port: int, udp: bool = False) -> Handler:
@@ -46,7 +45,7 @@ _TCP_ORDER: tuple[tuple[frozenset[int], Handler], ...] = (
     (frozenset((43,)), _text(43)),
     (frozenset((22,)), lambda payload, verbose, length: format_ssh(payload, length=length)),
     (frozenset((21,)), _text(21)),
-    (_HTTP, _http),
+    (frozenset((80, 8080)), _http),
     (frozenset((554, 8554)), _text(554)),
     (frozenset((53,)), lambda payload, verbose, length: format_dns(payload, True, verbose, length=length)),
 )
@@ -62,29 +61,37 @@ _UDP_ORDER: tuple[tuple[frozenset[int], Handler], ...] = (
 )
 # every TCP port with a printer: the TCP printers check this set before calling in
 APPLICATION_PORTS = frozenset(port for ports, _ in _TCP_ORDER for port in ports)
-_UDP_PORTS = frozenset(port for ports, _ in _UDP_ORDER for port in ports)
+# port -> (rank in tcpdump's order, handler): when both ports have one, the lower rank wins
+_TCP_BY_PORT = {port: (rank, handler) for rank, (ports, handler) in enumerate(_TCP_ORDER) for port in ports}
+_UDP_BY_PORT = {port: (rank, handler) for rank, (ports, handler) in enumerate(_UDP_ORDER) for port in ports}
 _TOKEN = re.compile(rb"[\x21-\x7e]*")
 _LONG_TOKEN = re.compile(rb"[\x21-\x7e]{17}")  # longer than any HTTP method tcpdump knows
 
 
 def tcp_application(p: Printer, sport: int, dport: int, data: bytes, off: int, length: int) -> str:
     """What tcpdump appends after ', length N' for a TCP payload on a port it dissects ('' if none)."""
-    for ports, handler in _TCP_ORDER:
-        if sport in ports or dport in ports:
-            if ports is _HTTP and _bulk_data(data, off, min(off + length, len(data))):
-                return ": HTTP"
-            return handler(data[off : off + length], p.verbose, length)
-    return ""
+    chosen = _choose(_TCP_BY_PORT.get(sport), _TCP_BY_PORT.get(dport))
+    if chosen is None:
+        return ""
+    if chosen is _http and _bulk_data(data, off, min(off + length, len(data))):
+        return ": HTTP"
+    return chosen(data[off : off + length], p.verbose, length)
 
 
 def udp_application(p: Printer, sport: int, dport: int, data: bytes, off: int, length: int) -> str | None:
     """The text replacing 'UDP, length N' for a port tcpdump dissects, or None."""
-    if sport not in _UDP_PORTS and dport not in _UDP_PORTS:
+    chosen = _choose(_UDP_BY_PORT.get(sport), _UDP_BY_PORT.get(dport))
+    if chosen is None:
         return None
-    for ports, handler in _UDP_ORDER:
-        if sport in ports or dport in ports:
-            return handler(data[off : off + length], p.verbose, length)
-    return None
+    return chosen(data[off : off + length], p.verbose, length)
+
+
+def _choose(source: tuple[int, Handler] | None, destination: tuple[int, Handler] | None) -> Handler | None:
+    if source is None:
+        return None if destination is None else destination[1]
+    if destination is None or source[0] <= destination[0]:
+        return source[1]
+    return destination[1]
 
 
 def _bulk_data(data: bytes, start: int, end: int) -> bool:
