@@ -118,6 +118,7 @@ class _Session:
         self.settings = settings
         self.fanout_group = fanout_group
         self.captured = 0
+        self.rejected = 0  # frames the kernel passed and the userspace filter did not
         self.stop_signal: int | None = None
         self.match: Callable[..., bool] | None = None
         self.after_batch: Callable[[], None] = sys.stdout.flush  # lines appear as blocks arrive
@@ -208,6 +209,7 @@ class _Session:
         """Output what the ring holds; True once the count is reached."""
         for record in self.capture.records():  # (data, ts_ns, wirelen, pkttype, ...)
             if match is not None and not match(record[0], record[2]):
+                self.rejected += 1
                 continue
             output(record)
             self.captured += 1
@@ -218,10 +220,14 @@ class _Session:
         return False
 
     def final_stats(self) -> Any:
+        """The kernel's counts; with a filter run here, "received by filter" leaves out what it
+        rejected, so the line means what tcpdump's means."""
         try:
-            return self.capture.stats()
+            stats = self.capture.stats()
         finally:
             self.capture.close()
+        stats.received -= self.rejected
+        return stats
 
 
 def _open_writer(path: str, pcapng: bool, session: _Session, nano: bool) -> Any:
