@@ -284,6 +284,11 @@ def crafted_frames() -> list[tuple[int, bytes, int | None]]:
     add(E()/ip()/UDP(sport=5060,dport=5060)/b"INVITE sip:bob@example.com SIP/2.0\r\nVia: x\r\n\r\n")
     add(E()/ip6(src="fe80::1",dst="ff02::1:2")/UDP(sport=546,dport=547)/(bytes((1, 0x12, 0x34, 0x56))
                                                                        + bytes((0, 8, 0, 2, 0, 0))))
+    # both ports have a printer: tcpdump's order decides (SMTP over HTTP, HTTP over DNS, DNS over NTP...)
+    for sport, dport in ((80, 25), (53, 80), (22, 80), (21, 22)):
+        add(E()/ip()/TCP(sport=sport,dport=dport,flags="PA",seq=1,ack=1)/b"GET / HTTP/1.0\r\n")
+    for sport, dport in ((53, 123), (123, 67), (514, 5060), (546, 123)):
+        add(E()/ip()/UDP(sport=sport,dport=dport)/(b"\x01" * 48))
     # IPv6 AH and ESP, an ICMPv6 error quoting TCP, an SLL2 interface this host does not have
     add(E()/ip6(nh=51)/(bytes((17, 4, 0, 0)) + (0x100).to_bytes(4, "big") + (7).to_bytes(4, "big") + bytes(12)
                           + bytes(UDP(sport=1, dport=2))))
