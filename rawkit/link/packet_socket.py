@@ -11,8 +11,13 @@ filter, as tcpdump promises.
             for frame in capture.frames(): ...     # ring.Frame (data with link header, ts_ns, ...)
         capture.stats()                            # Stats(received=..., dropped=...)
 
-Promiscuous mode uses PACKET_ADD_MEMBERSHIP, so the kernel turns it off again when the socket
-closes, even if the process dies.
+`records()` gives the same frames as plain tuples (the fast path of `rawkit sniff`). Promiscuous
+mode uses PACKET_ADD_MEMBERSHIP, so the kernel turns it off again when the socket closes, even if
+the process dies. Two Linux facts callers must know: the kernel runs the program on a received
+frame whose 802.1Q tag it has already moved into metadata (so a program that reads tags in place
+misses them; `rawkit sniff` matches such filters itself), and on `any` the program sees the frame
+from its network header on, not the cooked header. The socket lives in the network namespace of
+the thread that makes the Capture.
 """
 
 from __future__ import annotations
