@@ -4,6 +4,7 @@ against tshark's analysis flags, the CLI formats (JSON lines, CSV, Parquet, tsha
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -26,6 +27,7 @@ import rawkit
 from rawkit.analyze import Capture, ConversationTable, Defragmenter, TcpReassembler
 from rawkit.analyze.export import FIELDS
 from rawkit.analyze.source import Progress
+from rawkit.cli import main
 from rawkit.wire import LinkType
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,10 +39,17 @@ def crafted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def rawkit_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "rawkit", *args], capture_output=True, cwd=ROOT)
-    if check and done.returncode != 0:
-        raise AssertionError(f"rawkit {' '.join(args)} failed: {done.stderr.decode()}")
-    return done
+    """Run `rawkit ARGS` in this process (as the console script does): exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as done:
+            code = done.code or 0
+    if check and code != 0:
+        raise AssertionError(f"rawkit {' '.join(args)} failed: {err.getvalue()}")
+    return subprocess.CompletedProcess(args, code, out.getvalue().encode(), err.getvalue().encode())
 
 
 # --- reassembly -------------------------------------------------------------------------------
