@@ -19,7 +19,7 @@ from rawkit.pcap import CaptureError
 
 def _open(path: str) -> Capture:
     try:
-        return Capture(path)
+        return Capture(path, progress=sys.stderr.isatty())
     except CaptureError as error:
         raise Failure(str(error), 1) from None
 

@@ -3,6 +3,8 @@ bytes per interval, per protocol), rtt (from TCP timestamps, or from a saved pin
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from rawkit.analyze import Capture
@@ -48,7 +50,7 @@ def plot(kind: str, path: str, out_path: str, stream: int | None, reverse: bool,
             with open(path, errors="replace") as log:
                 draw_rtt(ping_log_rtt(log), out_path, x_label="icmp_seq")
             return 0
-        with Capture(path) as capture:
+        with Capture(path, progress=sys.stderr.isatty()) as capture:
             if kind == "tseq":
                 graph = TimeSequence(stream or 0).feed(capture.packets())
                 busier = graph.busier()
