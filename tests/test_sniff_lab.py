@@ -141,8 +141,8 @@ def test_same_packets_as_tcpdump(lab, tmp_path: Path, words: list[str]) -> None:
 
 @needs_root
 @needs_tool("ping")
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("form", [[], ["--pcapng"]], ids=["pcap", "pcapng"])
+@pytest.mark.parametrize(("how", "form"), [(signal.SIGINT, []), (signal.SIGTERM, ["--pcapng"])],
+                         ids=["SIGINT-pcap", "SIGTERM-pcapng"])
 def test_signal_leaves_every_counted_packet(lab, tmp_path: Path, how: int, form: list[str]) -> None:
     _made, a, b, link = lab
     path, log = tmp_path / "cap", tmp_path / "log"
@@ -281,3 +281,21 @@ def test_write_to_stdout(lab, tmp_path: Path) -> None:
     assert process.wait(timeout=10) == 0
     with rawkit.pcap.open_capture(str(out)) as capture:
         assert [pkt.icmp.type for pkt in capture] == [8, 0, 8]
+
+
+@needs_root
+@needs_tool("ping")
+def test_filter_too_long_for_the_kernel_runs_here(lab, tmp_path: Path) -> None:
+    import rawkit.filter
+
+    _made, a, b, link = lab
+    expression = "icmp or " + " or ".join(f"port {1000 + number}" for number in range(300))
+    with pytest.raises(rawkit.filter.FilterError):  # more than classic BPF can hold
+        rawkit.filter.compile(expression, 1).bpf()
+    path, log = tmp_path / "long.pcap", tmp_path / "log"
+    process = b.spawn([*SNIFF, "-i", link.b.device, "-c", "2", "-w", str(path), expression], stderr=log)
+    wait_listening(process, log, timeout=30)
+    a.run(["ping", "-c", "2", "-i", "0.05", B_V4])
+    assert process.wait(timeout=10) == 0
+    with rawkit.pcap.open_capture(str(path)) as capture:
+        assert [pkt.icmp.type for pkt in capture] == [8, 0]

@@ -8,6 +8,7 @@ file is flushed and closed before the counts are printed.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pwd
@@ -136,16 +137,26 @@ class _Session:
             else:
                 linktype = interfaces.LINKTYPE_LINUX_SLL2
             program = self._program(linktype)
-            self.capture = Capture(settings.interface, snaplen=settings.snaplen,
-                                   promiscuous=settings.promiscuous, buffer_bytes=settings.buffer_bytes,
-                                   direction=settings.direction, program=program,
-                                   fanout_group=self.fanout_group)
+            try:
+                self.capture = self._capture(Capture, program)
+            except OSError as error:
+                if program is None or error.errno not in (errno.EINVAL, errno.ENOMEM):
+                    raise
+                # a program the kernel will not take (too long, say): the same filter runs here
+                self.match = self._compiled.match
+                self.capture = self._capture(Capture, None)
         except NeedsPrivilege as error:
             raise Failure(f"sniff needs root or CAP_NET_RAW ({error.strerror})", 2) from None
         except interfaces.UnknownInterface as error:
             raise Failure(str(error.args[0]), 2) from None
         except OSError as error:
             raise Failure(f"{settings.interface}: {error.strerror or error}", 2) from None
+
+    def _capture(self, capture_type: Any, program: list[tuple[int, int, int, int]] | None) -> Any:
+        settings = self.settings
+        return capture_type(settings.interface, snaplen=settings.snaplen, promiscuous=settings.promiscuous,
+                            buffer_bytes=settings.buffer_bytes, direction=settings.direction, program=program,
+                            fanout_group=self.fanout_group)
 
     def _program(self, linktype: int) -> list[tuple[int, int, int, int]] | None:
         """The kernel's program; a filter the kernel cannot run as written (cooked `any` frames
@@ -160,11 +171,18 @@ class _Session:
             compiled = compile_filter(expression, linktype)
         except FilterError as error:
             raise Failure(str(error), 2) from None
+        except RecursionError:
+            raise Failure("filter expression too deeply nested", 2) from None
+        self._compiled = compiled
         lowered = expression.lower()
         if linktype == 276 or any(word in lowered for word in _USERSPACE_WORDS):
             self.match = compiled.match
             return None
-        return compiled.bpf(self.settings.snaplen)
+        try:
+            return compiled.bpf(self.settings.snaplen)
+        except FilterError:  # too long for classic BPF: the same filter runs here
+            self.match = compiled.match
+            return None
 
     def run(self, output: Callable[[Any], None]) -> str | None:
         """Capture until the count is reached, a signal comes or the interface goes away; returns
