@@ -8,8 +8,8 @@ list. When tcpdump 4.99 uses it (measured with crafted captures):
 
 tcpdump gives a segment to one printer, the first in this order whose port is on either side, even
 when that printer then prints nothing: TCP SMTP 25, WHOIS 43, SSH 22 (ssh.py), FTP 21, HTTP 80/8080,
-RTSP 554/8554, DNS 53; UDP DNS 53, mDNS 5353, BOOTP 67/68, NTP 123, DHCPv6 546/547, SIP 5060,
-syslog 514.
+RTSP 554/8554, DNS 53; UDP DNS 53, mDNS 5353, BOOTP 67/68, SNMP 161/162, NTP 123, DHCPv6 546/547,
+SIP 5060, syslog 514.
 
 On TCP the text follows ", length N" with no space ("length 78: HTTP: GET / HTTP/1.1"); tcpdump
 prints nothing for a segment without data. On UDP it replaces "UDP, length N" ("SIP: INVITE ...").
