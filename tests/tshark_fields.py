@@ -313,6 +313,13 @@ def _source_routed_to(pkt: rawkit.Packet, destination: Any) -> bool:
     return final is not None and rawkit.wire.addresses.ip4_text(final) == destination
 
 
+def _checksum_field(d: Any) -> int | None:
+    views = {"ip": "ip4", "tcp": "tcp", "udp": "udp", "icmp": "icmp", "icmpv6": "icmp6"}
+    attribute = views[d.field.split(".")[0]]
+    view = getattr(d.chain[d.level], attribute)
+    return None if view is None else view.checksum
+
+
 def _transport_cut(pkt: rawkit.Packet) -> bool:
     transport = pkt.tcp or pkt.udp or pkt.icmp6
     return transport is not None and transport.end > len(pkt.data)
@@ -362,6 +369,10 @@ EXPLANATIONS: list[tuple[str, Callable[[Disagreement], bool]]] = [
      "present; rawkit says it cannot be checked (None)",
      lambda d: d.field.endswith("checksum.status") and d.level is not None and d.level > 0
      and d.rawkit is None and _transport_cut(d.chain[d.level])),
+    ("a checksum field of 0xffff where the sender's sum gave 0x0000: both are ones'-complement zero, a "
+     "receiver summing the segment (Linux, rawkit) accepts it; tshark calls it bad (citing RFC 1624)",
+     lambda d: d.field.endswith("checksum.status") and d.tshark is False and d.rawkit is True
+     and d.level is not None and _checksum_field(d) == 0xFFFF),
     ("tshark does not verify checksums inside the datagram an ICMP error quotes",
      lambda d: d.field.endswith("checksum.status") and d.level is not None and d.level > 0
      and d.tshark in (None, [None])),

@@ -217,7 +217,19 @@ def corpus(count: int = 1500, seed: int = 1) -> list[Frame]:
         else:
             frames.append(Frame(data, linktype, len(data)))
     frames.extend(scapy_frames())
+    frames.append(_negative_zero_checksum())
     return frames
+
+
+def _negative_zero_checksum() -> Frame:
+    """A TCP segment whose checksum computes to 0x0000 but carries 0xffff, the other ones'-complement
+    zero (Linux sent such segments in the lab capture; receivers accept them)."""
+    layers = Ether() / IPv4(src="198.18.0.1", dst="198.18.0.2") / TCP(sport=80, dport=54824, flags="A")
+    computed = bytes(layers / b"\x00\x00")[14 + 36 : 14 + 38]  # its checksum field, payload word zero
+    data = bytes(Ether() / IPv4(src="198.18.0.1", dst="198.18.0.2")
+                 / TCP(sport=80, dport=54824, flags="A", checksum=0xFFFF) / computed)
+    data += bytes(60 - len(data))
+    return Frame(data, 1, len(data))
 
 
 def scapy_frames() -> list[Frame]:
