@@ -245,9 +245,11 @@ def test_duration_units() -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.binary(max_size=300), st.booleans(), st.integers(0, 3), st.booleans())
-def test_random_bytes_never_raise(payload: bytes, over_tcp: bool, verbose: int, mdns: bool) -> None:
+@given(st.binary(max_size=300), st.booleans(), st.integers(0, 3), st.booleans(), st.integers(0, 400))
+def test_random_bytes_never_raise(payload: bytes, over_tcp: bool, verbose: int, mdns: bool,
+                                  length: int) -> None:
     assert isinstance(format_dns(payload, over_tcp, verbose, mdns=mdns), str)
+    assert isinstance(format_dns(payload, over_tcp, verbose, mdns=mdns, length=length), str)
 
 
 @settings(max_examples=300, deadline=None)
