@@ -452,3 +452,27 @@ def _compare_value(result: Comparison, number: int, check: Check, texts: list[st
         result.values_compared[check.tshark] = result.values_compared.get(check.tshark, 0) + 1
         if theirs != ours:
             result.add(Disagreement(number, check.tshark, theirs, ours, level, chain))
+
+
+def main(paths: list[str]) -> int:
+    """`python3 -m tests.tshark_fields FILE...`: the same comparison on any capture (big ones too)."""
+    from tests.wire_frames import read_capture
+
+    result = Comparison()
+    for path in paths:
+        compare(list(read_capture(Path(path))), tshark_frames(Path(path)), result)
+    values = sum(result.values_compared.values())
+    print(f"{result.compared_frames} frames compared, {len(result.excluded)} excluded as malformed by "
+          f"tshark, {len(result.read_differently)} read differently, {values} values, "
+          f"{len(result.disagreements)} unexplained disagreements")
+    for reason, count in result.explained.items():
+        print(f"  explained {count}: {reason}")
+    for disagreement in result.disagreements[:50]:
+        print(f"  {disagreement}")
+    return 1 if result.disagreements else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
