@@ -38,20 +38,13 @@ def ethernet_tcp(p: Printer, data: bytes, wirelen: int) -> str | None:
             _IPV4_TCP.unpack_from(data, 12)[1:])
         if first != 0x45 or proto != 6 or frag & 0x3FFF or total > wirelen - 14:
             return None
-        tcp_at, length, label = 34, total - 20, "IP "
-        names = p.address_names.get(addresses)
-        if names is None:
-            names = p.remember_names(addresses, inet_ntoa(addresses[:4]), inet_ntoa(addresses[4:]))
+        tcp_at, length = 34, total - 20
     elif data[12] == 0x86 and data[13] == 0xDD and size >= 74:
-        word, payload_length, next_header, addresses, sport, dport, seq, ack, offset_byte, flags, window = (
+        word, length, next_header, addresses, sport, dport, seq, ack, offset_byte, flags, window = (
             _IPV6_TCP.unpack_from(data, 12)[1:])
-        if word >> 28 != 6 or next_header != 6 or payload_length + 40 > wirelen - 14:
+        if word >> 28 != 6 or next_header != 6 or length + 40 > wirelen - 14:
             return None
-        tcp_at, length, label = 54, payload_length, "IP6 "
-        names = p.address_names.get(addresses)
-        if names is None:
-            names = p.remember_names(addresses, inet_ntop(AF_INET6, addresses[:16]),
-                                     inet_ntop(AF_INET6, addresses[16:]))
+        tcp_at = 54
     else:
         return None
     header_len = (offset_byte >> 4) * 4
@@ -66,21 +59,35 @@ def ethernet_tcp(p: Printer, data: bytes, wirelen: int) -> str | None:
         options = f", options [nop,nop,TS val {tsval} ecr {tsecr}]"
     else:
         return None
+    key = (addresses, sport << 16 | dport)
     if not p.absolute:
-        bases = p.tcp_seqs.get((addresses, sport << 16 | dport))
+        bases = p.tcp_seqs.get(key)
         if bases is None:
             return None  # the connection's first ACK: the general path records its bases
         seq = (seq - bases[0]) & 0xFFFFFFFF
         ack = (ack - bases[1]) & 0xFFFFFFFF
+    head = p.line_heads.get(key)
+    if head is None:
+        head = _remember_head(p, key, addresses, sport, dport)
     payload_len = length - header_len
     if payload_len > 0:
-        line = (f"{label}{names[2]}{sport} > {names[3]}{dport}: Flags [{FLAGS[flags]}], "
-                f"seq {seq}:{(seq + payload_len) & 0xFFFFFFFF}, ack {ack}, win {window}{options}, "
-                f"length {payload_len}")
+        line = (f"{head}{FLAGS[flags]}], seq {seq}:{(seq + payload_len) & 0xFFFFFFFF}, ack {ack}, "
+                f"win {window}{options}, length {payload_len}")
         if sport in APPLICATION_PORTS or dport in APPLICATION_PORTS:
             return line + tcp_application(p, sport, dport, data, tcp_at + header_len, payload_len)
         return line
-    head = f"{label}{names[2]}{sport} > {names[3]}{dport}: Flags [{FLAGS[flags]}]"
     if flags & 0x05:  # FIN or RST
-        return f"{head}, seq {seq}, ack {ack}, win {window}{options}, length 0"
-    return f"{head}, ack {ack}, win {window}{options}, length 0"
+        return f"{head}{FLAGS[flags]}], seq {seq}, ack {ack}, win {window}{options}, length 0"
+    return f"{head}{FLAGS[flags]}], ack {ack}, win {window}{options}, length 0"
+
+
+def _remember_head(p: Printer, key: tuple[bytes, int], addresses: bytes, sport: int, dport: int) -> str:
+    """'IP a.1 > b.2: Flags [' for one direction of a connection, kept for its later segments."""
+    if len(addresses) == 8:
+        label, src, dst = "IP", inet_ntoa(addresses[:4]), inet_ntoa(addresses[4:])
+    else:
+        label, src, dst = "IP6", inet_ntop(AF_INET6, addresses[:16]), inet_ntop(AF_INET6, addresses[16:])
+    if len(p.line_heads) >= 65536:
+        p.line_heads.clear()
+    head = p.line_heads[key] = f"{label} {src}.{sport} > {dst}.{dport}: Flags ["
+    return head

@@ -48,6 +48,7 @@ class Printer:
         self.tcp_seqs: dict[tuple[bytes, int], tuple[int, int]] = {}
         self.network_offset = 0  # where the last frame's network layer starts (set by body())
         self.address_names: dict[bytes, tuple[str, str, str, str]] = {}
+        self.line_heads: dict[tuple[bytes, int], str] = {}  # fast.py's per-direction line starts
 
     def format(self, pkt: Any) -> str:
         """The lines tcpdump prints for `pkt` (a rawkit Packet), without the final newline."""
