@@ -51,10 +51,11 @@ def sll2_records(path: Path) -> list[tuple[bytes, int]]:
 @needs_root
 @needs_tool("tcpdump")
 @needs_tool("ping")
-@pytest.mark.parametrize("words", [[], ["icmp or udp"]], ids=["all", "icmp-udp"])
+@pytest.mark.parametrize("words", [[], ["icmp or udp"], ["tcp[tcpflags] & tcp-syn != 0 or arp"],
+                                   ["len > 100"]], ids=["all", "icmp-udp", "syn-arp", "len"])
 def test_any_gives_the_same_cooked_frames_as_tcpdump(lab, tmp_path: Path, words: list[str]) -> None:
     a, b, link = lab
-    (ours, our_file, _), (theirs, their_file, _) = start_both(b, "any", tmp_path, words)
+    (ours, our_file, our_log), (theirs, their_file, their_log) = start_both(b, "any", tmp_path, words)
     send_mix(a, link.a.device, traffic_mix(link.a.mac, link.b.mac)[:40])
     a.run(["ping", "-c", "2", "-i", "0.05", B_V4])
     b.run(["ping", "-c", "2", "-i", "0.05", "127.0.0.1"])  # loopback: seen once, not twice
@@ -63,6 +64,8 @@ def test_any_gives_the_same_cooked_frames_as_tcpdump(lab, tmp_path: Path, words:
     stop(theirs)
     mine, reference = sll2_records(our_file), sll2_records(their_file)
     assert reference and mine == reference
+    if words:  # the kernel (or, for `len`, our own filter) passed what tcpdump's program passed
+        assert counts(our_log.read_text())[1] == counts(their_log.read_text())[1]
     with rawkit.pcap.open_capture(str(our_file)) as capture:
         assert capture.linktype == 276
 

@@ -159,8 +159,9 @@ class _Session:
                             fanout_group=self.fanout_group)
 
     def _program(self, linktype: int) -> list[tuple[int, int, int, int]] | None:
-        """The kernel's program; a filter the kernel cannot run as written (cooked `any` frames
-        arrive without their cooked header; VLAN tags are moved out of the frame) is matched here."""
+        """The kernel's program (rewritten for cooked `any` frames, which the kernel filters before
+        their cooked header exists); a filter the kernel cannot run as written (VLAN tags are
+        moved out of the frame; too long; reads the cooked link address) is matched here."""
         expression = self.settings.expression
         if not expression.strip():
             return None
@@ -175,14 +176,20 @@ class _Session:
             raise Failure("filter expression too deeply nested", 2) from None
         self._compiled = compiled
         lowered = expression.lower()
-        if linktype == 276 or any(word in lowered for word in _USERSPACE_WORDS):
+        if any(word in lowered for word in _USERSPACE_WORDS):
             self.match = compiled.match
             return None
         try:
-            return compiled.bpf(self.settings.snaplen)
+            program = compiled.bpf(self.settings.snaplen)
         except FilterError:  # too long for classic BPF: the same filter runs here
+            program = None
+        if program is not None and linktype == 276:
+            from rawkit.link.cooked_filter import for_cooked_socket
+
+            program = for_cooked_socket(program)
+        if program is None:
             self.match = compiled.match
-            return None
+        return program
 
     def run(self, output: Callable[[Any], None]) -> str | None:
         """Capture until the count is reached, a signal comes or the interface goes away; returns
