@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,12 @@ from tests import tshark_fields, wire_frames
 from tests.conftest import bundled_captures, needs_tool
 
 pytestmark = needs_tool("tshark")
+
+
+@cache
+def _bundled(path: Path) -> tuple[list[dict[str, list[str]]], list]:
+    """tshark's records and rawkit's packets for a bundled capture, read once for all the tests here."""
+    return tshark_fields.tshark_frames(path), list(wire_frames.read_capture(path))
 
 
 def _report(result: tshark_fields.Comparison) -> str:
@@ -71,11 +78,9 @@ def test_bad_checksums_are_seen_as_bad_by_both(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", bundled_captures(), ids=lambda path: str(path.relative_to(path.parents[1])))
 def test_bundled_capture_agrees_with_tshark(path: Path) -> None:
     try:
-        records = tshark_fields.tshark_frames(path)
+        records, packets = _bundled(path)
     except subprocess.CalledProcessError as error:
         pytest.skip(f"tshark cannot read it: {error.stderr.strip().splitlines()[-1:]}")
-    try:
-        packets = list(wire_frames.read_capture(path))
     except Exception as error:  # a corrupt file: the pcap layer's own tests cover how it fails
         pytest.skip(f"rawkit cannot read it: {error}")
     if len(packets) != len(records):
@@ -106,8 +111,7 @@ KNOWN_SILENT = [
 @pytest.mark.parametrize("path", bundled_captures(), ids=lambda path: str(path.relative_to(path.parents[1])))
 def test_frames_tshark_calls_malformed_carry_rawkit_errors(path: Path) -> None:
     try:
-        records = tshark_fields.tshark_frames(path)
-        packets = list(wire_frames.read_capture(path))
+        records, packets = _bundled(path)
     except Exception as error:  # unreadable: see test_bundled_capture_agrees_with_tshark
         pytest.skip(f"unreadable: {error}")
     if len(packets) != len(records):

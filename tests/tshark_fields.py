@@ -418,6 +418,7 @@ def compare(packets: Iterable[rawkit.Packet], records: list[dict[str, list[str]]
             continue
         result.compared_frames += 1
         chain = levels(pkt)
+        record = dict(record)  # the caller's records stay as tshark gave them (they may be compared again)
         for name in ("id", "priority", "dei"):
             record[f"vlan.{name}"] = record[f"ieee8021ad.{name}"] + record[f"vlan.{name}"]
         for check in FRAME_CHECKS:
