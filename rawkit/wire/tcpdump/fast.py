@@ -1,6 +1,6 @@
 """The shape most captured packets have, printed in one function: Ethernet, then IPv4 without
 options (not a fragment) or IPv6 without extension headers, then TCP with the ACK flag on a
-connection already seen, with no options or Linux's nop,nop,timestamps.
+connection already seen, with no options or Linux's nop,nop,timestamps; or a ping.
 
 Why: `rawkit read` must keep up with tcpdump, and going through the general printers costs three
 times as much per packet. Anything else (first packets of a connection, SYNs, -v/-q/-e, other
@@ -26,6 +26,8 @@ _IPV4_TCP = struct.Struct("!HBxH2xHxBxx8sHHIIBBH")
 _IPV6_TCP = struct.Struct("!HIHBx32sHHIIBBH")
 _TIMESTAMPS = struct.Struct("!III")
 _NOP_NOP_TS = 0x0101080A
+_ECHO_NAMES = {0x0800: "ICMP echo request", 0x0000: "ICMP echo reply"}  # type << 8 | code
+_ECHO6_NAMES = {0x8000: "ICMP6, echo request", 0x8100: "ICMP6, echo reply"}
 
 
 def ethernet_tcp(p: Printer, data: bytes, wirelen: int) -> str | None:
@@ -36,14 +38,18 @@ def ethernet_tcp(p: Printer, data: bytes, wirelen: int) -> str | None:
     if data[12] == 0x08 and data[13] == 0x00:
         first, total, frag, proto, addresses, sport, dport, seq, ack, offset_byte, flags, window = (
             _IPV4_TCP.unpack_from(data, 12)[1:])
-        if first != 0x45 or proto != 6 or frag & 0x3FFF or total > wirelen - 14:
+        if first != 0x45 or frag & 0x3FFF or total > wirelen - 14:
             return None
+        if proto != 6:
+            return _echo(p, addresses, sport, seq, total - 20) if proto == 1 else None
         tcp_at, length = 34, total - 20
     elif data[12] == 0x86 and data[13] == 0xDD and size >= 74:
         word, length, next_header, addresses, sport, dport, seq, ack, offset_byte, flags, window = (
             _IPV6_TCP.unpack_from(data, 12)[1:])
-        if word >> 28 != 6 or next_header != 6 or length + 40 > wirelen - 14:
+        if word >> 28 != 6 or length + 40 > wirelen - 14:
             return None
+        if next_header != 6:
+            return _echo(p, addresses, sport, seq, length) if next_header == 58 else None
         tcp_at = 54
     else:
         return None
@@ -91,3 +97,25 @@ def _remember_head(p: Printer, key: tuple[bytes, int], addresses: bytes, sport: 
         p.line_heads.clear()
     head = p.line_heads[key] = f"{label} {src}.{sport} > {dst}.{dport}: Flags ["
     return head
+
+
+def _echo(p: Printer, addresses: bytes, type_code: int, ident_seq: int, length: int) -> str | None:
+    """ICMP or ICMPv6 echo request/reply (a ping), read through the TCP fields' positions: type and
+    code where the source port is, identifier and sequence where the sequence number is."""
+    if len(addresses) == 8:
+        name = _ECHO_NAMES.get(type_code)
+        label = "IP "
+    else:
+        name = _ECHO6_NAMES.get(type_code)
+        label = "IP6 "
+    if name is None:
+        return None
+    names = p.address_names.get(addresses)
+    if names is None:
+        if label == "IP ":
+            names = p.remember_names(addresses, inet_ntoa(addresses[:4]), inet_ntoa(addresses[4:]))
+        else:
+            names = p.remember_names(addresses, inet_ntop(AF_INET6, addresses[:16]),
+                                     inet_ntop(AF_INET6, addresses[16:]))
+    return (f"{label}{names[0]} > {names[1]}: {name}, id {ident_seq >> 16}, seq {ident_seq & 0xFFFF}, "
+            f"length {length}")
