@@ -306,6 +306,8 @@ SHARED_FAULTS: list[Fault] = [
     ("the datagram an ICMP error quotes is cut short (8 bytes of transport header by RFC 792): the peer "
      "reads the partial header, rawkit decodes a header only when it is whole (errors say so)",
      lambda key, ours, theirs, pkt: key.startswith("quoted.") and _quoted_errors(pkt) and ours is None),
+    ("the pre-standard QinQ TPID 0x9100 (tcpdump and tshark know it): neither peer decodes past it",
+     lambda key, ours, theirs, pkt: theirs is None and any(tag.tpid == 0x9100 for tag in pkt.vlans)),
     ("a SACK option whose length is not 2 + 8n: rawkit keeps its bytes, as for any option of a wrong "
      "length; scapy unpacks 4-byte words of it, dpkt does likewise",
      lambda key, ours, theirs, pkt: key == "tcp.options"
@@ -327,6 +329,8 @@ PEER_FAULTS: dict[str, list[Fault]] = {
         ("dpkt drops the whole datagram an ICMP error quotes when its transport header is cut short (the "
          "inner IP unpack fails on it); rawkit keeps the IP header and notes the cut transport header",
          lambda key, ours, theirs, pkt: key.startswith("quoted.") and theirs is None and _quoted_errors(pkt)),
+        ("dpkt keeps only the innermost of three or more stacked VLAN tags",
+         lambda key, ours, theirs, pkt: key == "vlan.ids" and len(ours) >= 3 and theirs == ours[-1:]),
         ("dpkt has no RARP decoder (EtherType 0x8035)",
          lambda key, ours, theirs, pkt: _rarp(key, theirs, pkt)),
     ],

@@ -218,6 +218,12 @@ def corpus(count: int = 1500, seed: int = 1) -> list[Frame]:
             frames.append(Frame(data, linktype, len(data)))
     frames.extend(scapy_frames())
     frames.append(_negative_zero_checksum())
+    ip = IPv4(src="198.18.0.1", dst="198.18.0.2")
+    arp = ARP(psrc="198.18.0.1", pdst="198.18.0.2")
+    for layers in (Ether(type=0x9100) / Dot1Q(vid=33) / ip / UDP() / b"x",  # an old-style QinQ TPID
+                   Ether() / Dot1AD(vid=1) / Dot1Q(vid=2) / Dot1Q(vid=3) / arp):  # three tags
+        data = padded(layers)
+        frames.append(Frame(data, 1, len(data)))
     return frames
 
 
