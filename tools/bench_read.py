@@ -10,7 +10,7 @@ The environment matters to tcpdump: with TZ unset, glibc checks /etc/localtime o
 localtime() call, i.e. once per packet, which costs tcpdump about half its time; with TZ set
 (e.g. --tz UTC) it does not. Both sides get the same environment; the default is yours.
 
-    python3 tools/bench_read.py [FILE] [--runs 3] [--tz UTC] [-- extra flags for both, e.g. -e -v]
+    python3 tools/bench_read.py [FILE] [--runs 3] [--tz UTC] [--flags=-e] [--flags="-e -v"]
 
 FILE defaults to /tmp/rawkit-bench.pcap (tools/make_bench_capture.py makes one).
 """
@@ -58,9 +58,9 @@ def main() -> None:
     parser.add_argument("capture", nargs="?", default=DEFAULT_CAPTURE)
     parser.add_argument("--runs", type=int, default=3, help="runs of each command; the best is kept")
     parser.add_argument("--tz", help="TZ for both commands (default: the environment's)")
-    parser.add_argument("flags", nargs=argparse.REMAINDER, help="after --: flags given to both commands")
+    parser.add_argument("--flags", default="", help='flags given to both commands, e.g. "-e -v"')
     args = parser.parse_args()
-    flags = [flag for flag in args.flags if flag != "--"]
+    flags = args.flags.split()
     if not os.path.exists(args.capture):
         raise SystemExit(f"bench_read: {args.capture} not found (make one: tools/make_bench_capture.py)")
     if shutil.which("tcpdump") is None:
