@@ -176,3 +176,28 @@ def test_rto_into_a_zero_window_resends_only_bytes_sent_before():
     pair.run(until=lambda: len(pair.to_server.sent) > sent_before, limit=5)
     head = pair.to_server.sent[sent_before][1]
     assert head.seq == seqmath.add(in_flight_end, -100) and len(head.payload) == 100
+
+
+def test_head_retransmission_never_runs_past_what_was_sent():
+    """Regression (stress run): a NewReno partial ACK retransmitted a full MSS from SND.UNA even
+    when less than that was outstanding, sending never-sent bytes into a closed window."""
+    pair = Pair(client_settings=Settings(nodelay=True, timestamps=False, window_scaling=False), delay=0.01)
+    pair.handshake()
+    client, mss = pair.c, pair.c.send_mss
+    pair.to_client.rule = pair.to_server.rule = lambda segment: None
+    client.send(bytes(3 * mss + 20), pair.now)
+    client.poll(pair.now)
+    una, tail_end = client.snd_una, client.snd_max
+    window = client.snd_wnd >> client.snd_wscale
+
+    def ack(number: int, advertised: int) -> Segment:
+        return Segment(pair.s.local[1], pair.s.remote[1], client.rcv_nxt, number, ACK, advertised)
+    for _ in range(3):
+        client.receive(ack(una, window), pair.now)
+    fast, = client.poll(pair.now)
+    assert fast.seq == una and len(fast.payload) == mss and client.congestion.in_recovery
+    client.send(bytes(10_000), pair.now)                  # more data queued behind the recovery
+    client.receive(ack(seqmath.add(una, 3 * mss), 0), pair.now)   # partial ACK, window now closed
+    out = [s for s in client.poll(pair.now) if s.payload]
+    assert out and out[0].seq == seqmath.add(una, 3 * mss) and len(out[0].payload) == 20
+    assert all(seqmath.le(seqmath.add(s.seq, len(s.payload)), tail_end) for s in out)

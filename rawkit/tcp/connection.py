@@ -500,7 +500,7 @@ class Connection:
                 if self._rto_at is None:
                     self._rto_at = now + self._rto()
             elif self._ack_now and self._have_irs:
-                out.append(self._segment(ACK, self.snd_max, now=now))
+                out.append(self._segment(ACK, self._ack_seq(), now=now))
             return out
         if self._retransmit_head:
             self._retransmit_head = False
@@ -513,7 +513,7 @@ class Connection:
         while (segment := self._next_data_segment(now)) is not None:
             out.append(segment)
         if self._ack_now:
-            out.append(self._segment(ACK, self.snd_max, now=now))
+            out.append(self._segment(ACK, self._ack_seq(), now=now))
         self._arm_persist(now)
         return out
 
@@ -652,7 +652,8 @@ class Connection:
 
     def _retransmission_at_una(self, now: float) -> Segment | None:
         offset = max(seq.delta(self.snd_una, self._send_start), 0)
-        length = max(min(self.send_mss, len(self._send) - offset), 0)
+        sent = seq.distance(self.snd_max, self.snd_una)     # never more than went out before
+        length = max(min(self.send_mss, len(self._send) - offset, sent), 0)
         fin = self.fin_sent and seq.add(self.snd_una, length) == self.fin_seq
         if length == 0 and not fin:
             return None
@@ -685,10 +686,17 @@ class Connection:
             self._unacked_bytes = 0
         return segment
 
+    def _ack_seq(self) -> int:
+        """Sequence number for a segment without data: SND.MAX (BSD), so a go-back retransmission
+        cannot pull it behind the peer's RCV.NXT, but never past the peer's window edge (Linux's
+        tcp_acceptable_seq), so a closed window still accepts it. Both prevent ACK ping-pong."""
+        edge = seq.add(self.snd_una, self.snd_wnd)
+        return self.snd_max if seq.le(self.snd_max, edge) else edge
+
     def _ack_immediately(self, now: float) -> None:
         """Build the ACK now rather than at `poll`: a stack that feeds a burst of segments before
         polling must still emit one duplicate ACK per segment, or fast retransmit never triggers."""
-        self._replies.append(self._segment(ACK, self.snd_max, now=now))
+        self._replies.append(self._segment(ACK, self._ack_seq(), now=now))
 
     def _tsval(self, now: float) -> int:
         return (int(now * 1000) + self._ts_offset) & seq.MASK
