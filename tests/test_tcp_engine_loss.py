@@ -201,3 +201,19 @@ def test_head_retransmission_never_runs_past_what_was_sent():
     out = [s for s in client.poll(pair.now) if s.payload]
     assert out and out[0].seq == seqmath.add(una, 3 * mss) and len(out[0].payload) == 20
     assert all(seqmath.le(seqmath.add(s.seq, len(s.payload)), tail_end) for s in out)
+
+
+def test_pure_ack_sequence_stays_inside_a_closed_peer_window():
+    """Like Linux's tcp_acceptable_seq: with data in flight past a window the peer has closed,
+    an ACK carries the window's edge, which a zero-window receiver accepts (seq == RCV.NXT)."""
+    pair = Pair(client_settings=Settings(nodelay=True), delay=0.01)
+    pair.handshake()
+    client = pair.c
+    pair.to_client.rule = pair.to_server.rule = lambda segment: None
+    client.send(bytes(3000), pair.now)
+    client.poll(pair.now)
+    edge = seqmath.add(client.snd_una, 1000)
+    closing = Segment(pair.s.local[1], pair.s.remote[1], client.rcv_nxt, edge, ACK, 0, b"data")
+    client.receive(closing, pair.now)
+    ack, = [s for s in client.poll(pair.now) if not s.payload]
+    assert ack.seq == edge and seqmath.lt(edge, client.snd_max)
