@@ -15,6 +15,9 @@ _HEADER = struct.Struct("!HHIIBBHHH")
 _U32 = struct.Struct("!I")
 _TS = struct.Struct("!II")
 _WORDS3 = struct.Struct("!III")
+# connection directions whose sequence bases are kept (about 250 bytes each); past that the table
+# starts afresh, so a capture with more live connections than this prints some numbers absolute
+MAX_TRACKED_DIRECTIONS = 1 << 20
 _NOP_NOP_TS = 0x0101080A  # the options Linux puts on every segment: nop, nop, timestamps
 _FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"), (0x40, "E"),
                  (0x80, "W"))
@@ -49,6 +52,8 @@ def tcp(p: Printer, data: bytes, off: int, length: int, src: str, dst: str, key_
                 half = len(key_addrs) // 2
                 reverse = (key_addrs[half:] + key_addrs[:half], dport << 16 | sport)
                 ack_base = (ack - 1) & 0xFFFFFFFF  # SACK blocks are relative even now
+                if len(p.tcp_seqs) >= MAX_TRACKED_DIRECTIONS:
+                    p.tcp_seqs.clear()  # bounded memory; tcpdump's table grows without limit
                 p.tcp_seqs[key] = (seq, ack_base)
                 p.tcp_seqs[reverse] = (ack_base, seq)
             else:
