@@ -124,9 +124,9 @@ class ConversationTable:
         ip = pkt.ip
         if ip is None:
             pkt = relabelled_ip(pkt)
-            if pkt is None:
+            ip = None if pkt is None else pkt.ip
+            if ip is None:
                 return None
-            ip = pkt.ip
         datagram = self.defragmenter.feed(pkt) if ip.is_fragment else pkt
         if self.want_ip:
             proto = "ip" if pkt.ip4 is not None else "ipv6"
