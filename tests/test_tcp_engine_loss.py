@@ -206,7 +206,7 @@ def test_head_retransmission_never_runs_past_what_was_sent():
 def test_pure_ack_sequence_stays_inside_a_closed_peer_window():
     """Like Linux's tcp_acceptable_seq: with data in flight past a window the peer has closed,
     an ACK carries the window's edge, which a zero-window receiver accepts (seq == RCV.NXT)."""
-    pair = Pair(client_settings=Settings(nodelay=True), delay=0.01)
+    pair = Pair(client_settings=Settings(nodelay=True, delayed_ack=0), delay=0.01)
     pair.handshake()
     client = pair.c
     pair.to_client.rule = pair.to_server.rule = lambda segment: None
