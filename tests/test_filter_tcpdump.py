@@ -84,6 +84,8 @@ EXPRESSIONS = [
     "1 + ip6[0] = 1", "ip[0] + ip6[0] = 0x45", "ip[ip6[0]] = 1", "-ip[0] < 0",
     "len = 2 * 3 % 4 + 54", "len = 1 + 2 ^ 3 * 4 + 40", "len % 7 + 1 = 4", "len = 1 | 6 ^ 3 + 56",
     "len = 120 % 70 % 64", "ip[0] ^ 5 ^ 0x40 = 0", "len = - 3 % 2 + 61", "udp[0:2] % 69 + ip[1] > 10",
+    "len / ip[0] = 1", "len % ip[0] = 1", "len >> ip[40] = 0", "len >> ip[1] = 0", "len / (0 + 1) = 1",
+    "len << 1 + 40 = 0", "len << 2 * 2 = 0", "len << -(1) = 0", "len << -ip[1] = 0", "len / ip[1] = 0",
     # vlan
     "vlan", "vlan 10", "vlan 20", "vlan 4095", "vlan 0", "vlan and ip", "vlan 10 and ip",
     "vlan and vlan", "vlan 100 and vlan 10", "vlan and vlan and ip", "vlan and tcp port 80",

@@ -69,7 +69,7 @@ PROPERTY_FILTERS = [rawkit.filter.compile(expression) for expression in (
     "tcp port 80 or udp portrange 50-60", "host 198.18.0.1 or net fd00:18::/48", "vlan and tcp[13] & 2 != 0",
     "icmp[icmptype] = icmp-echo or icmp6[icmp6type] = icmp6-echo", "ip[2:2] - ((ip[0] & 0xf) << 2) > 20",
     "len % 3 = 1 and ether[len - 60] = 0", "tcp[(tcp[12] >> 4) * 4 - 1] != 0", "ip6 proto 17 or arp",
-    "ether[12:2] / ip[0] > 100", "(ip[8] ^ 0xff) << 2 >= 0x200",
+    "ether[12:2] / ip[1] > 100", "(ip[8] ^ 0xff) << 2 >= 0x200", "len << -ip[1] = 0", "len >> ip[14] = 0",
 )]
 SEEDS = [data for data, _ in ethernet_frames()]
 

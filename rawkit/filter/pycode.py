@@ -44,6 +44,8 @@ class _Writer:
         if isinstance(value, Arith):
             left = self.value(value.left, known)
             right = self.value(value.right, known)
+            if value.op == "<<" and not isinstance(value.right, Const):
+                return f"_SHL({left}, {right})"  # a shift by 32+ is 0, never a huge integer
             op = "//" if value.op == "/" else value.op
             text = f"({left} {op} {right})"
             return f"({text} & 0xFFFFFFFF)" if value.op in _MASKED and not _small(value) else text
@@ -94,9 +96,15 @@ def python_predicate(graph: Graph) -> Callable[..., bool]:
         "_H": struct.Struct("!H").unpack_from,
         "_W": struct.Struct("!I").unpack_from,
         "_REJECT": (IndexError, struct.error, ZeroDivisionError),
+        "_SHL": _shift_left,
     }
     exec(compile(source, "<rawkit filter>", "exec"), namespace)  # noqa: S102 - our own generated code
     return namespace["match"]
+
+
+def _shift_left(value: int, amount: int) -> int:
+    """BPF's `lsh x` as libpcap runs it: 32 bits wide, and 0 for a shift by 32 or more."""
+    return (value << amount) & 0xFFFFFFFF if amount < 32 else 0
 
 
 class _Graph:

@@ -366,10 +366,13 @@ class Generator:
             left_check, left = self.value(node.left)
             # tcpdump keeps only the left operand's protocol tests (`len << ip[0]` tests no ip)
             _, right = self.value(node.right)
-            if node.op in ("/", "%") and right == Const(0):
-                raise FilterError("division by zero" if node.op == "/" else "modulus by zero")
-            if node.op in ("<<", ">>") and isinstance(right, Const) and right.value > 31:
-                raise FilterError("shift by more than 31 bits")
+            # tcpdump checks the folded constant, and also the first constant its code for the right
+            # operand loads, whatever follows (so `len / ip[0]` is a "division by zero")
+            for divisor in (right.value if isinstance(right, Const) else None, _first_constant(node.right)):
+                if node.op in ("/", "%") and divisor == 0:
+                    raise FilterError("division by zero" if node.op == "/" else "modulus by zero")
+                if node.op in ("<<", ">>") and divisor is not None and divisor > 31:
+                    raise FilterError("shift by more than 31 bits")
             return left_check, arith(node.op, left, right)
         return self.access(node)
 
@@ -393,6 +396,20 @@ class Generator:
             return check, Load(node.size, Arith("+", header, Const((base + index.value) & MASK32)))
         offset: Value = index if header is None else Arith("+", index, header)
         return check, Load(node.size, Arith("+", offset, Const(base)))
+
+
+def _first_constant(node) -> int | None:
+    """The constant the code for an arithmetic operand starts by loading, if it starts with one."""
+    while not isinstance(node, Number):
+        if isinstance(node, Access):
+            node = node.index
+        elif isinstance(node, Binary):
+            node = node.left
+        elif isinstance(node, Negative):
+            node = node.operand
+        else:
+            return None
+    return node.value & MASK32
 
 
 def _mac_parts(text: str) -> list[str]:
