@@ -21,11 +21,21 @@ import pytest
 from conftest import bundled_captures, needs_tool
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_analyze_craft import Clock, craft_captures, tcp_bulk_with_loss, write_pcap
+from test_analyze_craft import (
+    Clock,
+    craft_captures,
+    fragments,
+    tcp_bulk_with_loss,
+    tcp_capture_gaps,
+    tcp_messy,
+    tcp_reset_and_v6,
+    write_pcap,
+)
 
 import rawkit
 from rawkit.analyze import Capture, CaptureStats, ConversationTable, Defragmenter, TcpReassembler, tcp_chunks
 from rawkit.analyze.export import FIELDS
+from rawkit.analyze.plots import IOGraph, TimeSequence, tcp_timestamp_rtt
 from rawkit.analyze.source import Progress
 from rawkit.cli import main
 from rawkit.wire import LinkType
@@ -357,3 +367,33 @@ def test_analyses_never_raise_on_garbage(frames: list[tuple[int, bytes]]) -> Non
     list(table.records())
     stats.as_dict()
     list(tcp_chunks(iter(packets)))
+    TimeSequence(0).feed(iter(packets))
+    tcp_timestamp_rtt(iter(packets))
+    IOGraph(0.001).feed(iter(packets))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32), rate=st.sampled_from([0.002, 0.01, 0.05]))
+def test_analyses_never_raise_on_damaged_real_traffic(seed: int, rate: float) -> None:
+    """The crafted scenarios with random bytes flipped and frames cut: no analysis raises."""
+    rng = random.Random(seed)
+    packets = []
+    for make in (tcp_messy, fragments, tcp_reset_and_v6, tcp_capture_gaps):
+        for ts_ns, frame in make(Clock()):
+            data = bytearray(frame)
+            for index in range(len(data)):
+                if rng.random() < rate:
+                    data[index] = rng.randrange(256)
+            if rng.random() < rate * 5:
+                data = data[: rng.randrange(len(data) + 1)]
+            packets.append(rawkit.decode(bytes(data), LinkType.ETHERNET, ts_ns, len(frame)))
+    table = ConversationTable()
+    stats = CaptureStats()
+    for pkt in packets:
+        table.add(pkt)
+        stats.add(pkt)
+    list(table.records())
+    stats.as_dict()
+    list(tcp_chunks(iter(packets)))
+    TimeSequence(0).feed(iter(packets))
+    tcp_timestamp_rtt(iter(packets))
