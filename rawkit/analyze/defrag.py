@@ -101,9 +101,11 @@ class Defragmenter:
 
     `policy` says whose bytes win where fragments overlap: "first" (bytes seen first, as Wireshark),
     "last" (later fragments overwrite), or "drop" (discard the datagram, RFC 5722's rule for IPv6).
+    At most `max_pending` datagrams wait (each under 64 KiB, so 64 MiB by default); the oldest go
+    first, and any left `timeout_s` of capture time.
     """
 
-    def __init__(self, policy: str = "first", timeout_s: float = 60.0, max_pending: int = 4096) -> None:
+    def __init__(self, policy: str = "first", timeout_s: float = 60.0, max_pending: int = 1024) -> None:
         if policy not in OVERLAP_POLICIES:
             raise ValueError(f"overlap policy must be one of {', '.join(OVERLAP_POLICIES)}")
         self.policy = policy
