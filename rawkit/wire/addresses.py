@@ -8,6 +8,9 @@ _ip4_cache: dict[bytes, str] = {}
 _CACHE_LIMIT = 1 << 16
 
 
+cached_ip4_text = _ip4_cache.get  # a hit-only lookup, for hot paths that fall back to ip4_text
+
+
 def ip4_text(raw: bytes) -> str:
     """Dotted quad. Captures repeat the same few addresses, so a bounded cache beats formatting."""
     text = _ip4_cache.get(raw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from rawkit.wire.addresses import ip4_bytes, ip4_text
+from rawkit.wire.addresses import cached_ip4_text, ip4_bytes, ip4_text
 from rawkit.wire.checksum import internet_checksum, pseudo_header_sum, verify
 from rawkit.wire.constants import EtherType, IPProto
 from rawkit.wire.layer import Layer, type_of
@@ -81,11 +81,13 @@ class IPv4View:
 
     @property
     def src(self) -> str:
-        return ip4_text(self._buf[self._off + 12 : self._off + 16])
+        raw = self._buf[self._off + 12 : self._off + 16]
+        return cached_ip4_text(raw) or ip4_text(raw)
 
     @property
     def dst(self) -> str:
-        return ip4_text(self._buf[self._off + 16 : self._off + 20])
+        raw = self._buf[self._off + 16 : self._off + 20]
+        return cached_ip4_text(raw) or ip4_text(raw)
 
     @property
     def options_bytes(self) -> bytes:

@@ -8,6 +8,8 @@ the walk stops there, the rest of the bytes left in `payload`.
 
 from __future__ import annotations
 
+import struct
+
 from rawkit.wire import icmpv6 as _icmpv6
 from rawkit.wire import ipv4 as _ipv4
 from rawkit.wire import ipv6 as _ipv6
@@ -139,6 +141,8 @@ def _fast_shape(ip_name: str, transport_name: str) -> type:
     return type(f"_Fast{ip_name}{transport_name}", (_Decoded,), namespace)
 
 
+# EtherType, then IPv4 version/IHL, total length, flags+fragment offset, protocol (the fast path's checks)
+_ETHER_IPV4 = struct.Struct("!12xHBxH2xHxB").unpack_from
 _FAST4 = {6: _fast_shape("ip4", "tcp"), 17: _fast_shape("ip4", "udp"), 1: _fast_shape("ip4", "icmp")}
 _FAST6 = {6: _fast_shape("ip6", "tcp"), 17: _fast_shape("ip6", "udp"), 58: _fast_shape("ip6", "icmp6")}
 
@@ -157,17 +161,16 @@ def _dissect(pkt: Packet) -> None:
     # without extension headers / TCP, UDP, ICMP or ICMPv6, wholly captured and consistent. Anything
     # else, or any doubt, takes the general walk; tests check both give the same result.
     if pkt.linktype == 1 and size >= 42:
-        ethertype = data[12] << 8 | data[13]
+        ethertype, first, total, fragment, proto = _ETHER_IPV4(data)
         if ethertype == 0x0800:
-            if data[14] == 0x45 and not (data[20] & 0x3F or data[21]):
-                end = 14 + (data[16] << 8 | data[17])
-                proto = data[23]
+            if first == 0x45 and not fragment & 0x3FFF:
+                end = 14 + total
                 if 34 <= end <= size and proto in _FAST4:
                     ip = IPv4View(data, 14)
                     if _fast_transport(pkt, data, _FAST4[proto], proto, ip, 34, end):
                         pkt.ip4 = ip
                         return
-        elif ethertype == 0x86DD and size >= 62 and data[14] >> 4 == 6:
+        elif ethertype == 0x86DD and size >= 62 and first >> 4 == 6:
             end = 54 + (data[18] << 8 | data[19])
             proto = data[20]
             if end <= size and proto in _FAST6:

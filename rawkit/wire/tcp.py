@@ -35,7 +35,7 @@ _FLAGSTR = tuple(
 _LETTER_BITS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10, ".": 0x10, "U": 0x20, "E": 0x40,
                 "C": 0x80, "W": 0x80, "N": 0x100}
 _PORTS = struct.Struct("!HH")
-_SEQ = struct.Struct("!I")
+_FIXED = struct.Struct("!HHIIHHHH")  # ports, seq, ack, offset+flags, window, checksum, urgent
 
 
 def flag_bits(flags: int | str) -> int:
@@ -60,7 +60,7 @@ class TCPView:
     """View of a TCP header. `end` is where the segment ends by the IP length (may exceed the
     captured bytes when the capture was cut by a snap length); `ip` is the header underneath."""
 
-    __slots__ = ("_buf", "_off", "header_len", "end", "ip")
+    __slots__ = ("_buf", "_off", "header_len", "end", "ip", "_fixed")
 
     def __init__(self, buf: bytes, off: int, end: int, ip: object = None) -> None:
         self._buf = buf
@@ -68,29 +68,36 @@ class TCPView:
         self.header_len = (buf[off + 12] >> 4) * 4
         self.end = end
         self.ip = ip
+        self._fixed = None
+
+    def _unpack(self) -> tuple[int, ...]:
+        """The fixed header's integers, unpacked once on the first field read (one C call beats
+        several byte reads per field)."""
+        fixed = self._fixed = _FIXED.unpack_from(self._buf, self._off)
+        return fixed
 
     @property
     def sport(self) -> int:
-        return self._buf[self._off] << 8 | self._buf[self._off + 1]
+        return (self._fixed or self._unpack())[0]
 
     @property
     def dport(self) -> int:
-        return self._buf[self._off + 2] << 8 | self._buf[self._off + 3]
+        return (self._fixed or self._unpack())[1]
 
     @property
     def seq(self) -> int:
-        return _SEQ.unpack_from(self._buf, self._off + 4)[0]
+        return (self._fixed or self._unpack())[2]
 
     @property
     def ack(self) -> int:
-        return _SEQ.unpack_from(self._buf, self._off + 8)[0]
+        return (self._fixed or self._unpack())[3]
 
     dataofs = property(lambda self: self._buf[self._off + 12] >> 4)
     reserved = property(lambda self: self._buf[self._off + 12] >> 1 & 7)
 
     @property
     def flags(self) -> int:
-        return (self._buf[self._off + 12] & 1) << 8 | self._buf[self._off + 13]
+        return (self._fixed or self._unpack())[4] & 0x1FF
 
     @property
     def flagstr(self) -> str:
@@ -104,15 +111,15 @@ class TCPView:
 
     @property
     def window(self) -> int:
-        return self._buf[self._off + 14] << 8 | self._buf[self._off + 15]
+        return (self._fixed or self._unpack())[5]
 
     @property
     def checksum(self) -> int:
-        return self._buf[self._off + 16] << 8 | self._buf[self._off + 17]
+        return (self._fixed or self._unpack())[6]
 
     @property
     def urgptr(self) -> int:
-        return self._buf[self._off + 18] << 8 | self._buf[self._off + 19]
+        return (self._fixed or self._unpack())[7]
 
     @property
     def options_bytes(self) -> bytes:
