@@ -86,6 +86,8 @@ EXPRESSIONS = [
     "len = 120 % 70 % 64", "ip[0] ^ 5 ^ 0x40 = 0", "len = - 3 % 2 + 61", "udp[0:2] % 69 + ip[1] > 10",
     "len / ip[0] = 1", "len % ip[0] = 1", "len >> ip[40] = 0", "len >> ip[1] = 0", "len / (0 + 1) = 1",
     "len << 1 + 40 = 0", "len << 2 * 2 = 0", "len << -(1) = 0", "len << -ip[1] = 0", "len / ip[1] = 0",
+    "link[1] > (0 % tcp[60])", "0 * ip[100] = 0", "ip[100] * 0 = 0", "ether[1] + 0 > 0", "0 | ether[0] = 2",
+    "ip[len - 50:4] >= ip[13]", "ip[len - 60] != 1",
     # vlan
     "vlan", "vlan 10", "vlan 20", "vlan 4095", "vlan 0", "vlan and ip", "vlan 10 and ip",
     "vlan and vlan", "vlan 100 and vlan 10", "vlan and vlan and ip", "vlan and tcp port 80",

@@ -50,6 +50,7 @@ class Neg:
     operand: Value
 
 
+ZERO = Const(0)
 Value = Const | Load | HeaderLength | WireLength | Arith | Neg
 
 
@@ -95,6 +96,15 @@ def arith(op: str, left: Value, right: Value) -> Value:
     """Build `left op right`, folding constants with BPF's unsigned 32-bit rules."""
     if isinstance(left, Const) and isinstance(right, Const):
         return Const(apply(op, left.value, right.value))
+    # tcpdump's optimiser simplifies these too, dropping the other operand's loads
+    if left == ZERO and op in ("+", "|", "^"):
+        return right
+    if left == ZERO and op in ("*", "/", "%", "&", "<<", ">>"):
+        return ZERO
+    if right == ZERO and op in ("+", "-", "|", "^", "<<", ">>"):
+        return left
+    if right == ZERO and op in ("*", "&"):
+        return ZERO
     return Arith(op, left, right)
 
 

@@ -57,7 +57,7 @@ class _Writer:
         if isinstance(value, HeaderLength):
             text = f"((p[{value.offset}] & 15) << 2)"
         else:
-            address = self.value(value.address, known)
+            address = self.address(value.address, known)
             if value.size == 1:
                 text = f"p[{address}]"
             elif value.size == 2 and isinstance(value.address, Const):
@@ -68,6 +68,13 @@ class _Writer:
         if value not in self.reused:
             return text
         return f"({self.name(value)} := {text})"
+
+    def address(self, address: Value, known: set) -> str:
+        """A load's address: the final `+ offset` does not wrap at 32 bits (libpcap rejects the frame
+        instead, as an address past the captured bytes)."""
+        if isinstance(address, Arith) and address.op == "+" and isinstance(address.right, Const):
+            return f"({self.value(address.left, known)} + {address.right.value})"
+        return self.value(address, known)
 
     def comparison(self, pred: Cmp, known: set, operators: dict[str, str]) -> tuple[str, set]:
         after = set(known)

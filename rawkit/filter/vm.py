@@ -70,7 +70,7 @@ def run(program: list[tuple[int, int, int, int]], frame: bytes, wirelen: int | N
                 elif mode == ABS:
                     a = _load(frame, k, _SIZE[code & 0x18])
                 elif mode == IND:
-                    a = _load(frame, (x + k) & MASK32, _SIZE[code & 0x18])
+                    a = _load(frame, x + k, _SIZE[code & 0x18])  # libpcap: no wrap-around
                 elif mode == LEN:
                     a = wirelen
                 elif mode == MEM:
