@@ -131,9 +131,10 @@ Never raises. (The class itself, to save a call per packet.)"""
 
 def _fast_shape(ip_name: str, transport_name: str) -> type:
     """The class the fast path gives Ethernet / `ip_name` / `transport_name` frames: absent layers are
-    class attributes rather than per-packet stores, and the Ethernet view is made only if asked for."""
+    class attributes rather than per-packet stores, `ip4`/`ip6` read the `ip` slot, and the Ethernet
+    view is made only if asked for."""
     namespace = {"__slots__": (), "vlans": (), "_problems": (),
-                 "ethertype": 0x0800 if ip_name == "ip4" else 0x86DD, "ip": _PacketSlots.__dict__[ip_name],
+                 "ethertype": 0x0800 if ip_name == "ip4" else 0x86DD, ip_name: _PacketSlots.__dict__["ip"],
                  "eth": property(lambda self: EthernetView(self.data, 0))}
     for name in ("sll", "loopback", "arp", "ip4", "ip6", "tcp", "udp", "icmp", "icmp6"):
         if name not in (ip_name, transport_name):
@@ -163,66 +164,56 @@ def _dissect(pkt: Packet) -> None:
     if pkt.linktype == 1 and size >= 42:
         ethertype, first, total, fragment, proto = _ETHER_IPV4(data)
         if ethertype == 0x0800:
-            if first == 0x45 and not fragment & 0x3FFF:
-                end = 14 + total
-                if 34 <= end <= size and proto in _FAST4:
-                    ip = IPv4View(data, 14)
-                    if _fast_transport(pkt, data, _FAST4[proto], proto, ip, 34, end):
-                        pkt.ip4 = ip
-                        return
+            if first != 0x45 or fragment & 0x3FFF:
+                return _walk(pkt, data, size)
+            off, end, shape = 34, 14 + total, _FAST4.get(proto)
+            fits = 34 <= end <= size
         elif ethertype == 0x86DD and size >= 62 and first >> 4 == 6:
-            end = 54 + (data[18] << 8 | data[19])
             proto = data[20]
-            if end <= size and proto in _FAST6:
-                ip = IPv6View(data, 14, (), proto, 54)
-                if _fast_transport(pkt, data, _FAST6[proto], proto, ip, 54, end):
-                    pkt.ip6 = ip
-                    return
-    _walk(pkt, data, size)
-
-
-def _fast_transport(pkt: Packet, data: bytes, shape: type, proto: int, ip: object, off: int,
-                    end: int) -> bool:
-    """The fast path's transport layer: True when done, False to leave the frame to the general walk."""
-    room = end - off
-    if proto == 6:
-        if room < 20:
-            return False
-        header_len = (data[off + 12] >> 4) * 4
-        if not 20 <= header_len <= room:
-            return False
-        pkt.__class__ = shape
-        pkt.tcp = TCPView(data, off, end, ip)
-        pkt.payload_off = off + header_len
-        pkt.payload_end = end
-        return True
-    if proto == 17:
-        if room < 8:
-            return False
-        length = data[off + 4] << 8 | data[off + 5]
-        if not 8 <= length <= room:
-            return False
-        pkt.__class__ = shape
-        pkt.udp = UDPView(data, off, end, ip)
-        pkt.payload_off = off + 8
-        pkt.payload_end = off + length
-        return True
-    if proto == 1:
-        if room < 8:
-            return False
-        pkt.__class__ = shape
-        pkt.icmp = ICMPView(data, off, end, ip)
-    else:
+            off, end, shape = 54, 54 + (data[18] << 8 | data[19]), _FAST6.get(proto)
+            fits = end <= size
+        else:
+            return _walk(pkt, data, size)
+        room = end - off
+        if shape is None or not fits or room < 8:
+            return _walk(pkt, data, size)
+        if proto == 6:
+            header_len = (data[off + 12] >> 4) * 4 if room >= 20 else 0
+            if not 20 <= header_len <= room:
+                return _walk(pkt, data, size)
+            pkt.__class__ = shape
+            pkt.ip = ip = IPv4View(data, 14) if off == 34 else IPv6View(data, 14, (), proto, 54)
+            pkt.tcp = TCPView(data, off, end, ip)
+            pkt.payload_off = off + header_len
+            pkt.payload_end = end
+            return
+        if proto == 17:
+            length = data[off + 4] << 8 | data[off + 5]
+            if not 8 <= length <= room:
+                return _walk(pkt, data, size)
+            pkt.__class__ = shape
+            pkt.ip = ip = IPv4View(data, 14) if off == 34 else IPv6View(data, 14, (), proto, 54)
+            pkt.udp = UDPView(data, off, end, ip)
+            pkt.payload_off = off + 8
+            pkt.payload_end = off + length
+            return
+        if proto == 1:
+            pkt.__class__ = shape
+            pkt.ip = ip = IPv4View(data, 14)
+            pkt.icmp = ICMPView(data, off, end, ip)
+            pkt.payload_off = off + 8
+            pkt.payload_end = end
+            return
         kind = data[off]
         if room < _icmpv6.ND_OPTIONS_AT.get(kind, 8):
-            return False
+            return _walk(pkt, data, size)
         pkt.__class__ = shape
+        pkt.payload_end = end
+        pkt.ip = ip = IPv6View(data, 14, (), proto, 54)
         pkt.icmp6 = ICMPv6View(data, off, end, ip)
-        if kind in _icmpv6.ND_OPTIONS_AT:
-            off = end - 8
-    pkt.payload_off = off + 8
-    pkt.payload_end = end
-    return True
+        pkt.payload_off = end if kind in _icmpv6.ND_OPTIONS_AT else off + 8
+        return
+    _walk(pkt, data, size)
 
 
 def _walk(pkt: Packet, data: bytes, size: int) -> None:
