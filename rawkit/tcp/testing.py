@@ -97,12 +97,12 @@ class Pair:
 
     @property
     def c(self) -> Connection:
-        assert self.client.connection is not None
         return self.client.connection
 
     @property
     def s(self) -> Connection:
-        assert self.server.connection is not None, "no server connection yet"
+        if self.server.connection is None:
+            raise RuntimeError("no server connection yet: the listener has not seen the SYN")
         return self.server.connection
 
     def connect(self) -> None:
