@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from rawkit.pcap import open_capture
+from rawkit.pcap.base import CaptureReader
+from rawkit.pcap.pcap_reader import PcapReader
 from rawkit.wire.packet import Packet
 
 
@@ -18,15 +20,28 @@ def read(path: str | os.PathLike | BinaryIO, filter: str | None = None) -> Itera
     `rawkit.filter.FilterError` (a ValueError) before the first packet.
     """
     with open_capture(path) as capture:
-        if filter is None:
-            yield from capture
-            return
-        from rawkit.filter import compile as compile_filter
+        yield from capture if filter is None else selected(capture, filter)
 
-        matchers = {capture.linktype: compile_filter(filter, capture.linktype).match}
-        for pkt in capture:
-            match = matchers.get(pkt.linktype)
-            if match is None:  # pcapng: another interface, another link type
-                match = matchers[pkt.linktype] = compile_filter(filter, pkt.linktype).match
-            if match(pkt.data, pkt.wirelen):
-                yield pkt
+
+def selected(capture: CaptureReader, expression: str) -> Iterator[Packet]:
+    """The capture's packets that a tcpdump filter selects.
+
+    One compiled filter per link type (a pcapng file may mix them), the first compiled at once so a
+    bad expression fails before any packet. In a classic pcap the reader tests each record's bytes
+    before it builds a Packet. Compile errors raise `rawkit.filter.FilterError`.
+    """
+    from rawkit.filter import compile as compile_filter
+
+    matchers: dict[int | None, Callable[[bytes, int], bool]] = {}
+
+    def matcher(linktype: int | None) -> Callable[[bytes, int], bool]:
+        match = matchers.get(linktype)
+        if match is None:
+            match = matchers[linktype] = compile_filter(expression, 1 if linktype is None else linktype).match
+        return match
+
+    first = matcher(capture.linktype)
+    if isinstance(capture, PcapReader):
+        capture.keep = first
+        return iter(capture)
+    return (pkt for pkt in capture if matcher(pkt.linktype)(pkt.data, pkt.wirelen))

@@ -69,13 +69,6 @@ def test_filter_words_select_what_tcpdump_selects(expression):
     assert ours.stdout  # the expressions do select something
 
 
-def test_filters_missing_is_one_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "rawkit.filter", None)  # as before rawkit.filter existed
-    result = invoke(str(LAB), "icmp")
-    assert result.exit_code == 2
-    assert "filters are not available yet" in result.output
-
-
 def test_bad_filter_is_one_line_exit_2():
     result = rawkit_run("read", str(LAB), "tcp", "and", "and")
     assert result.returncode == 2

@@ -7,6 +7,7 @@ tcpdump itself.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import click
 
+from rawkit._read import selected
 from rawkit.cli import Failure
 from rawkit.pcap import CaptureError, open_capture
 from rawkit.wire.tcpdump import Printer, timestamps
@@ -67,8 +69,9 @@ def read(words: tuple[str, ...], read_file: str | None, limit: int | None, link_
             words = (read_filter_file(filter_file),)
         except ValueError as error:
             raise Failure(str(error), 2) from None
-    match = _filter(" ".join(words), capture.linktype) if words else None
-    packets = _selected(capture, match, limit)
+    packets = _filtered(capture, " ".join(words)) if words else capture
+    if limit is not None:
+        packets = itertools.islice(packets, limit)
     printer = Printer(link_headers=link_headers, verbose=verbose, absolute=absolute, quiet=quiet,
                       timestamps=_TIMESTAMP_STYLES[time_style], nano=nano, hex=hex_mode)
     with capture:
@@ -92,6 +95,8 @@ def _output(packets: Iterable[Any], printer: Printer, capture: Any, write_to: st
         _silence_stdout()
     except CaptureError as error:
         raise Failure(str(error), 1) from None
+    except ValueError as error:  # a filter that does not fit a later pcapng interface's link type
+        raise _filter_failure(error) from None
 
 
 def _hex_mode(hex_only: int, hex_ascii: int, ascii_only: bool) -> str | None:
@@ -123,48 +128,22 @@ def _announce(path: str, capture: Any) -> None:
     sys.stderr.write(f"reading from file {path}, link-type {name}, snapshot length {snaplen}\n")
 
 
-def _filter(expression: str, linktype: int) -> Callable[[Any], bool]:
-    """A packet predicate for the filter words: the one place `rawkit read` touches rawkit.filter.
-    A pcapng file may hold several link types: one compiled filter each, made on first need."""
+def _filtered(capture: Any, expression: str) -> Iterable[Any]:
+    """The packets the filter words select: the one place `rawkit read` touches rawkit.filter."""
     try:
-        from rawkit.filter import compile as compile_filter
-    except ImportError:
-        raise Failure("filters are not available yet", 2) from None
-
-    def compiled(for_linktype: int) -> Callable[[bytes, int], bool]:
-        try:
-            return compile_filter(expression, for_linktype).match
-        except ValueError as error:  # rawkit.filter.FilterError is a ValueError
-            raise Failure(str(error), 2) from None
-
-    matchers = {linktype: compiled(linktype)}
-
-    def match(pkt: Any) -> bool:
-        matcher = matchers.get(pkt.linktype)
-        if matcher is None:
-            matcher = matchers[pkt.linktype] = compiled(pkt.linktype)
-        return matcher(pkt.data, pkt.wirelen)
-
-    return match
+        return selected(capture, expression)
+    except ValueError as error:
+        raise _filter_failure(error) from None
 
 
-def _selected(capture: Iterable[Any], match: Callable[[Any], bool] | None,
-              limit: int | None) -> Iterable[Any]:
-    if match is None and limit is None:
-        return capture
-    return _matching(capture, match, limit)
+def _filter_failure(error: ValueError) -> Failure:
+    """A filter error as one line, exit 2; any other ValueError is a bug and stays one.
+    (rawkit.filter is imported only when a filter is given: it costs start-up time.)"""
+    from rawkit.filter import FilterError
 
-
-def _matching(capture: Iterable[Any], match: Callable[[Any], bool] | None,
-              limit: int | None) -> Iterable[Any]:
-    taken = 0
-    for pkt in capture:
-        if match is not None and not match(pkt):
-            continue
-        yield pkt
-        taken += 1
-        if taken == limit:
-            return
+    if not isinstance(error, FilterError):
+        raise error
+    return Failure(str(error), 2)
 
 
 def _print(packets: Iterable[Any], render: Callable[[Any], str]) -> None:

@@ -10,7 +10,7 @@ A snap length of 0 or above that maximum counts as the maximum, as libpcap does.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rawkit.pcap.base import CaptureReader, Interface
 from rawkit.pcap.formats import (
@@ -39,6 +39,9 @@ def magic_byte_order(head: bytes) -> str | None:
 
 class PcapReader(CaptureReader):
     format = "pcap"
+    # A test of each record's bytes and wire length made before its Packet is built (a compiled
+    # filter: most records are dropped unseen). Set it before iterating.
+    keep: Callable[[bytes, int], bool] | None = None
 
     def __init__(self, feed: Feed) -> None:
         super().__init__(feed)
@@ -64,6 +67,7 @@ class PcapReader(CaptureReader):
     def _generate(self) -> Iterator[Packet]:
         feed = self._feed
         unpack_from = self._record.unpack_from
+        keep = self.keep
         linktype = self.linktype
         snapshot = self._snapshot
         scale = 1 if self.nanosecond else 1000
@@ -79,7 +83,9 @@ class PcapReader(CaptureReader):
                 if stop > end or caplen > snapshot:
                     break
                 off = stop
-                yield Packet(buf[start:stop], linktype, sec * 1_000_000_000 + frac * scale, wirelen)
+                data = buf[start:stop]
+                if keep is None or keep(data, wirelen):
+                    yield Packet(data, linktype, sec * 1_000_000_000 + frac * scale, wirelen)
             # the end of the buffer, or an oversized record
             if off + 16 > end:
                 off = feed.refill(off, PCAP_RECORD_HEADER_LEN)
@@ -105,5 +111,6 @@ class PcapReader(CaptureReader):
             if caplen > snapshot:
                 start = off + 16
                 off = start + caplen
-                yield Packet(buf[start:start + snapshot], linktype, sec * 1_000_000_000 + frac * scale,
-                             wirelen)
+                data = buf[start:start + snapshot]
+                if keep is None or keep(data, wirelen):
+                    yield Packet(data, linktype, sec * 1_000_000_000 + frac * scale, wirelen)
