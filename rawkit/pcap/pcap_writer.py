@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import struct
-from types import TracebackType
 
 from rawkit.pcap.formats import DEFAULT_SNAPLEN, PCAP_MAGIC_MICRO, PCAP_MAGIC_NANO, PCAP_VERSION
-from rawkit.pcap.output import Destination, open_destination
+from rawkit.pcap.output import CaptureOutput, Destination
 from rawkit.wire.packet import Packet
 
 
-class PcapWriter:
+class PcapWriter(CaptureOutput):
     """A pcap file, microsecond or nanosecond timestamps, little-endian unless `byte_order=">"`.
 
     Frames longer than `snaplen` are cut to it and keep their original wire length, as a capture
@@ -19,12 +18,10 @@ class PcapWriter:
 
     def __init__(self, dest: Destination, linktype: int = 1, snaplen: int = DEFAULT_SNAPLEN,
                  nanosecond: bool = False, byte_order: str = "<") -> None:
-        if byte_order not in ("<", ">"):
-            raise ValueError(f"byte_order must be '<' or '>', not {byte_order!r}")
         self.linktype = int(linktype)
         self.snaplen = int(snaplen)
         self.nanosecond = nanosecond
-        self._file, self._owned = open_destination(dest)
+        super().__init__(dest, byte_order)
         magic = PCAP_MAGIC_NANO if nanosecond else PCAP_MAGIC_MICRO
         self._record_header = struct.Struct(byte_order + "IIII")
         header = struct.pack(byte_order + "IHHiIII", magic, *PCAP_VERSION, 0, 0, self.snaplen, self.linktype)
@@ -48,22 +45,3 @@ class PcapWriter:
             raise ValueError(f"a pcap file holds one link type ({self.linktype}); this packet has "
                              f"{pkt.linktype}: use PcapNgWriter for mixed link types")
         self.write(pkt.data, pkt.ts_ns, pkt.wirelen)
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        """Flush, and close the file if this writer opened it."""
-        if self._file is None:
-            return
-        self._file.flush()
-        if self._owned:
-            self._file.close()
-        self._file = None
-
-    def __enter__(self) -> PcapWriter:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import TracebackType
 
 from rawkit.pcap.formats import (
     BYTE_ORDER_MAGIC,
@@ -20,7 +19,7 @@ from rawkit.pcap.formats import (
     SECTION_HEADER,
     SHB_USERAPPL,
 )
-from rawkit.pcap.output import Destination, open_destination
+from rawkit.pcap.output import CaptureOutput, Destination
 from rawkit.wire.packet import Packet
 
 _SECTION_LENGTH_UNKNOWN = -1
@@ -44,7 +43,7 @@ def _resolution_option(units_per_second: int) -> bytes:
     raise ValueError(f"timestamp resolution must be 10**k or 2**k units per second, not {units_per_second}")
 
 
-class PcapNgWriter:
+class PcapNgWriter(CaptureOutput):
     """A pcapng file with one section, interfaces added as needed; little-endian unless
     `byte_order=">"`.
 
@@ -53,9 +52,7 @@ class PcapNgWriter:
     """
 
     def __init__(self, dest: Destination, byte_order: str = "<") -> None:
-        if byte_order not in ("<", ">"):
-            raise ValueError(f"byte_order must be '<' or '>', not {byte_order!r}")
-        self._file, self._owned = open_destination(dest)
+        super().__init__(dest, byte_order)
         self._order = byte_order
         self._epb_head = struct.Struct(byte_order + "IIIIIII")
         self._word = struct.Struct(byte_order + "I")
@@ -137,22 +134,3 @@ class PcapNgWriter:
         body += bytes(-len(body) % 4)
         total = 12 + len(body)
         self._file.write(self._word.pack(block_type) + self._word.pack(total) + body + self._word.pack(total))
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        """Flush, and close the file if this writer opened it."""
-        if self._file is None:
-            return
-        self._file.flush()
-        if self._owned:
-            self._file.close()
-        self._file = None
-
-    def __enter__(self) -> PcapNgWriter:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self.close()
