@@ -1,0 +1,299 @@
+"""Berkeley-style TCP sockets over a rawkit Stack: the calls and errors of Python's `socket.socket`
+(Linux errnos), so code written for the kernel's sockets runs on rawkit's TCP unchanged.
+
+Blocking calls wait on the stack's condition until the engine's state allows them; `settimeout`
+and `setblocking` behave as in Python (TimeoutError "timed out"; BlockingIOError with EAGAIN or
+EINPROGRESS). A connection's failure is reported once, as Linux's pending socket error is: by the
+call that is waiting, or the next one (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EHOSTUNREACH).
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rawkit.tcp import Connection, Listener, Reset, TimedOut
+from rawkit.tcp.states import CAN_SEND, State
+
+if TYPE_CHECKING:
+    from rawkit.stack.stack import Stack
+
+OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
+Address = tuple[str, int]
+
+
+def _error(code: int) -> OSError:
+    """The OSError subclass Python raises for `code` (ConnectionRefusedError, BrokenPipeError, ...)."""
+    return OSError(code, os.strerror(code))
+
+
+class Socket:
+    """One TCP socket of `stack`. Made by `Stack.socket`, or returned by `accept`."""
+
+    def __init__(self, stack: Stack, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM,
+                 connection: Connection | None = None) -> None:
+        if family != socket.AF_INET:
+            raise _error(errno.EAFNOSUPPORT)
+        if kind != socket.SOCK_STREAM:
+            raise _error(errno.ESOCKTNOSUPPORT)
+        self.stack = stack
+        self.family, self.type = family, kind
+        self.settings = stack.settings.copy()
+        self.connection = connection
+        self.listener: Listener | None = None
+        self._port = connection.local[1] if connection else 0
+        self._timeout: float | None = None
+        self._closed = False
+        self._read_shut = False
+        self._error_reported = False
+
+    # ------------------------------------------------------------------ helpers
+    def _now(self) -> float:
+        return time.monotonic()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise _error(errno.EBADF)
+
+    def _wait(self, ready: Callable[[], bool]) -> None:
+        """Wait (lock held) until `ready()`; honours the timeout and non-blocking mode."""
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        while not ready():
+            if self.stack.failure is not None:
+                raise _error(errno.ENETDOWN) from self.stack.failure
+            if self._timeout == 0:
+                raise _error(errno.EAGAIN)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError("timed out")
+            self.stack.changed.wait(remaining)
+
+    def _pending_error(self) -> OSError | None:
+        """The connection's failure as an OSError, the first time it is asked for."""
+        connection = self.connection
+        if connection is None or self._error_reported or connection.state is not State.CLOSED:
+            return None
+        event = connection.error
+        if isinstance(event, Reset):
+            code = errno.ECONNREFUSED if event.refused else errno.ECONNRESET
+        elif isinstance(event, TimedOut):
+            code = errno.ETIMEDOUT
+        elif ipaddress.IPv4Address(connection.remote[0]).packed in self.stack.unreachable and \
+                not connection.fin_sent:
+            code = errno.EHOSTUNREACH
+        else:
+            return None
+        self._error_reported = True
+        return _error(code)
+
+    def _raise_pending(self) -> None:
+        error = self._pending_error()
+        if error is not None:
+            raise error
+
+    # ------------------------------------------------------------------ addresses and modes
+    def bind(self, address: Address) -> None:
+        """Bind to our address (or "" / "0.0.0.0") and a port (0: an ephemeral one)."""
+        host, port = address
+        with self.stack.lock:
+            self._check_open()
+            if self._port or self.connection is not None:
+                raise _error(errno.EINVAL)
+            if host not in ("", "0.0.0.0", str(self.stack.address)):
+                raise _error(errno.EADDRNOTAVAIL)
+            if port and self.stack.port_in_use(port):
+                raise _error(errno.EADDRINUSE)
+            self._port = port or self.stack.free_port()
+
+    def getsockname(self) -> Address:
+        return (str(self.stack.address) if self._port else "0.0.0.0", self._port)
+
+    def getpeername(self) -> Address:
+        if self.connection is None:
+            raise _error(errno.ENOTCONN)
+        return self.connection.remote
+
+    def settimeout(self, timeout: float | None) -> None:
+        if timeout is not None and timeout < 0:
+            raise ValueError("Timeout value out of range")
+        self._timeout = timeout
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def setblocking(self, flag: bool) -> None:
+        self._timeout = None if flag else 0.0
+
+    # ------------------------------------------------------------------ active open
+    def connect(self, address: Address) -> None:
+        """Open a connection to (IPv4 literal, port); blocks until established unless non-blocking."""
+        host, port = address
+        try:
+            remote_ip = str(ipaddress.IPv4Address(host))
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+        stack = self.stack
+        with stack.lock:
+            self._check_open()
+            if self.listener is not None:
+                raise _error(errno.EINVAL)
+            if self.connection is None:
+                self._port = self._port or stack.free_port()
+                connection = Connection((str(stack.address), self._port), (remote_ip, port), self.settings,
+                                        stack.secret)
+                now = self._now()
+                connection.connect(now)
+                self.connection = connection
+                stack.register(connection)
+                stack.flush(connection, now)
+                if self._timeout == 0:
+                    raise _error(errno.EINPROGRESS)
+            elif self.connection.state in OPENING:
+                if self._timeout == 0:
+                    raise _error(errno.EALREADY)
+            else:
+                self._raise_pending()
+                raise _error(errno.EISCONN)
+            connection = self.connection
+            self._wait(lambda: connection.state not in OPENING)
+            self._raise_pending()
+            if connection.state is State.CLOSED:
+                raise _error(errno.ECONNABORTED)
+
+    def connect_ex(self, address: Address) -> int:
+        """connect() returning the errno instead of raising (0 on success)."""
+        try:
+            self.connect(address)
+        except TimeoutError as error:
+            return error.errno or errno.EAGAIN
+        except OSError as error:
+            if error.errno is None:
+                raise
+            return error.errno
+        return 0
+
+    # ------------------------------------------------------------------ passive open
+    def listen(self, backlog: int = 128) -> None:
+        with self.stack.lock:
+            self._check_open()
+            if self.connection is not None:
+                raise _error(errno.EINVAL)
+            if self.listener is None:
+                self._port = self._port or self.stack.free_port()
+                self.listener = Listener(self._port, max(backlog, 1), self.settings, self.stack.secret)
+                self.stack.listeners[self._port] = self.listener
+
+    def accept(self) -> tuple[Socket, Address]:
+        """The next connection whose handshake completed, as a new blocking socket and its peer."""
+        with self.stack.lock:
+            self._check_open()
+            listener = self.listener
+            if listener is None:
+                raise _error(errno.EINVAL)
+            self._wait(lambda: listener.ready > 0)
+            connection = listener.accept()
+            assert connection is not None   # ready > 0 under the lock
+            return Socket(self.stack, connection=connection), connection.remote
+
+    # ------------------------------------------------------------------ data
+    def send(self, data: bytes, flags: int = 0) -> int:
+        """Queue up to len(data) bytes; returns how many were taken (blocks while the buffer is full)."""
+        stack = self.stack
+        with stack.lock:
+            self._check_open()
+            connection = self.connection
+            if connection is None:
+                raise _error(errno.EPIPE)
+
+            def writable() -> bool:
+                return connection.state not in CAN_SEND or connection.fin_queued or \
+                    (connection.state not in OPENING and connection.send_space > 0)
+            self._wait(writable)
+            self._raise_pending()
+            if connection.state not in CAN_SEND or connection.fin_queued:
+                raise _error(errno.EPIPE)
+            now = self._now()
+            taken = connection.send(bytes(memoryview(data)[:connection.send_space]), now)
+            stack.flush(connection, now)
+            return taken
+
+    def sendall(self, data: bytes, flags: int = 0) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[self.send(view):]
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """Up to `bufsize` received bytes; b"" at end of stream (after the peer's FIN or SHUT_RD)."""
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recv")
+        stack = self.stack
+        with stack.lock:
+            self._check_open()
+            connection = self.connection
+            if connection is None:
+                raise _error(errno.ENOTCONN)
+
+            def readable() -> bool:
+                return connection.readable > 0 or connection.eof or self._read_shut or \
+                    connection.state is State.CLOSED
+            self._wait(readable)
+            if connection.readable and not self._read_shut:
+                data = connection.read(bufsize)
+                stack.flush(connection, self._now())   # a window update may be due
+                return data
+            self._raise_pending()
+            return b""
+
+    def recv_into(self, buffer: bytearray | memoryview, nbytes: int = 0, flags: int = 0) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.recv(nbytes or len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    # ------------------------------------------------------------------ teardown
+    def shutdown(self, how: int) -> None:
+        with self.stack.lock:
+            self._check_open()
+            connection = self.connection
+            if connection is None or connection.state is State.CLOSED:
+                raise _error(errno.ENOTCONN)
+            if how in (socket.SHUT_RD, socket.SHUT_RDWR):
+                self._read_shut = True
+            if how in (socket.SHUT_WR, socket.SHUT_RDWR) and connection.state in CAN_SEND:
+                now = self._now()
+                connection.shutdown_write(now)
+                self.stack.flush(connection, now)
+            self.stack.changed.notify_all()
+
+    def close(self) -> None:
+        """Release the socket: FIN after queued data (RST with unread data), listeners reset pending peers."""
+        stack = self.stack
+        with stack.lock:
+            if self._closed:
+                return
+            self._closed = True
+            now = self._now()
+            if self.listener is not None:
+                if stack.listeners.get(self._port) is self.listener:
+                    del stack.listeners[self._port]
+                for connection in self.listener.close(now):
+                    stack.flush(connection, now)
+            if self.connection is not None:
+                self.connection.close(now)
+                stack.flush(self.connection, now)
+            stack.changed.notify_all()
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = self.connection.state.value if self.connection else ("LISTEN" if self.listener else "unbound")
+        return f"<rawkit Socket {self.getsockname()} {state}>"

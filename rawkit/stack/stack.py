@@ -1,0 +1,250 @@
+"""A userspace IPv4 host on one interface: rawkit's sans-IO TCP engine driven by one event-loop thread,
+with Berkeley-style sockets on top (rawkit.stack.sockets).
+
+    with Stack(iface="vA", ip="198.18.0.10/24") as st:       # answers ARP and ping for its own address
+        s = st.socket(rawkit.AF_INET, rawkit.SOCK_STREAM)
+        s.connect(("198.18.0.2", 8000)); s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n"); s.recv(65536)
+
+Why one thread and one lock: the engine is not thread-safe and needs no concurrency; the loop owns the
+wire (frames in, timers at exactly `next_deadline()`), user calls run under the same lock and send what
+their call produced at once, and blocking socket calls wait on one condition the loop signals.
+The interface must carry no kernel address equal to `ip`, or the kernel answers for it too (RSTs).
+The Stack lives in the network namespace of the thread that creates it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import select
+import socket
+import threading
+import time
+
+from rawkit.stack.ip_link import ETH_P_ARP, ETH_P_IP, IPv4Link, parse_ipv4
+from rawkit.stack.neighbours import Neighbours
+from rawkit.stack.sockets import Socket
+from rawkit.tcp import Connection, Listener, Segment, SegmentError, Settings, State, address_sum, reset_for
+from rawkit.wire.checksum import internet_checksum, ones_sum
+
+PROTO_ICMP, PROTO_TCP = 1, 6
+ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
+EPHEMERAL_PORTS = range(32768, 61000)     # Linux ip_local_port_range
+FRAMES_PER_WAKEUP = 512                   # bounds the time the lock is held by the loop
+ConnectionKey = tuple[bytes, int, int]    # remote IP, remote port, local port
+
+
+class Stack:
+    """One IPv4 address (`ip` as "addr/prefixlen") on `iface`; `gateway` for off-link peers;
+    `settings` are the defaults of every new connection."""
+
+    def __init__(self, iface: str, ip: str, *, gateway: str | None = None,
+                 settings: Settings | None = None) -> None:
+        interface = ipaddress.IPv4Interface(ip)
+        self.address = interface.ip
+        self.network = interface.network
+        self.gateway = ipaddress.IPv4Address(gateway).packed if gateway else None
+        self.settings = settings if settings is not None else Settings()
+        self.secret = os.urandom(32)
+        self.link = IPv4Link(iface, self.address)
+        self.neighbours = Neighbours(self.address.packed, self.link.mac)
+        self.connections: dict[ConnectionKey, Connection] = {}
+        self.listeners: dict[int, Listener] = {}
+        self.unreachable: set[bytes] = set()      # peers whose ARP went unanswered (EHOSTUNREACH)
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self._wakeup = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._stopping = False
+        self.failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"rawkit-stack-{iface}", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ public
+    def socket(self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> Socket:
+        """A new TCP socket of this stack (only AF_INET/SOCK_STREAM today)."""
+        return Socket(self, family, kind)
+
+    def close(self) -> None:
+        """Stop the loop; connections still open are reset, as when a process dies."""
+        if self._stopping:
+            return
+        with self.lock:
+            self._stopping = True
+            self.wake()
+        self._thread.join(5.0)
+        with self.lock:
+            now = time.monotonic()
+            for connection in list(self.connections.values()):
+                connection.abort(now)
+                self.flush(connection, now)
+            self.changed.notify_all()
+        self.link.close()
+        os.close(self._wakeup)
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ used by sockets (lock held)
+    def wake(self) -> None:
+        """Make the loop recompute its deadline (a user call may have armed a timer)."""
+        os.eventfd_write(self._wakeup, 1)
+
+    def free_port(self) -> int:
+        in_use = {key[2] for key in self.connections} | set(self.listeners)
+        for _ in range(64):
+            port = random.choice(EPHEMERAL_PORTS)
+            if port not in in_use:
+                return port
+        raise OSError(98, "no free local port")
+
+    def port_in_use(self, port: int) -> bool:
+        return port in self.listeners or any(key[2] == port for key in self.connections)
+
+    def register(self, connection: Connection) -> None:
+        remote = ipaddress.IPv4Address(connection.remote[0]).packed
+        self.connections[(remote, connection.remote[1], connection.local[1])] = connection
+
+    def flush(self, connection: Connection, now: float) -> None:
+        """Send what the connection has to say now; forget it once CLOSED and silent."""
+        remote = ipaddress.IPv4Address(connection.remote[0]).packed
+        for segment in connection.poll(now):
+            self._send_tcp(remote, segment, now)
+        connection.events()
+        if connection.state is State.CLOSED:
+            key = (remote, connection.remote[1], connection.local[1])
+            if self.connections.get(key) is connection:
+                del self.connections[key]
+        self.wake()
+
+    # ------------------------------------------------------------------ event loop
+    def _run(self) -> None:
+        poller = select.poll()
+        poller.register(self.link.fileno(), select.POLLIN)
+        poller.register(self._wakeup, select.POLLIN)
+        try:
+            while True:
+                with self.lock:
+                    if self._stopping:
+                        return
+                    deadline = self._next_deadline()
+                if deadline is None:
+                    timeout_ms = None
+                else:
+                    timeout_ms = max(0, int((deadline - time.monotonic()) * 1000 + 0.999))
+                poller.poll(timeout_ms)
+                try:
+                    os.eventfd_read(self._wakeup)
+                except BlockingIOError:
+                    pass
+                with self.lock:
+                    if self._stopping:
+                        return
+                    self._step(time.monotonic())
+                    self.changed.notify_all()
+        except BaseException as error:     # surfaced to every blocked and later socket call
+            with self.lock:
+                self.failure = error
+                self.changed.notify_all()
+
+    def _next_deadline(self) -> float | None:
+        deadlines = [c.next_deadline() for c in self.connections.values()]
+        deadlines.append(self.neighbours.next_deadline())
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def _step(self, now: float) -> None:
+        for _ in range(FRAMES_PER_WAKEUP):
+            frame = self.link.receive()
+            if frame is None:
+                break
+            self._on_frame(frame, now)
+        for connection in list(self.connections.values()):
+            deadline = connection.next_deadline()
+            if deadline is not None and deadline <= now:
+                self.flush(connection, now)
+        self._send_frames(self.neighbours.poll(now))
+        while self.neighbours.failed:
+            self._on_unreachable(self.neighbours.failed.pop(), now)
+
+    def _on_unreachable(self, ip: bytes, now: float) -> None:
+        """ARP failed: connections still opening to that host fail with EHOSTUNREACH, as on Linux."""
+        self.unreachable.add(ip)
+        for key, connection in list(self.connections.items()):
+            if key[0] == ip and connection.state is State.SYN_SENT:
+                connection.abort(now)
+                self.flush(connection, now)
+
+    def _on_frame(self, frame: bytes, now: float) -> None:
+        if len(frame) < 14:
+            return
+        ethertype = int.from_bytes(frame[12:14], "big")
+        if ethertype == ETH_P_ARP:
+            self._send_frames(self.neighbours.handle_arp(frame[14:], now))
+            return
+        if ethertype != ETH_P_IP:
+            return
+        packet = parse_ipv4(frame[14:], self.link.address_bytes)
+        if packet is None:
+            return
+        if packet.proto == PROTO_TCP:
+            self._on_tcp(packet.src, packet.payload, now)
+        elif packet.proto == PROTO_ICMP:
+            self._on_icmp(packet.src, packet.payload, now)
+
+    def _on_icmp(self, source: bytes, message: bytes, now: float) -> None:
+        if len(message) < 8 or message[0] != ICMP_ECHO_REQUEST or ones_sum(message) != 0xFFFF:
+            return
+        reply = bytes((ICMP_ECHO_REPLY, 0, 0, 0)) + message[4:]
+        reply = reply[:2] + internet_checksum(reply).to_bytes(2, "big") + reply[4:]
+        self._send_ip(source, self.link.ipv4_packet(source, PROTO_ICMP, reply), now)
+
+    def _on_tcp(self, source: bytes, data: bytes, now: float) -> None:
+        total = address_sum(source, self.link.address_bytes) + len(data)
+        if ones_sum(data, (total & 0xFFFF) + (total >> 16)) != 0xFFFF:
+            return
+        try:
+            segment = Segment.parse(data)
+        except SegmentError:
+            return
+        key = (source, segment.sport, segment.dport)
+        connection = self.connections.get(key)
+        listener = self.listeners.get(segment.dport)
+        if connection is not None and listener is not None and connection.allows_new_connection(segment):
+            del self.connections[key]
+            connection = None
+        if connection is not None:
+            connection.receive(segment, now)
+            self.flush(connection, now)
+        elif listener is not None:
+            result = listener.receive(segment, now, (str(self.address), segment.dport),
+                                      (str(ipaddress.IPv4Address(source)), segment.sport))
+            for reply in result.replies:
+                self._send_tcp(source, reply, now)
+            if result.connection is not None:
+                self.connections[key] = result.connection
+                self.flush(result.connection, now)
+        else:
+            reply = reset_for(segment)
+            if reply is not None:
+                self._send_tcp(source, reply, now)
+
+    # ------------------------------------------------------------------ output
+    def _send_tcp(self, destination: bytes, segment: Segment, now: float) -> None:
+        data = segment.to_bytes(address_sum(self.link.address_bytes, destination))
+        self._send_ip(destination, self.link.ipv4_packet(destination, PROTO_TCP, data), now)
+
+    def _send_ip(self, destination: bytes, packet: bytes, now: float) -> None:
+        if ipaddress.IPv4Address(destination) in self.network:
+            next_hop = destination
+        elif self.gateway is not None:
+            next_hop = self.gateway
+        else:
+            return                        # no route: dropped; the connection times out
+        self._send_frames(self.neighbours.resolve(next_hop, packet, now))
+
+    def _send_frames(self, frames: list[tuple[bytes, int, bytes]]) -> None:
+        for mac, ethertype, payload in frames:
+            self.link.send_frame(mac, ethertype, payload)
