@@ -92,6 +92,26 @@ def open_raw(family: int, proto: int) -> ProbeSocket:
     return ProbeSocket(sock, family, "raw")
 
 
+def open_probe_pair(family: int, proto: int, *, device: str | None = None,
+                    ttl: int | None = None) -> tuple[ProbeSocket, ProbeSocket]:
+    """A raw `proto` socket to send probes and a raw ICMP socket for the errors they draw, both
+    bound to `device` and sending with `ttl` when given; neither is left open if the other fails."""
+    opened: list[ProbeSocket] = []
+    try:
+        opened.append(open_raw(family, proto))
+        opened.append(open_icmp(family, allow_ping_socket=False))
+        for probe_socket in opened:
+            if device:
+                bind_device(probe_socket.socket, device)
+            if ttl is not None:
+                set_ttl(probe_socket.socket, ttl)
+    except BaseException:
+        for probe_socket in opened:
+            probe_socket.close()
+        raise
+    return opened[0], opened[1]
+
+
 def icmp6_filter(passed_types: tuple[int, ...]) -> bytes:
     """The ICMP6_FILTER bitmap (a set bit blocks a type) that passes only `passed_types`."""
     words = [0xFFFFFFFF] * 8

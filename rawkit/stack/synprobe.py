@@ -13,7 +13,7 @@ import random
 import socket
 import time
 
-from rawkit.link.rawsock import ProbeSocket, bind_device, open_icmp, open_raw, set_ttl, source_address
+from rawkit.link.rawsock import ProbeSocket, open_probe_pair, set_ttl, source_address
 from rawkit.link.rxstamp import receive
 from rawkit.stack.icmp_errors import parse_error
 from rawkit.stack.outcome import Outcome
@@ -48,15 +48,8 @@ class SynProbe:
         try:
             self._reservation.bind((self.source, 0))
             self.sport = self._reservation.getsockname()[1]
-            self.tcp = open_raw(family, socket.IPPROTO_TCP)
-            self._sockets.append(self.tcp)
-            self.icmp = open_icmp(family, allow_ping_socket=False)
-            self._sockets.append(self.icmp)
-            for probe_socket in self._sockets:
-                if device:
-                    bind_device(probe_socket.socket, device)
-                if ttl is not None:
-                    set_ttl(probe_socket.socket, ttl)
+            self.tcp, self.icmp = open_probe_pair(family, socket.IPPROTO_TCP, device=device, ttl=ttl)
+            self._sockets += (self.tcp, self.icmp)
         except BaseException:
             self.close()
             raise

@@ -11,7 +11,7 @@ import random
 import socket
 import time
 
-from rawkit.link.rawsock import ProbeSocket, bind_device, open_icmp, open_raw, set_ttl, source_address
+from rawkit.link.rawsock import ProbeSocket, open_probe_pair, set_ttl, source_address
 from rawkit.link.rxstamp import Received, receive
 from rawkit.stack.icmp_errors import parse_error
 from rawkit.stack.outcome import Outcome
@@ -41,20 +41,8 @@ class UdpProbe:
         self.fixed_sport = random.randrange(33000, 60000)
         self.sent_ns = [0] * (1 << 16)
         self.last_index = 0
-        self._sockets: list[ProbeSocket] = []
-        try:
-            self.udp = open_raw(family, socket.IPPROTO_UDP)
-            self._sockets.append(self.udp)
-            self.icmp = open_icmp(family, allow_ping_socket=False)
-            self._sockets.append(self.icmp)
-            for probe_socket in self._sockets:
-                if device:
-                    bind_device(probe_socket.socket, device)
-                if ttl is not None:
-                    set_ttl(probe_socket.socket, ttl)
-        except BaseException:
-            self.close()
-            raise
+        self.udp, self.icmp = open_probe_pair(family, socket.IPPROTO_UDP, device=device, ttl=ttl)
+        self._sockets: list[ProbeSocket] = [self.udp, self.icmp]
 
     def sockets(self) -> list[socket.socket]:
         return [probe_socket.socket for probe_socket in self._sockets]
