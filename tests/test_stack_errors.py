@@ -1,0 +1,120 @@
+"""Socket errors of rawkit.stack over a namespace lab, each provoked by the kernel peer as it would be
+for a kernel socket: ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH, EADDRINUSE, EBADF."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+import time
+
+import pytest
+
+from tests.conftest import needs_root, needs_tool
+from tests.test_stack_lab import PEER_IP, RAWKIT_IP, lab  # noqa: F401 - the fixture
+
+pytestmark = needs_root
+
+
+def test_reset_by_peer_is_econnreset_once(lab):  # noqa: F811
+    _lab, _ours, peer, stack = lab
+    server = peer.socket()
+    server.bind((PEER_IP, 8100))
+    server.listen()
+    server.settimeout(5)
+    with server, stack.socket() as client:
+        client.settimeout(5)
+        client.connect((PEER_IP, 8100))
+        accepted, _ = server.accept()
+        accepted.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        accepted.close()                                   # linger 0: RST
+        with pytest.raises(ConnectionResetError):
+            client.recv(100)
+        assert client.recv(100) == b""                     # reported once, as Linux does
+        with pytest.raises(BrokenPipeError):
+            client.send(b"x")
+
+
+def test_send_after_shutdown_is_epipe_and_peer_sees_eof(lab):  # noqa: F811
+    _lab, _ours, peer, stack = lab
+    server = peer.socket()
+    server.bind((PEER_IP, 8101))
+    server.listen()
+    server.settimeout(5)
+    with server, stack.socket() as client:
+        client.settimeout(5)
+        client.connect((PEER_IP, 8101))
+        accepted, address = server.accept()
+        assert address == client.getsockname()
+        with accepted:
+            accepted.settimeout(5)
+            client.sendall(b"last words")
+            client.shutdown(socket.SHUT_WR)
+            with pytest.raises(BrokenPipeError):
+                client.send(b"more")
+            received = b""
+            while chunk := accepted.recv(100):
+                received += chunk
+            assert received == b"last words"
+            accepted.sendall(b"reply after half-close")
+        assert client.recv(100) == b"reply after half-close"
+
+
+@needs_tool("nft")
+def test_silently_dropped_syns_give_etimedout(lab):  # noqa: F811
+    _lab, _ours, peer, stack = lab
+    peer.run(["nft", "add table inet rk; add chain inet rk input { type filter hook input priority 0; }; "
+              "add rule inet rk input tcp dport 8102 drop"])
+    with stack.socket() as client:
+        client.settings.syn_retries = 1
+        client.settings.initial_rto = 0.2
+        started = time.monotonic()
+        with pytest.raises(TimeoutError) as raised:
+            client.connect((PEER_IP, 8102))
+        assert raised.value.errno == errno.ETIMEDOUT
+        assert 0.5 < time.monotonic() - started < 2
+
+
+def test_host_without_arp_answer_is_ehostunreach(lab):  # noqa: F811
+    _lab, _ours, _peer, stack = lab
+    with stack.socket() as client:
+        started = time.monotonic()
+        assert client.connect_ex(("198.18.0.99", 80)) == errno.EHOSTUNREACH
+        assert 2.5 < time.monotonic() - started < 4.5
+
+
+def test_bind_conflicts_and_closed_socket(lab):  # noqa: F811
+    _lab, _ours, _peer, stack = lab
+    first = stack.socket()
+    first.bind((RAWKIT_IP, 9100))
+    first.listen()
+    second = stack.socket()
+    with pytest.raises(OSError) as raised:
+        second.bind(("", 9100))
+    assert raised.value.errno == errno.EADDRINUSE
+    with pytest.raises(OSError) as raised:
+        second.bind(("198.18.0.77", 9101))
+    assert raised.value.errno == errno.EADDRNOTAVAIL
+    first.close()
+    second.bind(("", 9100))                                 # free again once the listener closed
+    second.close()
+    with pytest.raises(OSError) as raised:
+        second.recv(1)
+    assert raised.value.errno == errno.EBADF
+    with pytest.raises(OSError) as raised:
+        stack.socket(socket.AF_INET6)
+    assert raised.value.errno == errno.EAFNOSUPPORT
+
+
+def test_accept_timeout_and_non_blocking(lab):  # noqa: F811
+    _lab, _ours, _peer, stack = lab
+    with stack.socket() as listener:
+        listener.bind(("", 9102))
+        listener.listen()
+        listener.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError) as raised:
+            listener.accept()
+        assert raised.value.errno == errno.EAGAIN
