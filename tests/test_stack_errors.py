@@ -118,3 +118,26 @@ def test_accept_timeout_and_non_blocking(lab):  # noqa: F811
         with pytest.raises(BlockingIOError) as raised:
             listener.accept()
         assert raised.value.errno == errno.EAGAIN
+
+
+def test_linger_zero_close_resets_the_kernel_peer(lab):  # noqa: F811
+    _lab, _ours, peer, stack = lab
+    server = peer.socket()
+    server.bind((PEER_IP, 8103))
+    server.listen()
+    server.settimeout(5)
+    with server, stack.socket() as client:
+        client.settimeout(5)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        client.connect((PEER_IP, 8103))
+        accepted, _ = server.accept()
+        with accepted:
+            accepted.settimeout(5)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+            with pytest.raises(ConnectionResetError):
+                accepted.recv(10)
+    with stack.socket() as other, pytest.raises(OSError) as raised:
+        other.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1000)
+    assert raised.value.errno == errno.ENOPROTOOPT

@@ -196,3 +196,29 @@ def test_non_blocking_calls(lab):
         with pytest.raises(BlockingIOError) as raised:
             client.recv(10)
         assert raised.value.errno == errno.EAGAIN
+
+
+def test_fileno_works_with_select(lab):
+    import select
+
+    _lab, _ours, peer, stack = lab
+    with stack.socket() as listener:
+        listener.bind(("", 9001))
+        listener.listen()
+        assert select.select([listener], [], [], 0)[0] == []
+        kernel = peer.socket()
+        kernel.settimeout(5)
+        with kernel:
+            kernel.connect((RAWKIT_IP, 9001))
+            assert select.select([listener], [], [], 5)[0] == [listener]
+            connection, _ = listener.accept()
+            assert select.select([listener], [], [], 0)[0] == []
+            with connection:
+                assert select.select([connection], [], [], 0)[0] == []
+                kernel.sendall(b"ping")
+                assert select.select([connection], [], [], 5)[0] == [connection]
+                assert connection.recv(10) == b"ping"
+                assert select.select([connection], [], [], 0)[0] == []
+                kernel.close()
+                assert select.select([connection], [], [], 5)[0] == [connection]
+                assert connection.recv(10) == b""

@@ -13,6 +13,7 @@ import errno
 import ipaddress
 import os
 import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
 
 OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
 Address = tuple[str, int]
+_OPTIONS: dict[tuple[int, int], tuple[str, Callable[[int], object]]] = {   # -> Settings attribute
+    (socket.IPPROTO_TCP, socket.TCP_NODELAY): ("nodelay", bool),
+    (socket.SOL_SOCKET, socket.SO_KEEPALIVE): ("keepalive", bool),
+    (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE): ("keepalive_idle", float),
+    (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL): ("keepalive_interval", float),
+    (socket.IPPROTO_TCP, socket.TCP_KEEPCNT): ("keepalive_count", int),
+}
 
 
 def _error(code: int) -> OSError:
@@ -51,6 +59,8 @@ class Socket:
         self._closed = False
         self._read_shut = False
         self._error_reported = False
+        self._event_fd = -1           # made by fileno(): readable exactly when recv/accept would not block
+        self._fd_ready = False
 
     # ------------------------------------------------------------------ helpers
     def _now(self) -> float:
@@ -59,6 +69,8 @@ class Socket:
     def _check_open(self) -> None:
         if self._closed:
             raise _error(errno.EBADF)
+        if self.stack.closed:
+            raise _error(errno.ENETDOWN)
 
     def _wait(self, ready: Callable[[], bool]) -> None:
         """Wait (lock held) until `ready()`; honours the timeout and non-blocking mode."""
@@ -198,6 +210,7 @@ class Socket:
             self._wait(lambda: listener.ready > 0)
             connection = listener.accept()
             assert connection is not None   # ready > 0 under the lock
+            self.update_readiness()
             return Socket(self.stack, connection=connection), connection.remote
 
     # ------------------------------------------------------------------ data
@@ -237,14 +250,11 @@ class Socket:
             connection = self.connection
             if connection is None:
                 raise _error(errno.ENOTCONN)
-
-            def readable() -> bool:
-                return connection.readable > 0 or connection.eof or self._read_shut or \
-                    connection.state is State.CLOSED
-            self._wait(readable)
+            self._wait(lambda: self._recv_ready(connection))
             if connection.readable and not self._read_shut:
                 data = connection.read(bufsize)
                 stack.flush(connection, self._now())   # a window update may be due
+                self.update_readiness()
                 return data
             self._raise_pending()
             return b""
@@ -254,6 +264,73 @@ class Socket:
         data = self.recv(nbytes or len(view))
         view[:len(data)] = data
         return len(data)
+
+    # ------------------------------------------------------------------ select() support and options
+    def fileno(self) -> int:
+        """An eventfd that select/poll see readable when recv() or accept() would not block."""
+        with self.stack.lock:
+            self._check_open()
+            if self._event_fd < 0:
+                self._event_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+                self.stack.watched.add(self)
+                self.update_readiness()
+            return self._event_fd
+
+    def _would_not_block(self) -> bool:
+        if self._closed or self.stack.closed:
+            return True
+        if self.listener is not None:
+            return self.listener.ready > 0
+        return self.connection is not None and self._recv_ready(self.connection)
+
+    def _recv_ready(self, connection: Connection) -> bool:
+        return bool(connection.readable) or connection.eof or self._read_shut or \
+            connection.state is State.CLOSED
+
+    def update_readiness(self) -> None:
+        """Set or clear the fileno() event (lock held)."""
+        if self._event_fd < 0:
+            return
+        ready = self._would_not_block()
+        if ready and not self._fd_ready:
+            os.eventfd_write(self._event_fd, 1)
+        elif self._fd_ready and not ready:
+            os.eventfd_read(self._event_fd)
+        self._fd_ready = ready
+
+    def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
+        """TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE/KEEPINTVL/KEEPCNT, SO_LINGER, SO_REUSEADDR (accepted)."""
+        settings = self.connection.settings if self.connection is not None else self.settings
+        if isinstance(value, bytes):
+            if (level, option) != (socket.SOL_SOCKET, socket.SO_LINGER):
+                raise _error(errno.ENOPROTOOPT)
+            onoff, seconds = struct.unpack("ii", value)
+            settings.linger = float(seconds) if onoff else None
+            return
+        if (level, option) == (socket.SOL_SOCKET, socket.SO_REUSEADDR):
+            return                                  # ports are free as soon as their socket closes
+        known = _OPTIONS.get((level, option))
+        if known is None:
+            raise _error(errno.ENOPROTOOPT)
+        attribute, convert = known
+        if attribute.startswith("keepalive_") and convert(value) <= 0:
+            raise _error(errno.EINVAL)
+        with self.stack.lock:
+            setattr(settings, attribute, convert(value))
+            if self.connection is not None and not self.stack.closed:   # e.g. NODELAY releases held data
+                self.stack.flush(self.connection, self._now())
+
+    def getsockopt(self, level: int, option: int) -> int:
+        """SO_ERROR (the pending error, cleared by reading it) and the options setsockopt sets."""
+        with self.stack.lock:
+            if (level, option) == (socket.SOL_SOCKET, socket.SO_ERROR):
+                error = self._pending_error()
+                return error.errno if error is not None and error.errno else 0
+            settings = self.connection.settings if self.connection is not None else self.settings
+            known = _OPTIONS.get((level, option))
+            if known is None:
+                raise _error(errno.ENOPROTOOPT)
+            return int(getattr(settings, known[0]))
 
     # ------------------------------------------------------------------ teardown
     def shutdown(self, how: int) -> None:
@@ -277,6 +354,12 @@ class Socket:
             if self._closed:
                 return
             self._closed = True
+            if self._event_fd >= 0:
+                stack.watched.discard(self)
+                os.close(self._event_fd)
+                self._event_fd = -1
+            if stack.closed:
+                return
             now = self._now()
             if self.listener is not None:
                 if stack.listeners.get(self._port) is self.listener:

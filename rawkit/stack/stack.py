@@ -21,6 +21,7 @@ import select
 import socket
 import threading
 import time
+import weakref
 
 from rawkit.stack.ip_link import ETH_P_ARP, ETH_P_IP, IPv4Link, parse_ipv4
 from rawkit.stack.neighbours import Neighbours
@@ -56,6 +57,8 @@ class Stack:
         self.changed = threading.Condition(self.lock)
         self._wakeup = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._stopping = False
+        self.closed = False
+        self.watched: weakref.WeakSet[Socket] = weakref.WeakSet()   # sockets whose fileno() was asked for
         self.failure: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"rawkit-stack-{iface}", daemon=True)
         self._thread.start()
@@ -71,14 +74,16 @@ class Stack:
             return
         with self.lock:
             self._stopping = True
-            self.wake()
+            os.eventfd_write(self._wakeup, 1)
         self._thread.join(5.0)
         with self.lock:
             now = time.monotonic()
             for connection in list(self.connections.values()):
                 connection.abort(now)
                 self.flush(connection, now)
+            self.closed = True
             self.changed.notify_all()
+            self.update_readiness()
         self.link.close()
         os.close(self._wakeup)
 
@@ -91,7 +96,13 @@ class Stack:
     # ------------------------------------------------------------------ used by sockets (lock held)
     def wake(self) -> None:
         """Make the loop recompute its deadline (a user call may have armed a timer)."""
-        os.eventfd_write(self._wakeup, 1)
+        if not self._stopping:
+            os.eventfd_write(self._wakeup, 1)
+
+    def update_readiness(self) -> None:
+        """Bring every watched socket's fileno() in line with whether recv/accept would block."""
+        for sock in list(self.watched):
+            sock.update_readiness()
 
     def free_port(self) -> int:
         in_use = {key[2] for key in self.connections} | set(self.listeners)
@@ -145,6 +156,8 @@ class Stack:
                         return
                     self._step(time.monotonic())
                     self.changed.notify_all()
+                    if self.watched:
+                        self.update_readiness()
         except BaseException as error:     # surfaced to every blocked and later socket call
             with self.lock:
                 self.failure = error
