@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "send": "rawkit.cli.send:send",
     "replay": "rawkit.cli.replay:replay",
     "sniff": "rawkit.cli.sniff:sniff",
+    "script": "rawkit.cli.script:script",
 }
 
 
