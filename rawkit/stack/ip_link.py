@@ -1,5 +1,6 @@
 """The stack's attachment to one Ethernet interface: an AF_PACKET socket whose kernel filter passes only
-ARP and IPv4 frames addressed to our IP, plus the IPv4 framing the stack needs (header build and check).
+ARP, IPv4 frames to our IPv4 address and IPv6 frames to our IPv6 address or its solicited-node group,
+plus the IP framing the stack needs (header build and check, both families).
 
 Why a plain socket and not the capture ring: the stack answers each frame at once, so per-frame
 wake-ups matter more than batching; and the kernel filter keeps the host's other traffic out of Python.
@@ -21,6 +22,10 @@ from rawkit.wire.checksum import internet_checksum, ones_sum
 ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
+ETH_P_IPV6 = 0x86DD
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_MULTICAST = 0
+_IPV6 = struct.Struct("!IHBB16s16s")
 BROADCAST = b"\xff" * 6
 _ETHER = struct.Struct("!6s6sH")
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
@@ -28,18 +33,31 @@ IPV4_DONT_FRAGMENT = 0x4000
 DEFAULT_TTL = 64
 
 
-class IPv4Packet:
-    """An arriving IPv4 packet addressed to us: source, protocol and payload (cut to total length)."""
+class IPPacket:
+    """An arriving IP packet addressed to us: source, destination, protocol (IPv6: next header), payload
+    cut to the header's length, and the IPv6 hop limit (ND accepts only 255)."""
 
-    __slots__ = ("src", "proto", "payload")
+    __slots__ = ("src", "dst", "proto", "payload", "hop_limit")
 
-    def __init__(self, src: bytes, proto: int, payload: bytes) -> None:
+    def __init__(self, src: bytes, dst: bytes, proto: int, payload: bytes, hop_limit: int = 0) -> None:
         self.src = src
+        self.dst = dst
         self.proto = proto
         self.payload = payload
+        self.hop_limit = hop_limit
 
 
-def parse_ipv4(data: bytes, ours: bytes) -> IPv4Packet | None:
+def solicited_node_bytes(address: bytes) -> bytes:
+    """ff02::1:ffXX:XXXX, the group a neighbour solicitation for `address` is sent to (RFC 4291 2.7.1)."""
+    return b"\xff\x02" + bytes(9) + b"\x01\xff" + address[13:]
+
+
+def multicast_mac(group: bytes) -> bytes:
+    """33:33 + the low 32 bits of an IPv6 multicast group (RFC 2464 7)."""
+    return b"\x33\x33" + group[12:]
+
+
+def parse_ipv4(data: bytes, ours: bytes) -> IPPacket | None:
     """The packet in `data` (after the Ethernet header) if it is a whole, valid IPv4 packet to `ours`;
     None for anything else (fragments, bad checksum, other destination)."""
     if len(data) < 20:
@@ -52,17 +70,33 @@ def parse_ipv4(data: bytes, ours: bytes) -> IPv4Packet | None:
         return None
     if ones_sum(data[:header_len]) != 0xFFFF:
         return None
-    return IPv4Packet(src, proto, data[header_len:total])
+    return IPPacket(src, dst, proto, data[header_len:total])
 
 
-class IPv4Link:
-    """AF_PACKET socket on `device` receiving ARP and frames to `address`; sends whole frames."""
+def parse_ipv6(data: bytes, ours: tuple[bytes, ...]) -> IPPacket | None:
+    """The packet in `data` if it is IPv6 to one of `ours` (extension headers are not followed: their
+    next-header value is returned as the protocol, which the stack ignores)."""
+    if len(data) < 40:
+        return None
+    first, length, next_header, hop_limit, src, dst = _IPV6.unpack_from(data)
+    if first >> 28 != 6 or 40 + length > len(data) or dst not in ours:
+        return None
+    return IPPacket(src, dst, next_header, data[40:40 + length], hop_limit)
 
-    def __init__(self, device: str, address: ipaddress.IPv4Address) -> None:
+
+class EthernetLink:
+    """AF_PACKET socket on `device` receiving ARP and frames to our addresses; sends whole frames."""
+
+    def __init__(self, device: str, address: ipaddress.IPv4Address | None,
+                 address6: ipaddress.IPv6Address | None = None) -> None:
         self.device = device
-        self.address = address
-        self.address_bytes = address.packed
         self._ident = 0
+        wanted = []
+        if address is not None:
+            wanted.append(f"arp or (ip and dst host {address})")
+        if address6 is not None:
+            group = ipaddress.IPv6Address(solicited_node_bytes(address6.packed))
+            wanted.append(f"(ip6 and (dst host {address6} or dst host {group}))")
         try:
             self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         except PermissionError as error:
@@ -75,7 +109,12 @@ class IPv4Link:
                 pass
             self.sock.bind((device, ETH_P_ALL))
             self.mac: bytes = self.sock.getsockname()[4]
-            program = bpf_filter.compile(f"arp or (ip and dst host {address})").bpf(65535)
+            if address6 is not None:    # a real NIC filters multicast MACs nobody joined
+                group = multicast_mac(solicited_node_bytes(address6.packed))
+                index = socket.if_nametoindex(device)
+                membership = struct.pack("=iHH8s", index, PACKET_MR_MULTICAST, 6, group)
+                self.sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, membership)
+            program = bpf_filter.compile(" or ".join(wanted)).bpf(65535)
             self._drain()
             attach_filter(self.sock, program)
             self.sock.setblocking(False)
@@ -109,13 +148,19 @@ class IPv4Link:
             if error.errno not in (errno.EAGAIN, errno.ENOBUFS):
                 raise
 
-    def ipv4_packet(self, destination: bytes, proto: int, payload: bytes) -> bytes:
+    def ipv4_packet(self, source: bytes, destination: bytes, proto: int, payload: bytes) -> bytes:
         """An IPv4 header (DF, TTL 64, fresh id) in front of `payload`."""
         self._ident = (self._ident + 1) & 0xFFFF
         header = _IPV4.pack(0x45, 0, 20 + len(payload), self._ident, IPV4_DONT_FRAGMENT, DEFAULT_TTL,
-                            proto, 0, self.address_bytes, destination)
+                            proto, 0, source, destination)
         checksum = internet_checksum(header)
         return header[:10] + checksum.to_bytes(2, "big") + header[12:] + payload
+
+    @staticmethod
+    def ipv6_packet(source: bytes, destination: bytes, next_header: int, payload: bytes,
+                    hop_limit: int = DEFAULT_TTL) -> bytes:
+        """An IPv6 header (no flow label) in front of `payload`."""
+        return _IPV6.pack(6 << 28, len(payload), next_header, hop_limit, source, destination) + payload
 
     def close(self) -> None:
         self.sock.close()

@@ -31,7 +31,10 @@ class _Pending:
 
 
 class Neighbours:
-    """The ARP side of one address (`ip`, `mac` as bytes). `failed` collects IPs that never answered."""
+    """The ARP side of one address (`ip`, `mac` as bytes). `failed` collects IPs that never answered.
+    Subclasses for other resolution protocols (IPv6 ND) replace `solicitation` and `ethertype`."""
+
+    ethertype = ETH_P_IP
 
     def __init__(self, ip: bytes, mac: bytes) -> None:
         self.ip = ip
@@ -55,24 +58,25 @@ class Neighbours:
         htype, ptype, hlen, plen, op, sender_mac, sender_ip, _target_mac, target_ip = fields
         if htype != HTYPE_ETHERNET or ptype != ETH_P_IP or hlen != 6 or plen != 4 or target_ip != self.ip:
             return []
-        out: list[Frame] = []
-        if sender_ip != b"\0\0\0\0":
-            self.cache[sender_ip] = (sender_mac, now + REACHABLE_TIME)
-            pending = self._pending.pop(sender_ip, None)
-            if pending is not None:
-                out += [(sender_mac, ETH_P_IP, packet) for packet in pending.queued]
+        out = self.learn(sender_ip, sender_mac, now) if sender_ip != b"\0\0\0\0" else []
         if op == ARP_REQUEST:
             reply = _ARP.pack(HTYPE_ETHERNET, ETH_P_IP, 6, 4, ARP_REPLY, self.mac, self.ip,
                               sender_mac, sender_ip)
             out.insert(0, (sender_mac, ETH_P_ARP, reply))
         return out
 
+    def learn(self, ip: bytes, mac: bytes, now: float) -> list[Frame]:
+        """Remember `ip` at `mac`; returns the packets that were waiting for it."""
+        self.cache[ip] = (mac, now + REACHABLE_TIME)
+        pending = self._pending.pop(ip, None)
+        return [] if pending is None else [(mac, self.ethertype, packet) for packet in pending.queued]
+
     def resolve(self, ip: bytes, packet: bytes, now: float) -> list[Frame]:
         """Frames that carry `packet` to `ip`: the packet itself when the MAC is known, else an ARP
         request the first time (the packet waits, the oldest dropped beyond MAX_QUEUED)."""
         mac = self.lookup(ip, now)
         if mac is not None:
-            return [(mac, ETH_P_IP, packet)]
+            return [(mac, self.ethertype, packet)]
         pending = self._pending.setdefault(ip, _Pending())
         pending.queued.append(packet)
         del pending.queued[:-MAX_QUEUED]
@@ -83,8 +87,12 @@ class Neighbours:
     def _request(self, ip: bytes, pending: _Pending, now: float) -> list[Frame]:
         pending.requests += 1
         pending.next_request = now + RETRY_INTERVAL
-        request = _ARP.pack(HTYPE_ETHERNET, ETH_P_IP, 6, 4, ARP_REQUEST, self.mac, self.ip, bytes(6), ip)
-        return [(BROADCAST, ETH_P_ARP, request)]
+        return [self.solicitation(ip)]
+
+    def solicitation(self, ip: bytes) -> Frame:
+        """The broadcast "who has `ip`" request."""
+        return BROADCAST, ETH_P_ARP, _ARP.pack(HTYPE_ETHERNET, ETH_P_IP, 6, 4, ARP_REQUEST, self.mac, self.ip,
+                                               bytes(6), ip)
 
     def poll(self, now: float) -> list[Frame]:
         """Retry unanswered requests; after MAX_REQUESTS drop the queued packets, note the IP in `failed`."""

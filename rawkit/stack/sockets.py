@@ -45,7 +45,7 @@ class Socket:
 
     def __init__(self, stack: Stack, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM,
                  connection: Connection | None = None) -> None:
-        if family != socket.AF_INET:
+        if family not in (socket.AF_INET, socket.AF_INET6) or stack.local_address(family) is None:
             raise _error(errno.EAFNOSUPPORT)
         if kind != socket.SOCK_STREAM:
             raise _error(errno.ESOCKTNOSUPPORT)
@@ -95,7 +95,7 @@ class Socket:
             code = errno.ECONNREFUSED if event.refused else errno.ECONNRESET
         elif isinstance(event, TimedOut):
             code = errno.ETIMEDOUT
-        elif ipaddress.IPv4Address(connection.remote[0]).packed in self.stack.unreachable and \
+        elif ipaddress.ip_address(connection.remote[0]).packed in self.stack.unreachable and \
                 not connection.fin_sent:
             code = errno.EHOSTUNREACH
         else:
@@ -109,26 +109,36 @@ class Socket:
             raise error
 
     # ------------------------------------------------------------------ addresses and modes
-    def bind(self, address: Address) -> None:
-        """Bind to our address (or "" / "0.0.0.0") and a port (0: an ephemeral one)."""
-        host, port = address
+    @property
+    def _key_length(self) -> int:
+        return 4 if self.family == socket.AF_INET else 16
+
+    def _address(self, ip: str, port: int) -> tuple:
+        """Python's address tuple for the family: (ip, port), or (ip, port, flowinfo, scope_id) for IPv6."""
+        return (ip, port) if self.family == socket.AF_INET else (ip, port, 0, 0)
+
+    def bind(self, address: tuple) -> None:
+        """Bind to our address (or the wildcard) and a port (0: an ephemeral one)."""
+        host, port = address[:2]
         with self.stack.lock:
             self._check_open()
             if self._port or self.connection is not None:
                 raise _error(errno.EINVAL)
-            if host not in ("", "0.0.0.0", str(self.stack.address)):
+            if host not in ("", "0.0.0.0", "::", str(self.stack.local_address(self.family))):
                 raise _error(errno.EADDRNOTAVAIL)
             if port and self.stack.port_in_use(port):
                 raise _error(errno.EADDRINUSE)
             self._port = port or self.stack.free_port()
 
-    def getsockname(self) -> Address:
-        return (str(self.stack.address) if self._port else "0.0.0.0", self._port)
+    def getsockname(self) -> tuple:
+        if not self._port:
+            return self._address("0.0.0.0" if self.family == socket.AF_INET else "::", 0)
+        return self._address(str(self.stack.local_address(self.family)), self._port)
 
-    def getpeername(self) -> Address:
+    def getpeername(self) -> tuple:
         if self.connection is None:
             raise _error(errno.ENOTCONN)
-        return self.connection.remote
+        return self._address(*self.connection.remote)
 
     def settimeout(self, timeout: float | None) -> None:
         if timeout is not None and timeout < 0:
@@ -142,13 +152,17 @@ class Socket:
         self._timeout = None if flag else 0.0
 
     # ------------------------------------------------------------------ active open
-    def connect(self, address: Address) -> None:
-        """Open a connection to (IPv4 literal, port); blocks until established unless non-blocking."""
-        host, port = address
+    def connect(self, address: tuple) -> None:
+        """Open a connection to (IP literal of the socket's family, port); blocks until established
+        unless non-blocking."""
+        host, port = address[:2]
         try:
-            remote_ip = str(ipaddress.IPv4Address(host))
+            remote = ipaddress.ip_address(host)
         except ValueError:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+        if len(remote.packed) != self._key_length:
+            raise _error(errno.EAFNOSUPPORT)
+        remote_ip = str(remote)
         stack = self.stack
         with stack.lock:
             self._check_open()
@@ -156,8 +170,8 @@ class Socket:
                 raise _error(errno.EINVAL)
             if self.connection is None:
                 self._port = self._port or stack.free_port()
-                connection = Connection((str(stack.address), self._port), (remote_ip, port), self.settings,
-                                        stack.secret)
+                local = str(stack.local_address(self.family))
+                connection = Connection((local, self._port), (remote_ip, port), self.settings, stack.secret)
                 now = self._now()
                 connection.connect(now)
                 self.connection = connection
@@ -198,7 +212,7 @@ class Socket:
             if self.listener is None:
                 self._port = self._port or self.stack.free_port()
                 self.listener = Listener(self._port, max(backlog, 1), self.settings, self.stack.secret)
-                self.stack.listeners[self._port] = self.listener
+                self.stack.listeners[(self._key_length, self._port)] = self.listener
 
     def accept(self) -> tuple[Socket, Address]:
         """The next connection whose handshake completed, as a new blocking socket and its peer."""
@@ -211,7 +225,8 @@ class Socket:
             connection = listener.accept()
             assert connection is not None   # ready > 0 under the lock
             self.update_readiness()
-            return Socket(self.stack, connection=connection), connection.remote
+            accepted = Socket(self.stack, self.family, connection=connection)
+            return accepted, accepted.getpeername()
 
     # ------------------------------------------------------------------ data
     def send(self, data: bytes, flags: int = 0) -> int:
@@ -362,8 +377,8 @@ class Socket:
                 return
             now = self._now()
             if self.listener is not None:
-                if stack.listeners.get(self._port) is self.listener:
-                    del stack.listeners[self._port]
+                if stack.listeners.get((self._key_length, self._port)) is self.listener:
+                    del stack.listeners[(self._key_length, self._port)]
                 for connection in self.listener.close(now):
                     stack.flush(connection, now)
             if self.connection is not None:

@@ -23,35 +23,57 @@ import threading
 import time
 import weakref
 
-from rawkit.stack.ip_link import ETH_P_ARP, ETH_P_IP, IPv4Link, parse_ipv4
+from rawkit.stack.ip_link import (
+    ETH_P_ARP,
+    ETH_P_IP,
+    ETH_P_IPV6,
+    EthernetLink,
+    IPPacket,
+    parse_ipv4,
+    parse_ipv6,
+    solicited_node_bytes,
+)
+from rawkit.stack.neighbour_discovery import PROTO_ICMPV6, NeighbourDiscovery, icmpv6_message
 from rawkit.stack.neighbours import Neighbours
 from rawkit.stack.sockets import Socket
 from rawkit.tcp import Connection, Listener, Segment, SegmentError, Settings, State, address_sum, reset_for
-from rawkit.wire.checksum import internet_checksum, ones_sum
+from rawkit.wire.checksum import internet_checksum, ones_sum, pseudo_header_sum
 
 PROTO_ICMP, PROTO_TCP = 1, 6
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
+ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY = 128, 129
 EPHEMERAL_PORTS = range(32768, 61000)     # Linux ip_local_port_range
 FRAMES_PER_WAKEUP = 512                   # bounds the time the lock is held by the loop
 ConnectionKey = tuple[bytes, int, int]    # remote IP, remote port, local port
 
 
 class Stack:
-    """One IPv4 address (`ip` as "addr/prefixlen") on `iface`; `gateway` for off-link peers;
-    `settings` are the defaults of every new connection."""
+    """An IPv4 address (`ip` as "addr/prefixlen") and/or an IPv6 one (`ip6`) on `iface`; `gateway`
+    (IPv4) for off-link peers; `settings` are the defaults of every new connection."""
 
-    def __init__(self, iface: str, ip: str, *, gateway: str | None = None,
-                 settings: Settings | None = None) -> None:
-        interface = ipaddress.IPv4Interface(ip)
-        self.address = interface.ip
-        self.network = interface.network
+    def __init__(self, iface: str, ip: str | None = None, *, ip6: str | None = None,
+                 gateway: str | None = None, settings: Settings | None = None) -> None:
+        if ip is None and ip6 is None:
+            raise ValueError("a Stack needs ip and/or ip6")
+        interface = ipaddress.IPv4Interface(ip) if ip else None
+        interface6 = ipaddress.IPv6Interface(ip6) if ip6 else None
+        self.address = interface.ip if interface else None
+        self.address6 = interface6.ip if interface6 else None
+        self.networks = [i.network for i in (interface, interface6) if i is not None]
         self.gateway = ipaddress.IPv4Address(gateway).packed if gateway else None
         self.settings = settings if settings is not None else Settings()
         self.secret = os.urandom(32)
-        self.link = IPv4Link(iface, self.address)
-        self.neighbours = Neighbours(self.address.packed, self.link.mac)
+        self.link = EthernetLink(iface, self.address, self.address6)
+        self.ours = {a.packed: a for a in (self.address, self.address6) if a is not None}
+        self.tables: dict[int, Neighbours] = {}        # address length (4 or 16) -> its resolver
+        if self.address is not None:
+            self.tables[4] = Neighbours(self.address.packed, self.link.mac)
+        if self.address6 is not None:
+            self.nd = NeighbourDiscovery(self.address6.packed, self.link.mac)
+            self.tables[16] = self.nd
+            self._ipv6_destinations = (self.address6.packed, solicited_node_bytes(self.address6.packed))
         self.connections: dict[ConnectionKey, Connection] = {}
-        self.listeners: dict[int, Listener] = {}
+        self.listeners: dict[tuple[int, int], Listener] = {}   # (address length 4/16, port)
         self.unreachable: set[bytes] = set()      # peers whose ARP went unanswered (EHOSTUNREACH)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -65,7 +87,7 @@ class Stack:
 
     # ------------------------------------------------------------------ public
     def socket(self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> Socket:
-        """A new TCP socket of this stack (only AF_INET/SOCK_STREAM today)."""
+        """A new TCP socket of this stack (AF_INET or AF_INET6, SOCK_STREAM)."""
         return Socket(self, family, kind)
 
     def close(self) -> None:
@@ -105,7 +127,7 @@ class Stack:
             sock.update_readiness()
 
     def free_port(self) -> int:
-        in_use = {key[2] for key in self.connections} | set(self.listeners)
+        in_use = {key[2] for key in self.connections} | {key[1] for key in self.listeners}
         for _ in range(64):
             port = random.choice(EPHEMERAL_PORTS)
             if port not in in_use:
@@ -113,15 +135,19 @@ class Stack:
         raise OSError(98, "no free local port")
 
     def port_in_use(self, port: int) -> bool:
-        return port in self.listeners or any(key[2] == port for key in self.connections)
+        in_use = any(key[1] == port for key in self.listeners)
+        return in_use or any(key[2] == port for key in self.connections)
+
+    def local_address(self, family: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        return self.address if family == socket.AF_INET else self.address6
 
     def register(self, connection: Connection) -> None:
-        remote = ipaddress.IPv4Address(connection.remote[0]).packed
+        remote = ipaddress.ip_address(connection.remote[0]).packed
         self.connections[(remote, connection.remote[1], connection.local[1])] = connection
 
     def flush(self, connection: Connection, now: float) -> None:
         """Send what the connection has to say now; forget it once CLOSED and silent."""
-        remote = ipaddress.IPv4Address(connection.remote[0]).packed
+        remote = ipaddress.ip_address(connection.remote[0]).packed
         for segment in connection.poll(now):
             self._send_tcp(remote, segment, now)
         connection.events()
@@ -165,7 +191,7 @@ class Stack:
 
     def _next_deadline(self) -> float | None:
         deadlines = [c.next_deadline() for c in self.connections.values()]
-        deadlines.append(self.neighbours.next_deadline())
+        deadlines += [table.next_deadline() for table in self.tables.values()]
         return min((d for d in deadlines if d is not None), default=None)
 
     def _step(self, now: float) -> None:
@@ -178,9 +204,10 @@ class Stack:
             deadline = connection.next_deadline()
             if deadline is not None and deadline <= now:
                 self.flush(connection, now)
-        self._send_frames(self.neighbours.poll(now))
-        while self.neighbours.failed:
-            self._on_unreachable(self.neighbours.failed.pop(), now)
+        for table in self.tables.values():
+            self._send_frames(table.poll(now))
+            while table.failed:
+                self._on_unreachable(table.failed.pop(), now)
 
     def _on_unreachable(self, ip: bytes, now: float) -> None:
         """ARP failed: connections still opening to that host fail with EHOSTUNREACH, as on Linux."""
@@ -194,28 +221,44 @@ class Stack:
         if len(frame) < 14:
             return
         ethertype = int.from_bytes(frame[12:14], "big")
-        if ethertype == ETH_P_ARP:
-            self._send_frames(self.neighbours.handle_arp(frame[14:], now))
+        if ethertype == ETH_P_ARP and 4 in self.tables:
+            self._send_frames(self.tables[4].handle_arp(frame[14:], now))
             return
-        if ethertype != ETH_P_IP:
+        if ethertype == ETH_P_IP and self.address is not None:
+            packet = parse_ipv4(frame[14:], self.address.packed)
+        elif ethertype == ETH_P_IPV6 and self.address6 is not None:
+            packet = parse_ipv6(frame[14:], self._ipv6_destinations)
+        else:
             return
-        packet = parse_ipv4(frame[14:], self.link.address_bytes)
         if packet is None:
             return
-        if packet.proto == PROTO_TCP:
-            self._on_tcp(packet.src, packet.payload, now)
+        if packet.proto == PROTO_TCP and packet.dst in self.ours:
+            self._on_tcp(packet.src, packet.dst, packet.payload, now)
         elif packet.proto == PROTO_ICMP:
             self._on_icmp(packet.src, packet.payload, now)
+        elif packet.proto == PROTO_ICMPV6:
+            self._on_icmpv6(packet, now)
 
     def _on_icmp(self, source: bytes, message: bytes, now: float) -> None:
         if len(message) < 8 or message[0] != ICMP_ECHO_REQUEST or ones_sum(message) != 0xFFFF:
             return
         reply = bytes((ICMP_ECHO_REPLY, 0, 0, 0)) + message[4:]
         reply = reply[:2] + internet_checksum(reply).to_bytes(2, "big") + reply[4:]
-        self._send_ip(source, self.link.ipv4_packet(source, PROTO_ICMP, reply), now)
+        self._send_ip(source, self.link.ipv4_packet(self.address.packed, source, PROTO_ICMP, reply), now)
 
-    def _on_tcp(self, source: bytes, data: bytes, now: float) -> None:
-        total = address_sum(source, self.link.address_bytes) + len(data)
+    def _on_icmpv6(self, packet: IPPacket, now: float) -> None:
+        message = packet.payload
+        if len(message) < 8 or internet_checksum(
+                message, pseudo_header_sum(packet.src, packet.dst, PROTO_ICMPV6, len(message))) != 0:
+            return
+        if message[0] == ICMPV6_ECHO_REQUEST and packet.dst == self.address6.packed:
+            reply = icmpv6_message(packet.dst, packet.src, bytes((ICMPV6_ECHO_REPLY, 0, 0, 0)) + message[4:])
+            self._send_ip(packet.src, self.link.ipv6_packet(packet.dst, packet.src, PROTO_ICMPV6, reply), now)
+        else:
+            self._send_frames(self.nd.handle_nd(packet, now))
+
+    def _on_tcp(self, source: bytes, local: bytes, data: bytes, now: float) -> None:
+        total = address_sum(source, local) + len(data)
         if ones_sum(data, (total & 0xFFFF) + (total >> 16)) != 0xFFFF:
             return
         try:
@@ -224,7 +267,7 @@ class Stack:
             return
         key = (source, segment.sport, segment.dport)
         connection = self.connections.get(key)
-        listener = self.listeners.get(segment.dport)
+        listener = self.listeners.get((len(source), segment.dport))
         if connection is not None and listener is not None and connection.allows_new_connection(segment):
             del self.connections[key]
             connection = None
@@ -232,8 +275,8 @@ class Stack:
             connection.receive(segment, now)
             self.flush(connection, now)
         elif listener is not None:
-            result = listener.receive(segment, now, (str(self.address), segment.dport),
-                                      (str(ipaddress.IPv4Address(source)), segment.sport))
+            result = listener.receive(segment, now, (str(self.ours[local]), segment.dport),
+                                      (str(ipaddress.ip_address(source)), segment.sport))
             for reply in result.replies:
                 self._send_tcp(source, reply, now)
             if result.connection is not None:
@@ -246,17 +289,25 @@ class Stack:
 
     # ------------------------------------------------------------------ output
     def _send_tcp(self, destination: bytes, segment: Segment, now: float) -> None:
-        data = segment.to_bytes(address_sum(self.link.address_bytes, destination))
-        self._send_ip(destination, self.link.ipv4_packet(destination, PROTO_TCP, data), now)
+        if len(destination) == 4:
+            source = self.address.packed
+            data = segment.to_bytes(address_sum(source, destination))
+            packet = self.link.ipv4_packet(source, destination, PROTO_TCP, data)
+        else:
+            source = self.address6.packed
+            data = segment.to_bytes(address_sum(source, destination))
+            packet = self.link.ipv6_packet(source, destination, PROTO_TCP, data)
+        self._send_ip(destination, packet, now)
 
     def _send_ip(self, destination: bytes, packet: bytes, now: float) -> None:
-        if ipaddress.IPv4Address(destination) in self.network:
+        address = ipaddress.ip_address(destination)
+        if any(address in network for network in self.networks):
             next_hop = destination
-        elif self.gateway is not None:
+        elif self.gateway is not None and len(destination) == 4:
             next_hop = self.gateway
         else:
             return                        # no route: dropped; the connection times out
-        self._send_frames(self.neighbours.resolve(next_hop, packet, now))
+        self._send_frames(self.tables[len(destination)].resolve(next_hop, packet, now))
 
     def _send_frames(self, frames: list[tuple[bytes, int, bytes]]) -> None:
         for mac, ethertype, payload in frames:
