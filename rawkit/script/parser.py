@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Literal
 
 from rawkit.script import lexer
 from rawkit.script.errors import ScriptSyntaxError
@@ -133,7 +134,7 @@ class _Statement:
         assert timing is not None  # only a SHELL or PYTHON first token leaves it unset
         if token.kind in ("<", ">"):
             self.index += 1
-            return self.packet(timing, token.kind, first.line)
+            return self.packet(timing, "<" if token.kind == "<" else ">", first.line)
         following = self.peek(1)
         if token.kind == "WORD" and following is not None and following.kind == "(":
             return self.syscall(timing, first.line)
@@ -174,7 +175,7 @@ class _Statement:
 
     # ---- packets
 
-    def packet(self, timing: Timing, direction: str, line: int) -> PacketEvent:
+    def packet(self, timing: Timing, direction: Literal["<", ">"], line: int) -> PacketEvent:
         ecn = None
         if self.at("["):
             self.index += 1
@@ -189,7 +190,7 @@ class _Statement:
         else:
             packet = self.tcp()
         self.end()
-        return PacketEvent(timing, direction, packet, ecn, line)  # type: ignore[arg-type]
+        return PacketEvent(timing, direction, packet, ecn, line)
 
     def tcp_flags(self) -> str:
         token = self.peek()
@@ -220,7 +221,7 @@ class _Statement:
         flags = self.tcp_flags()
         seq = self.seq_range()
         values: dict[str, int] = {}
-        options: tuple[TcpOption, ...] | str | None = None
+        options: tuple[TcpOption, ...] | Literal["..."] | None = None
         while self.peek() is not None:
             token = self.peek()
             if token.kind == "WORD" and token.text in ("ack", "win", "urg"):
@@ -233,9 +234,9 @@ class _Statement:
                 options = self.tcp_options()
             else:
                 raise self.error(f"unexpected {self.describe()} (want ack, win, urg or <options>)")
-        return TcpPacket(flags, seq, values.get("ack"), values.get("win"), values.get("urg"), options)  # type: ignore[arg-type]
+        return TcpPacket(flags, seq, values.get("ack"), values.get("win"), values.get("urg"), options)
 
-    def tcp_options(self) -> tuple[TcpOption, ...] | str:
+    def tcp_options(self) -> tuple[TcpOption, ...] | Literal["..."]:
         if self.at("ELLIPSIS"):
             self.index += 1
             self.take(">", what="'>' after <...")

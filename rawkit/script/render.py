@@ -107,7 +107,8 @@ def render_option(option: TcpOption) -> str:
     if option.kind == "TS":
         return f"TS val {option.values[0]} ecr {option.values[1]}"
     if option.kind == "sack":
-        return "sack " + " ".join(f"{left}:{right}" for left, right in option.values)  # type: ignore[misc]
+        blocks = (value for value in option.values if isinstance(value, tuple))
+        return "sack " + " ".join(f"{left}:{right}" for left, right in blocks)
     return " ".join([option.kind, *(str(value) for value in option.values)])
 
 
