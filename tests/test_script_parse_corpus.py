@@ -169,3 +169,29 @@ def test_mutated_lines_give_a_tree_or_a_syntax_error(mutations: list[tuple[str, 
         assert "\n" not in error.reason
         return
     assert parse(render(script), "fuzz.pkt") == script
+
+
+def manifest_rows() -> dict[str, dict[str, str]]:
+    """MANIFEST.tsv rows of the copied scripts, by path relative to tcp/ (one row per script is enough)."""
+    manifest = CORPUS.parent / "MANIFEST.tsv"
+    if not manifest.is_file():
+        return {}
+    header, *lines = manifest.read_text().splitlines()
+    names = header.split("\t")
+    rows = [dict(zip(names, line.split("\t"), strict=False)) for line in lines]
+    return {row["path"].removeprefix("tcp/"): row for row in rows if row.get("copied") == "yes"}
+
+
+@needs_corpus
+def test_syscall_names_and_python_blocks_match_the_manifest() -> None:
+    """The manifest was written by the corpus curator's own tooling: an independent oracle."""
+    rows = manifest_rows()
+    if not rows:
+        pytest.skip("MANIFEST.tsv not found")
+    assert set(rows) == {script_id(path) for path in SCRIPTS}
+    for path in SCRIPTS:
+        row, events = rows[script_id(path)], parse_file(path).events
+        names = {e.name for e in events if isinstance(e, SyscallEvent)}
+        assert names == set(filter(None, row["syscalls_used"].split(","))), path
+        assert any(isinstance(e, PythonEvent) for e in events) == (row["uses_python_block"] == "yes"), path
+        assert any(isinstance(e, ShellEvent) for e in events) == (row["uses_shell"] == "yes"), path

@@ -26,7 +26,9 @@ class Timing:
     """The time column. `start is None` means `*` (any time).
 
     `separator` is "" for one instant, "~" for a window (`+.3~+.31`: the event may happen anywhere
-    inside) and "..." for a blocking system call (`+0...0.010`: starts at `start`, returns at `end`).
+    inside) and "..." for a blocking system call (`+0...0.050 write(...)`: starts at `start`,
+    returns `end` later; the corpus writes `end` without `+` and times the following `+0` packet
+    from the call's start). The values are kept as written; the runner decides what they mean.
     """
 
     start: Instant | None
