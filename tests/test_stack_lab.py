@@ -192,6 +192,9 @@ def test_non_blocking_calls(lab):
         assert raised.value.errno == errno.EINPROGRESS
         client.settimeout(5)
         client.connect((PEER_IP, 8002))        # waits for the handshake
+        with pytest.raises(OSError) as raised:
+            client.connect((PEER_IP, 8002))    # already reported as connected
+        assert raised.value.errno == errno.EISCONN
         client.setblocking(False)
         with pytest.raises(BlockingIOError) as raised:
             client.recv(10)

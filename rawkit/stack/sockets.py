@@ -59,6 +59,7 @@ class Socket:
         self._closed = False
         self._read_shut = False
         self._error_reported = False
+        self._connect_reported = connection is not None
         self._event_fd = -1           # made by fileno(): readable exactly when recv/accept would not block
         self._fd_ready = False
 
@@ -179,17 +180,16 @@ class Socket:
                 stack.flush(connection, now)
                 if self._timeout == 0:
                     raise _error(errno.EINPROGRESS)
-            elif self.connection.state in OPENING:
-                if self._timeout == 0:
-                    raise _error(errno.EALREADY)
-            else:
-                self._raise_pending()
+            elif self._connect_reported:
                 raise _error(errno.EISCONN)
+            elif self.connection.state in OPENING and self._timeout == 0:
+                raise _error(errno.EALREADY)
             connection = self.connection
             self._wait(lambda: connection.state not in OPENING)
             self._raise_pending()
             if connection.state is State.CLOSED:
                 raise _error(errno.ECONNABORTED)
+            self._connect_reported = True     # as Linux: the next connect() says EISCONN
 
     def connect_ex(self, address: Address) -> int:
         """connect() returning the errno instead of raising (0 on success)."""
