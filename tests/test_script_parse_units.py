@@ -133,6 +133,12 @@ def test_render_round_trip_of_every_construct() -> None:
     assert parse(render(script), "t.pkt") == script
 
 
+def test_result_note_keeps_nested_parens_and_strings() -> None:
+    script = parse('+0 close(3) = -1 EBADF (Bad  "a\\"b"  (fd))\n', "t.pkt")
+    assert script.events[0].result == SyscallResult(Int(-1), "EBADF", 'Bad "a\\"b" (fd)')
+    assert parse(render(script), "t.pkt") == script
+
+
 def test_parse_file_reports_non_utf8(tmp_path: Path) -> None:
     path = tmp_path / "bad.pkt"
     path.write_bytes(b"0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(3) = 0 // \xff\n")
@@ -167,6 +173,7 @@ ERRORS = [
     ("+0 close(3) = 0 EBADF (x) extra\n", 1, "unexpected 'extra' at end of statement"),
     ("+0 close(3) = 0\n+0 close(3) = 0 \u00e9\n", 2, "unexpected character"),
     ("+0 < S 0:0(0) win 1" + "0" * 60 + "\n", 1, "number too long"),
+    ("+0 close(3) = -1 EBADF (bad `x`)\n", 1, "expected ')' closing the note"),
     ("+0 f(" + "[" * 40 + "\n", 1, "nested deeper than"),
 ]
 

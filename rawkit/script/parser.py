@@ -34,6 +34,7 @@ from rawkit.script.nodes import (
     TcpPacket,
     Timing,
 )
+from rawkit.script.render import render_expr
 
 TCP_FLAG_LETTERS = "SFRPUEW."  # `.` is ACK; `-` alone means no flags
 ECN_MARKS = ("noecn", "ect0", "ect1", "ect01", "ce")
@@ -315,26 +316,14 @@ class _Statement:
         if self.at("WORD"):
             errno = self.take("WORD").text
         if self.at("("):
-            opener = self.take("(")
-            depth = 1
+            self.index += 1
+            first_note_token, depth = self.index, 1
             while depth:
-                token = self.take(*_ANY_KIND, what="')' closing the note")
+                token = self.take(*_NOTE_KINDS, what="')' closing the note")
                 depth += {"(": 1, ")": -1}.get(token.kind, 0)
-            note = " ".join(self.source_slice(opener.end, self.tokens[self.index - 1].start).split())
+            note = _note_text(self.tokens[first_note_token : self.index - 1])
         self.end()
         return SyscallEvent(timing, name, tuple(args), SyscallResult(value, errno, note), line)
-
-    def source_slice(self, start: int, end: int) -> str:
-        """The note text between two tokens, rebuilt from the tokens in that span (spaced as written)."""
-        parts: list[str] = []
-        previous_end = start
-        for token in self.tokens:
-            if start <= token.start and token.end <= end:
-                if token.start > previous_end and parts:
-                    parts.append(" ")
-                parts.append(token.text if token.kind != "STRING" else f'"{token.text}"')
-                previous_end = token.end
-        return "".join(parts)
 
     def expr(self) -> Expr:
         terms = [self.primary()]
@@ -394,5 +383,14 @@ class _Statement:
         return self.expr()
 
 
-_ANY_KIND = ("NUMBER", "WORD", "STRING", "ELLIPSIS", "SHELL", "PYTHON", "OPTION",
-             *"-+*~<>=:,.()[]{}|")
+_NOTE_KINDS = ("NUMBER", "WORD", "STRING", "ELLIPSIS", "OPTION", *"-+*~<>=:,.()[]{}|")
+
+
+def _note_text(tokens: list[Token]) -> str:
+    """The free text of `(Resource temporarily unavailable)`: tokens joined, one space where any was."""
+    parts: list[str] = []
+    for previous, token in zip([None, *tokens], tokens, strict=False):
+        if previous is not None and previous.end < token.start:
+            parts.append(" ")
+        parts.append(render_expr(String(token.text)) if token.kind == "STRING" else token.text)
+    return "".join(parts)
