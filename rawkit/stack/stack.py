@@ -14,6 +14,7 @@ The Stack lives in the network namespace of the thread that creates it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import random
@@ -43,8 +44,15 @@ PROTO_ICMP, PROTO_TCP = 1, 6
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY = 128, 129
 EPHEMERAL_PORTS = range(32768, 61000)     # Linux ip_local_port_range
+ROUTE_CACHE_SIZE = 4096
 FRAMES_PER_WAKEUP = 512                   # bounds the time the lock is held by the loop
 ConnectionKey = tuple[bytes, int, int]    # remote IP, remote port, local port
+
+
+@functools.lru_cache(maxsize=4096)
+def packed(address: str) -> bytes:
+    """Address text to bytes, cached: the hot path converts the same few peers per segment."""
+    return ipaddress.ip_address(address).packed
 
 
 class Stack:
@@ -63,6 +71,7 @@ class Stack:
         self.gateway = ipaddress.IPv4Address(gateway).packed if gateway else None
         self.settings = settings if settings is not None else Settings()
         self.secret = os.urandom(32)
+        self._next_hops: dict[bytes, bytes | None] = {}
         self.link = EthernetLink(iface, self.address, self.address6)
         self.ours = {a.packed: a for a in (self.address, self.address6) if a is not None}
         self.tables: dict[int, Neighbours] = {}        # address length (4 or 16) -> its resolver
@@ -142,12 +151,12 @@ class Stack:
         return self.address if family == socket.AF_INET else self.address6
 
     def register(self, connection: Connection) -> None:
-        remote = ipaddress.ip_address(connection.remote[0]).packed
+        remote = packed(connection.remote[0])
         self.connections[(remote, connection.remote[1], connection.local[1])] = connection
 
     def flush(self, connection: Connection, now: float) -> None:
         """Send what the connection has to say now; forget it once CLOSED and silent."""
-        remote = ipaddress.ip_address(connection.remote[0]).packed
+        remote = packed(connection.remote[0])
         for segment in connection.poll(now):
             self._send_tcp(remote, segment, now)
         connection.events()
@@ -300,14 +309,20 @@ class Stack:
         self._send_ip(destination, packet, now)
 
     def _send_ip(self, destination: bytes, packet: bytes, now: float) -> None:
+        next_hop = self._next_hops.get(destination, b"")
+        if next_hop == b"":
+            if len(self._next_hops) >= ROUTE_CACHE_SIZE:    # many strangers (RSTs to a scan): start over
+                self._next_hops.clear()
+            next_hop = self._next_hops[destination] = self._route(destination)
+        if next_hop is not None:          # no route: dropped; the connection times out
+            self._send_frames(self.tables[len(destination)].resolve(next_hop, packet, now))
+
+    def _route(self, destination: bytes) -> bytes | None:
+        """The on-link neighbour a packet to `destination` goes to (itself, the gateway, or None)."""
         address = ipaddress.ip_address(destination)
         if any(address in network for network in self.networks):
-            next_hop = destination
-        elif self.gateway is not None and len(destination) == 4:
-            next_hop = self.gateway
-        else:
-            return                        # no route: dropped; the connection times out
-        self._send_frames(self.tables[len(destination)].resolve(next_hop, packet, now))
+            return destination
+        return self.gateway if len(destination) == 4 else None
 
     def _send_frames(self, frames: list[tuple[bytes, int, bytes]]) -> None:
         for mac, ethertype, payload in frames:
