@@ -141,3 +141,42 @@ def test_linger_zero_close_resets_the_kernel_peer(lab):  # noqa: F811
     with stack.socket() as other, pytest.raises(OSError) as raised:
         other.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1000)
     assert raised.value.errno == errno.ENOPROTOOPT
+
+
+def test_blocked_recv_ends_with_enetdown_when_the_stack_closes(lab):  # noqa: F811
+    import threading
+
+    _lab, _ours, peer, stack = lab
+    server = peer.socket()
+    server.bind((PEER_IP, 8104))
+    server.listen()
+    with server, stack.socket() as client:
+        client.settimeout(5)
+        client.connect((PEER_IP, 8104))
+        assert client.sendto(b"hi", ("ignored", 1)) == 2
+        outcome: dict = {}
+
+        def blocked() -> None:
+            try:
+                client.recvfrom(10)
+            except OSError as error:
+                outcome["errno"] = error.errno
+        thread = threading.Thread(target=blocked, daemon=True)
+        thread.start()
+        time.sleep(0.1)
+        stack.close()
+        thread.join(5)
+        assert outcome.get("errno") == errno.ENETDOWN
+        with pytest.raises(OSError) as raised:
+            client.send(b"x")
+        assert raised.value.errno == errno.ENETDOWN
+
+
+def test_unknown_interface_is_a_clear_oserror():
+    from rawkit.stack.stack import Stack
+
+    with pytest.raises(OSError) as raised:
+        Stack("rk-no-such0", "198.18.0.10/24")
+    assert raised.value.errno == errno.ENODEV
+    with pytest.raises(ValueError):
+        Stack("lo")

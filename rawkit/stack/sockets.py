@@ -76,9 +76,13 @@ class Socket:
     def _wait(self, ready: Callable[[], bool]) -> None:
         """Wait (lock held) until `ready()`; honours the timeout and non-blocking mode."""
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
-        while not ready():
+        while True:
             if self.stack.failure is not None:
                 raise _error(errno.ENETDOWN) from self.stack.failure
+            if self.stack.closed:               # the connection was reset with the stack
+                raise _error(errno.ENETDOWN)
+            if ready():
+                return
             if self._timeout == 0:
                 raise _error(errno.EAGAIN)
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -273,6 +277,14 @@ class Socket:
                 return data
             self._raise_pending()
             return b""
+
+    def sendto(self, data: bytes, address: tuple) -> int:
+        """As on Linux for a connected TCP socket: the address is ignored."""
+        return self.send(data)
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, None]:
+        """recv() plus the sender's address, which TCP does not report (None, as Python gives)."""
+        return self.recv(bufsize), None
 
     def recv_into(self, buffer: bytearray | memoryview, nbytes: int = 0, flags: int = 0) -> int:
         view = memoryview(buffer).cast("B")
