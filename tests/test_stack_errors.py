@@ -180,3 +180,24 @@ def test_unknown_interface_is_a_clear_oserror():
     assert raised.value.errno == errno.ENODEV
     with pytest.raises(ValueError):
         Stack("lo")
+
+
+@needs_tool("nft")
+def test_peer_going_silent_mid_connection_gives_etimedout(lab):  # noqa: F811
+    _lab, _ours, peer, stack = lab
+    server = peer.socket()
+    server.bind((PEER_IP, 8106))
+    server.listen()
+    with server, stack.socket() as client:
+        client.settings.max_retries = 2
+        client.settings.initial_rto = 0.2
+        client.settimeout(5)
+        client.connect((PEER_IP, 8106))
+        peer.run(["nft", "add table inet rk; add chain inet rk input { type filter hook input priority 0; }; "
+                  "add rule inet rk input tcp dport 8106 drop"])
+        client.sendall(b"into the void")
+        started = time.monotonic()
+        with pytest.raises(TimeoutError) as raised:
+            client.recv(10)
+        assert raised.value.errno == errno.ETIMEDOUT
+        assert time.monotonic() - started < 4
