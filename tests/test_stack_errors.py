@@ -201,3 +201,22 @@ def test_peer_going_silent_mid_connection_gives_etimedout(lab):  # noqa: F811
             client.recv(10)
         assert raised.value.errno == errno.ETIMEDOUT
         assert time.monotonic() - started < 4
+
+
+def test_non_blocking_send_fills_up_with_eagain(lab):  # noqa: F811
+    _lab, _ours, peer, stack = lab
+    server = peer.socket()
+    server.bind((PEER_IP, 8107))
+    server.listen()
+    with server, stack.socket() as client:
+        client.settimeout(5)
+        client.connect((PEER_IP, 8107))
+        accepted, _ = server.accept()                      # never reads: windows and buffers fill
+        client.setblocking(False)
+        sent = 0
+        with accepted, pytest.raises(BlockingIOError) as raised:
+            for _ in range(1000):
+                sent += client.send(bytes(65536))
+                time.sleep(0.002)
+        assert raised.value.errno == errno.EAGAIN
+        assert sent >= client.settings.send_buffer_size
