@@ -35,7 +35,7 @@ def test_rto_retransmits_with_exponential_backoff():
 
 
 def test_rto_resets_congestion_window_and_goes_back():
-    pair = Pair(delay=0.01)
+    pair = Pair(client_settings=Settings(congestion_control="reno"), delay=0.01)
     pair.handshake()
     mss = pair.c.send_mss
     pair.to_server.rule = drop_nth(0)
@@ -60,7 +60,7 @@ def test_gives_up_after_max_retries():
 
 
 def test_fast_retransmit_on_third_duplicate_ack():
-    pair = Pair(client_settings=Settings(nodelay=True), delay=0.05)
+    pair = Pair(client_settings=Settings(nodelay=True, congestion_control="reno", sack=False), delay=0.05)
     pair.handshake()
     mss = pair.c.send_mss
     pair.to_server.rule = drop_nth(2)
@@ -82,7 +82,7 @@ def test_fast_retransmit_on_third_duplicate_ack():
 
 
 def test_newreno_partial_ack_retransmits_next_hole_without_timeout():
-    pair = Pair(client_settings=Settings(nodelay=True, timestamps=False), delay=0.05)
+    pair = Pair(client_settings=Settings(nodelay=True, timestamps=False, sack=False), delay=0.05)
     pair.handshake()
     mss = pair.c.send_mss
     pair.to_server.rule = drop_nth(2, 5)

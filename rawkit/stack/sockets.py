@@ -18,13 +18,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rawkit.tcp import Connection, Listener, Reset, TimedOut
+from rawkit.tcp import Connection, Listener, Reset, Settings, TimedOut
+from rawkit.tcp.congestion import CONTROLLERS
 from rawkit.tcp.states import CAN_SEND, State
 
 if TYPE_CHECKING:
     from rawkit.stack.stack import Stack
 
 OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
+CONGESTION_NAME_MAX = 16                    # Linux's TCP_CA_NAME_MAX
 Address = tuple[str, int]
 _OPTIONS: dict[tuple[int, int], tuple[str, Callable[[int], object]]] = {   # -> Settings attribute
     (socket.IPPROTO_TCP, socket.TCP_NODELAY): ("nodelay", bool),
@@ -328,6 +330,9 @@ class Socket:
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
         """TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE/KEEPINTVL/KEEPCNT, SO_LINGER, SO_REUSEADDR (accepted)."""
         settings = self.connection.settings if self.connection is not None else self.settings
+        if (level, option) == (socket.IPPROTO_TCP, socket.TCP_CONGESTION):
+            self._set_congestion(settings, value)
+            return
         if isinstance(value, bytes):
             if (level, option) != (socket.SOL_SOCKET, socket.SO_LINGER):
                 raise _error(errno.ENOPROTOOPT)
@@ -347,13 +352,27 @@ class Socket:
             if self.connection is not None and not self.stack.closed:   # e.g. NODELAY releases held data
                 self.stack.flush(self.connection, self._now())
 
-    def getsockopt(self, level: int, option: int) -> int:
-        """SO_ERROR (the pending error, cleared by reading it) and the options setsockopt sets."""
+    def _set_congestion(self, settings: Settings, value: int | bytes) -> None:
+        """TCP_CONGESTION: b"cubic" or b"reno"; ENOENT for a name Linux would not find either."""
+        name = value.split(b"\0", 1)[0].decode("ascii", "replace") if isinstance(value, bytes) else ""
+        if name not in CONTROLLERS:
+            raise _error(errno.ENOENT)
+        with self.stack.lock:
+            settings.congestion_control = name
+            if self.connection is not None:
+                self.connection.congestion.use(name)
+
+    def getsockopt(self, level: int, option: int, buflen: int | None = None) -> int | bytes:
+        """SO_ERROR (the pending error, cleared by reading it) and the options setsockopt sets;
+        TCP_CONGESTION gives the name NUL-padded to `buflen` (16 at most), as Linux does."""
         with self.stack.lock:
             if (level, option) == (socket.SOL_SOCKET, socket.SO_ERROR):
                 error = self._pending_error()
                 return error.errno if error is not None and error.errno else 0
             settings = self.connection.settings if self.connection is not None else self.settings
+            if (level, option) == (socket.IPPROTO_TCP, socket.TCP_CONGESTION):
+                name = settings.congestion_control.encode().ljust(CONGESTION_NAME_MAX, b"\0")
+                return name[:CONGESTION_NAME_MAX if buflen is None else buflen]
             known = _OPTIONS.get((level, option))
             if known is None:
                 raise _error(errno.ENOPROTOOPT)
@@ -396,6 +415,8 @@ class Socket:
             if self.connection is not None:
                 self.connection.close(now)
                 stack.flush(self.connection, now)
+            if self._port:
+                stack.release_port(self._port)
             stack.changed.notify_all()
 
     def __enter__(self) -> Socket:

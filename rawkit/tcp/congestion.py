@@ -1,61 +1,105 @@
-"""Congestion control: slow start and congestion avoidance (RFC 5681) with NewReno fast recovery
-(RFC 6582). Byte-counted; the connection feeds it ACK facts and asks whether to retransmit."""
+"""Congestion control: slow start and congestion avoidance (RFC 5681) and fast recovery. Byte-counted;
+the connection feeds it ACK facts and asks whether to retransmit.
+
+Two things vary independently. How the window grows in congestion avoidance and how far it falls
+at a loss is the *controller*: Reno (here) or CUBIC (cubic.py), chosen by name as TCP_CONGESTION
+does. How fast recovery runs depends on what the peer tells us: NewReno (RFC 6582, window inflation
+and partial ACKs) with cumulative ACKs only, RFC 6675 (cwnd = ssthresh, the pipe estimate and the
+SACK scoreboard decide what goes) once SACK is negotiated.
+"""
 
 from __future__ import annotations
 
 from rawkit.tcp import seq
+from rawkit.tcp.cubic import Cubic
 
 MAX_WINDOW = 1 << 30
+DUPTHRESH = 3
 
 
-class NewReno:
-    __slots__ = ("mss", "cwnd", "ssthresh", "dupacks", "in_recovery", "recover")
+class Reno:
+    """RFC 5681: one MSS more per window of ACKs; half the flight size at a loss (eq. 4)."""
 
-    def __init__(self, mss: int, initial_segments: int) -> None:
+    name = "reno"
+    __slots__ = ()
+
+    def on_loss(self, cwnd: int, flight: int, mss: int, now: float) -> int:
+        return max(flight // 2, 2 * mss)
+
+    def grow(self, cwnd: int, acked: int, mss: int, now: float, srtt: float | None) -> int:
+        return cwnd + max(1, mss * mss // cwnd)
+
+    def restart(self) -> None:
+        """Reno keeps no memory between losses."""
+
+
+CONTROLLERS: dict[str, type[Reno] | type[Cubic]] = {"cubic": Cubic, "reno": Reno}
+
+
+class Congestion:
+    __slots__ = ("mss", "cwnd", "ssthresh", "dupacks", "in_recovery", "recover", "controller", "sack")
+
+    def __init__(self, mss: int, initial_segments: int, controller: str = "cubic") -> None:
         self.mss = mss
         self.cwnd = initial_window(mss, initial_segments)
         self.ssthresh = MAX_WINDOW
         self.dupacks = 0
         self.in_recovery = False
         self.recover: int | None = None
+        self.controller: Reno | Cubic = CONTROLLERS[controller]()
+        self.sack = False                    # RFC 6675 recovery: set once SACK is negotiated
+
+    def use(self, controller: str) -> None:
+        """Switch controller (TCP_CONGESTION on an open connection): the window is kept."""
+        if controller != self.controller.name:
+            self.controller = CONTROLLERS[controller]()
 
     def set_mss(self, mss: int, initial_segments: int) -> None:
         """Once the handshake fixes the segment size, restate the initial window in it."""
         self.mss = mss
         self.cwnd = initial_window(mss, initial_segments)
 
-    def on_duplicate_ack(self, snd_una: int, snd_max: int, flight: int) -> bool:
+    def on_duplicate_ack(self, snd_una: int, snd_max: int, flight: int, now: float = 0.0) -> bool:
         """Count a duplicate ACK; True when it is the third one and a fast retransmit is due."""
         self.dupacks += 1
         if self.in_recovery:
-            self.cwnd += self.mss            # each dup ACK means a segment left the network
+            if not self.sack:
+                self.cwnd += self.mss        # NewReno: each dup ACK means a segment left the network
             return False
-        if self.dupacks != 3:
+        if self.dupacks != DUPTHRESH:
             return False
-        if self.recover is not None and not seq.lt(self.recover, snd_una):
-            return False                     # RFC 6582 step 2: still inside the last recovery's window
-        self.ssthresh = max(flight // 2, 2 * self.mss)
+        return self.enter_recovery(snd_una, snd_max, flight, now)
+
+    def enter_recovery(self, snd_una: int, snd_max: int, flight: int, now: float) -> bool:
+        """Start fast recovery unless still inside the last one's window (RFC 6582 step 2, RFC 6675
+        section 5: only when the cumulative ACK passed the previous recovery point)."""
+        if self.in_recovery or (self.recover is not None and not seq.lt(self.recover, snd_una)):
+            return False
+        self.ssthresh = self.controller.on_loss(self.cwnd, flight, self.mss, now)
         self.recover = snd_max
-        self.cwnd = self.ssthresh + 3 * self.mss
+        self.cwnd = self.ssthresh if self.sack else self.ssthresh + DUPTHRESH * self.mss
         self.in_recovery = True
         return True
 
-    def on_new_ack(self, ack: int, acked: int, flight_after: int) -> bool:
-        """Grow or deflate the window for `acked` new bytes; True on a NewReno partial ACK (retransmit
-        the next hole)."""
+    def on_new_ack(self, ack: int, acked: int, flight_after: int, now: float = 0.0,
+                   srtt: float | None = None) -> bool:
+        """Grow or deflate the window for `acked` new bytes; True on a partial ACK during recovery
+        (NewReno: retransmit the next hole; SACK: the scoreboard says what)."""
         self.dupacks = 0
         if self.in_recovery:
             if self.recover is None or seq.ge(ack, self.recover):
-                self.cwnd = min(self.ssthresh, max(flight_after, self.mss) + self.mss)
                 self.in_recovery = False
+                self.cwnd = self.ssthresh if self.sack else \
+                    min(self.ssthresh, max(flight_after, self.mss) + self.mss)
                 return False
-            self.cwnd = max(self.cwnd - acked, 0) + (self.mss if acked >= self.mss else 0)
-            self.cwnd = max(self.cwnd, self.mss)
+            if not self.sack:
+                self.cwnd = max(self.cwnd - acked, 0) + (self.mss if acked >= self.mss else 0)
+                self.cwnd = max(self.cwnd, self.mss)
             return True
         if self.cwnd < self.ssthresh:
             self.cwnd += min(acked, self.mss)
         else:
-            self.cwnd += max(1, self.mss * self.mss // self.cwnd)
+            self.cwnd = self.controller.grow(self.cwnd, acked, self.mss, now, srtt)
         self.cwnd = min(self.cwnd, MAX_WINDOW)
         return False
 
@@ -63,10 +107,13 @@ class NewReno:
         """RFC 5681 4.1: after an idle period longer than the RTO the old window says nothing about
         the path any more; start again from at most the initial window."""
         self.cwnd = min(self.cwnd, initial_window(self.mss, initial_segments))
+        self.controller.restart()
 
-    def on_timeout(self, flight: int, snd_max: int) -> None:
-        """RTO: one segment of window, halve ssthresh, forget recovery (RFC 5681 eq. 4, RFC 6582 sec. 4)."""
-        self.ssthresh = max(flight // 2, 2 * self.mss)
+    def on_timeout(self, flight: int, snd_max: int, now: float = 0.0) -> None:
+        """RTO: one segment of window, ssthresh from the controller, forget recovery (RFC 5681 eq. 4,
+        RFC 6582 sec. 4, RFC 9438 4.8)."""
+        self.ssthresh = self.controller.on_loss(self.cwnd, flight, self.mss, now)
+        self.controller.restart()
         self.cwnd = self.mss
         self.in_recovery = False
         self.recover = snd_max

@@ -8,7 +8,7 @@ send, `events()` for what timers did, and calls back no later than `next_deadlin
 from __future__ import annotations
 
 from rawkit.tcp import seq
-from rawkit.tcp.congestion import NewReno
+from rawkit.tcp.congestion import Congestion
 from rawkit.tcp.events import Closed, Connected, DataReceived, Event, PeerClosed, Reset, TimedOut
 from rawkit.tcp.isn import Endpoint, initial_sequence, timestamp_offset
 from rawkit.tcp.reassembly import Reassembly
@@ -96,7 +96,8 @@ class Connection:
         self._persist_backoff = 0
         self._persist_probes = 0
         self.rtt = RttEstimator(self.settings.initial_rto, self.settings.min_rto, self.settings.max_rto)
-        self.congestion = NewReno(DEFAULT_MSS, self.settings.initial_window)
+        self.congestion = Congestion(DEFAULT_MSS, self.settings.initial_window,
+                                     self.settings.congestion_control)
         self._rtt_seq: int | None = None
         self._small_end = 0                    # end of the last sub-MSS segment sent (Nagle)
         self._last_data_sent = 0.0             # for the restart after idle (RFC 5681 4.1)
@@ -381,7 +382,7 @@ class Connection:
         elif ack == self.snd_una and not segment.payload and not segment.fin and window == self.snd_wnd \
                 and self.snd_una != self.snd_max and self.state in SYNCHRONIZED:
             flight = seq.distance(self.snd_max, self.snd_una)
-            if self.congestion.on_duplicate_ack(self.snd_una, self.snd_max, flight):
+            if self.congestion.on_duplicate_ack(self.snd_una, self.snd_max, flight, now):
                 self._retransmit_head = True
                 self._rtt_seq = None
         if seq.le(self.snd_una, ack) and (seq.lt(self.snd_wl1, segment.seq) or (
@@ -420,7 +421,7 @@ class Connection:
         self._take_rtt_sample(ack, segment, now)
         self.retries = 0
         flight_after = seq.distance(self.snd_max, self.snd_una)
-        if removed and self.congestion.on_new_ack(ack, removed, flight_after):
+        if removed and self.congestion.on_new_ack(ack, removed, flight_after, now, self.rtt.srtt):
             self._retransmit_head = True           # NewReno partial ACK: the next hole is lost too
             self._rtt_seq = None
         self._rto_at = None if self.snd_una == self.snd_max else now + self._rto()
@@ -565,7 +566,7 @@ class Connection:
         if self.retries > self.settings.max_retries:
             self._fail(TimedOut("retransmissions"), Trigger.TIMEOUT)
             return
-        self.congestion.on_timeout(seq.distance(self.snd_max, self.snd_una), self.snd_max)
+        self.congestion.on_timeout(seq.distance(self.snd_max, self.snd_una), self.snd_max, now)
         self.snd_nxt = self.snd_una                # go back: resend from the first unacknowledged byte
         self._rtt_seq = None
         self._retransmit_head = False

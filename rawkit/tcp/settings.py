@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rawkit.tcp.congestion import CONTROLLERS
+
 
 @dataclass(slots=True)
 class Settings:
@@ -34,6 +36,7 @@ class Settings:
     initial_window: int = 10             # initial congestion window in segments (RFC 6928, Linux)
     slow_start_after_idle: bool = True   # RFC 5681 4.1 window restart (Linux tcp_slow_start_after_idle)
     max_out_of_order: int = 64           # bound on separate out-of-order ranges kept
+    congestion_control: str = "cubic"    # TCP_CONGESTION: "cubic" (RFC 9438) or "reno" (RFC 5681)
 
     def __post_init__(self) -> None:
         """Reject values no connection can work with, with one line saying which."""
@@ -52,6 +55,8 @@ class Settings:
              "timeouts cannot be negative"),
             (self.initial_window >= 1 and self.max_out_of_order >= 1,
              "initial_window and max_out_of_order must be at least 1"),
+            (self.congestion_control in CONTROLLERS,
+             f"congestion_control must be one of {', '.join(sorted(CONTROLLERS))}"),
         )
         for valid, message in checks:
             if not valid:
