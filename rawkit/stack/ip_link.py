@@ -84,13 +84,32 @@ def parse_ipv6(data: bytes, ours: tuple[bytes, ...]) -> IPPacket | None:
     return IPPacket(src, dst, next_header, data[40:40 + length], hop_limit)
 
 
-class EthernetLink:
+class IPFraming:
+    """The IP headers a link's stack sends (shared by every link kind: AF_PACKET, TAP)."""
+
+    _ident = 0
+
+    def ipv4_packet(self, source: bytes, destination: bytes, proto: int, payload: bytes) -> bytes:
+        """An IPv4 header (DF, TTL 64, fresh id) in front of `payload`."""
+        self._ident = (self._ident + 1) & 0xFFFF
+        header = _IPV4.pack(0x45, 0, 20 + len(payload), self._ident, IPV4_DONT_FRAGMENT, DEFAULT_TTL,
+                            proto, 0, source, destination)
+        checksum = internet_checksum(header)
+        return header[:10] + checksum.to_bytes(2, "big") + header[12:] + payload
+
+    @staticmethod
+    def ipv6_packet(source: bytes, destination: bytes, next_header: int, payload: bytes,
+                    hop_limit: int = DEFAULT_TTL) -> bytes:
+        """An IPv6 header (no flow label) in front of `payload`."""
+        return _IPV6.pack(6 << 28, len(payload), next_header, hop_limit, source, destination) + payload
+
+
+class EthernetLink(IPFraming):
     """AF_PACKET socket on `device` receiving ARP and frames to our addresses; sends whole frames."""
 
     def __init__(self, device: str, address: ipaddress.IPv4Address | None,
                  address6: ipaddress.IPv6Address | None = None) -> None:
         self.device = device
-        self._ident = 0
         wanted = []
         if address is not None:
             wanted.append(f"arp or (ip and dst host {address})")
@@ -148,19 +167,16 @@ class EthernetLink:
             if error.errno not in (errno.EAGAIN, errno.ENOBUFS):
                 raise
 
-    def ipv4_packet(self, source: bytes, destination: bytes, proto: int, payload: bytes) -> bytes:
-        """An IPv4 header (DF, TTL 64, fresh id) in front of `payload`."""
-        self._ident = (self._ident + 1) & 0xFFFF
-        header = _IPV4.pack(0x45, 0, 20 + len(payload), self._ident, IPV4_DONT_FRAGMENT, DEFAULT_TTL,
-                            proto, 0, source, destination)
-        checksum = internet_checksum(header)
-        return header[:10] + checksum.to_bytes(2, "big") + header[12:] + payload
-
-    @staticmethod
-    def ipv6_packet(source: bytes, destination: bytes, next_header: int, payload: bytes,
-                    hop_limit: int = DEFAULT_TTL) -> bytes:
-        """An IPv6 header (no flow label) in front of `payload`."""
-        return _IPV6.pack(6 << 28, len(payload), next_header, hop_limit, source, destination) + payload
+    def receive_batch(self, limit: int) -> list[bytes]:
+        """Up to `limit` waiting frames (none waiting: an empty list)."""
+        frames: list[bytes] = []
+        recv = self.sock.recv
+        try:
+            while len(frames) < limit:
+                frames.append(recv(65535))
+        except BlockingIOError:
+            pass
+        return frames
 
     def close(self) -> None:
         self.sock.close()

@@ -61,8 +61,8 @@ class NeighbourDiscovery(Neighbours):
         if kind == NEIGHBOR_ADVERTISEMENT:
             mac = _link_address_option(message, OPTION_TARGET_LINK_ADDRESS)
             return self.learn(target, mac, now) if mac is not None else []
-        if kind != NEIGHBOR_SOLICITATION or target != self.ip or packet.src == bytes(16):
-            return []                                   # not for us, or duplicate address detection
+        if kind != NEIGHBOR_SOLICITATION or target != self.ip or packet.src == bytes(16) or not self.answers:
+            return []                   # not for us, duplicate address detection, or the kernel's to answer
         mac = _link_address_option(message, OPTION_SOURCE_LINK_ADDRESS)
         out = self.learn(packet.src, mac, now) if mac is not None else []
         mac = mac or self.lookup(packet.src, now)

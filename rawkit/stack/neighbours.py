@@ -35,6 +35,7 @@ class Neighbours:
     Subclasses for other resolution protocols (IPv6 ND) replace `solicitation` and `ethertype`."""
 
     ethertype = ETH_P_IP
+    answers = True           # False when the kernel owns the address and answers for it
 
     def __init__(self, ip: bytes, mac: bytes) -> None:
         self.ip = ip
@@ -59,7 +60,7 @@ class Neighbours:
         if htype != HTYPE_ETHERNET or ptype != ETH_P_IP or hlen != 6 or plen != 4 or target_ip != self.ip:
             return []
         out = self.learn(sender_ip, sender_mac, now) if sender_ip != b"\0\0\0\0" else []
-        if op == ARP_REQUEST:
+        if op == ARP_REQUEST and self.answers:
             reply = _ARP.pack(HTYPE_ETHERNET, ETH_P_IP, 6, 4, ARP_REPLY, self.mac, self.ip,
                               sender_mac, sender_ip)
             out.insert(0, (sender_mac, ETH_P_ARP, reply))

@@ -24,6 +24,7 @@ import threading
 import time
 import weakref
 
+from rawkit.stack.host_mode import HostPorts, host_addresses
 from rawkit.stack.ip_link import (
     ETH_P_ARP,
     ETH_P_IP,
@@ -34,6 +35,7 @@ from rawkit.stack.ip_link import (
     parse_ipv6,
     solicited_node_bytes,
 )
+from rawkit.stack.links import FrameLink, TapLink
 from rawkit.stack.neighbour_discovery import PROTO_ICMPV6, NeighbourDiscovery, icmpv6_message
 from rawkit.stack.neighbours import Neighbours
 from rawkit.stack.sockets import Socket
@@ -57,10 +59,27 @@ def packed(address: str) -> bytes:
 
 class Stack:
     """An IPv4 address (`ip` as "addr/prefixlen") and/or an IPv6 one (`ip6`) on `iface`; `gateway`
-    (IPv4) for off-link peers; `settings` are the defaults of every new connection."""
+    (IPv4) for off-link peers; `settings` are the defaults of every new connection.
 
-    def __init__(self, iface: str, ip: str | None = None, *, ip6: str | None = None,
-                 gateway: str | None = None, settings: Settings | None = None) -> None:
+    Three modes, chosen here once:
+      Stack(iface="vA", ip="198.18.0.10/24")   own address on an interface (AF_PACKET); rawkit
+                                                answers ARP, ND and ping for it
+      Stack(tap="rk0", ip="198.18.0.10/24")    rawkit is the far end of a new TAP device; the kernel
+                                                side gets the peer's network (e.g. 198.18.0.1/24 on rk0)
+      Stack(iface="eth0", host_address=True)   the kernel's own address(es) on iface (ip/ip6 name one,
+                                                else the first global ones and the default gateway);
+                                                rawkit's ports are hidden from the kernel by an nft
+                                                table (rawkit.link.nft_guard), removed at close/exit
+    """
+
+    def __init__(self, iface: str | None = None, ip: str | None = None, *, ip6: str | None = None,
+                 gateway: str | None = None, settings: Settings | None = None, tap: str | None = None,
+                 host_address: bool = False) -> None:
+        if (iface is None) == (tap is None) or (host_address and tap is not None):
+            raise ValueError("a Stack needs iface or tap (one of them); host_address needs iface")
+        if host_address and ip is None and ip6 is None:
+            ip, ip6, found_gateway = host_addresses(iface)
+            gateway = gateway or found_gateway
         if ip is None and ip6 is None:
             raise ValueError("a Stack needs ip and/or ip6")
         interface = ipaddress.IPv4Interface(ip) if ip else None
@@ -72,7 +91,15 @@ class Stack:
         self.settings = settings if settings is not None else Settings()
         self.secret = os.urandom(32)
         self._next_hops: dict[bytes, bytes | None] = {}
-        self.link = EthernetLink(iface, self.address, self.address6)
+        self.link: FrameLink = TapLink(tap) if tap is not None else \
+            EthernetLink(iface, self.address, self.address6)
+        self.host_ports: HostPorts | None = None    # host-address mode: ports taken from the kernel
+        if host_address:
+            try:
+                self.host_ports = HostPorts([a for a in (self.address, self.address6) if a is not None])
+            except BaseException:
+                self.link.close()
+                raise
         self.ours = {a.packed: a for a in (self.address, self.address6) if a is not None}
         self.tables: dict[int, Neighbours] = {}        # address length (4 or 16) -> its resolver
         if self.address is not None:
@@ -81,6 +108,8 @@ class Stack:
             self.nd = NeighbourDiscovery(self.address6.packed, self.link.mac)
             self.tables[16] = self.nd
             self._ipv6_destinations = (self.address6.packed, solicited_node_bytes(self.address6.packed))
+        for table in self.tables.values():      # host address: the kernel answers for it
+            table.answers = not host_address
         self.connections: dict[ConnectionKey, Connection] = {}
         self.listeners: dict[tuple[int, int], Listener] = {}   # (address length 4/16, port)
         self.unreachable: set[bytes] = set()      # peers whose ARP went unanswered (EHOSTUNREACH)
@@ -91,7 +120,8 @@ class Stack:
         self.closed = False
         self.watched: weakref.WeakSet[Socket] = weakref.WeakSet()   # sockets whose fileno() was asked for
         self.failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"rawkit-stack-{iface}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"rawkit-stack-{self.link.device}",
+                                        daemon=True)
         self._thread.start()
 
     # ------------------------------------------------------------------ public
@@ -115,8 +145,12 @@ class Stack:
             self.closed = True
             self.changed.notify_all()
             self.update_readiness()
-        self.link.close()
-        os.close(self._wakeup)
+        try:
+            self.link.close()
+            os.close(self._wakeup)
+        finally:
+            if self.host_ports is not None:
+                self.host_ports.close()
 
     def __enter__(self) -> Stack:
         return self
@@ -136,16 +170,27 @@ class Stack:
             sock.update_readiness()
 
     def free_port(self) -> int:
+        """An ephemeral port nobody uses (host-address mode: taken from the kernel as well)."""
         in_use = {key[2] for key in self.connections} | {key[1] for key in self.listeners}
         for _ in range(64):
             port = random.choice(EPHEMERAL_PORTS)
-            if port not in in_use:
+            if port not in in_use and (self.host_ports is None or self.host_ports.claim(port)):
                 return port
         raise OSError(98, "no free local port")
 
     def port_in_use(self, port: int) -> bool:
+        """Whether `port` is taken; in host-address mode a free port is taken from the kernel here."""
         in_use = any(key[1] == port for key in self.listeners)
-        return in_use or any(key[2] == port for key in self.connections)
+        in_use = in_use or any(key[2] == port for key in self.connections)
+        return in_use or (self.host_ports is not None and not self.host_ports.claim(port))
+
+    def release_port(self, port: int) -> None:
+        """Host-address mode: give `port` back to the kernel once no listener or connection uses it."""
+        if self.host_ports is None or port not in self.host_ports:
+            return
+        if any(key[1] == port for key in self.listeners) or any(key[2] == port for key in self.connections):
+            return
+        self.host_ports.release(port)
 
     def local_address(self, family: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return self.address if family == socket.AF_INET else self.address6
@@ -164,6 +209,7 @@ class Stack:
             key = (remote, connection.remote[1], connection.local[1])
             if self.connections.get(key) is connection:
                 del self.connections[key]
+                self.release_port(key[2])
         self.wake()
 
     # ------------------------------------------------------------------ event loop
@@ -204,10 +250,7 @@ class Stack:
         return min((d for d in deadlines if d is not None), default=None)
 
     def _step(self, now: float) -> None:
-        for _ in range(FRAMES_PER_WAKEUP):
-            frame = self.link.receive()
-            if frame is None:
-                break
+        for frame in self.link.receive_batch(FRAMES_PER_WAKEUP):
             self._on_frame(frame, now)
         for connection in list(self.connections.values()):
             deadline = connection.next_deadline()
@@ -251,6 +294,8 @@ class Stack:
     def _on_icmp(self, source: bytes, message: bytes, now: float) -> None:
         if len(message) < 8 or message[0] != ICMP_ECHO_REQUEST or ones_sum(message) != 0xFFFF:
             return
+        if self.host_ports is not None:         # the kernel answers ping for its own address
+            return
         reply = bytes((ICMP_ECHO_REPLY, 0, 0, 0)) + message[4:]
         reply = reply[:2] + internet_checksum(reply).to_bytes(2, "big") + reply[4:]
         self._send_ip(source, self.link.ipv4_packet(self.address.packed, source, PROTO_ICMP, reply), now)
@@ -261,6 +306,8 @@ class Stack:
                 message, pseudo_header_sum(packet.src, packet.dst, PROTO_ICMPV6, len(message))) != 0:
             return
         if message[0] == ICMPV6_ECHO_REQUEST and packet.dst == self.address6.packed:
+            if self.host_ports is not None:     # the kernel answers ping for its own address
+                return
             reply = icmpv6_message(packet.dst, packet.src, bytes((ICMPV6_ECHO_REPLY, 0, 0, 0)) + message[4:])
             self._send_ip(packet.src, self.link.ipv6_packet(packet.dst, packet.src, PROTO_ICMPV6, reply), now)
         else:
@@ -291,7 +338,7 @@ class Stack:
             if result.connection is not None:
                 self.connections[key] = result.connection
                 self.flush(result.connection, now)
-        else:
+        elif self.host_ports is None or segment.dport in self.host_ports:   # else: the kernel's flow
             reply = reset_for(segment)
             if reply is not None:
                 self._send_tcp(source, reply, now)
