@@ -82,7 +82,11 @@ class PendingCall(Protocol):
 
 class Target(Protocol):
     """The side under test. The runner calls start, then check for every syscall line (before any
-    event runs), then begin/tcp_info in script order, and close at the end (also after a failure)."""
+    event runs), then begin/tcp_info in script order, and close at the end (also after a failure).
+
+    Optional: `set_timebase(zero, tolerance_usecs)` (zero = script time 0 as time.monotonic()),
+    called after start by the runner when the target has it; the kernel target needs it to judge
+    SCM_TIMESTAMPING times, which are wall-clock."""
 
     def start(self, net: ScriptNet) -> None:
         """Come up inside `net` (the kernel target calls `net.configure_kernel()`)."""
@@ -98,8 +102,9 @@ class Target(Protocol):
         ...
 
     def tcp_info(self) -> dict[str, int]:
-        """tcpi_* values (plus TCPI_OPT_* constants) of the socket most recently used by a syscall,
-        for `%{ }%` blocks."""
+        """tcpi_* values of the socket under test, for `%{ }%` blocks: as in packetdrill, the latest
+        socket() or accept() result. Raises RuntimeError (one-line reason) when there is none.
+        `tcp_info.PythonBlocks` adds the TCP_*/TCP_CA_*/TCPI_OPT_* names the blocks use."""
         ...
 
     def close(self) -> None:
