@@ -39,6 +39,8 @@ from rawkit.stack.links import FrameLink, TapLink
 from rawkit.stack.neighbour_discovery import PROTO_ICMPV6, NeighbourDiscovery, icmpv6_message
 from rawkit.stack.neighbours import Neighbours
 from rawkit.stack.sockets import Socket
+from rawkit.stack.udp import PROTO_UDP, UdpHost
+from rawkit.stack.udp_socket import UdpSocket
 from rawkit.tcp import Connection, Listener, Segment, SegmentError, Settings, State, address_sum, reset_for
 from rawkit.wire.checksum import internet_checksum, ones_sum, pseudo_header_sum
 
@@ -112,6 +114,7 @@ class Stack:
             table.answers = not host_address
         self.connections: dict[ConnectionKey, Connection] = {}
         self.listeners: dict[tuple[int, int], Listener] = {}   # (address length 4/16, port)
+        self.udp = UdpHost()
         self.unreachable: set[bytes] = set()      # peers whose ARP went unanswered (EHOSTUNREACH)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -125,8 +128,10 @@ class Stack:
         self._thread.start()
 
     # ------------------------------------------------------------------ public
-    def socket(self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> Socket:
-        """A new TCP socket of this stack (AF_INET or AF_INET6, SOCK_STREAM)."""
+    def socket(self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> Socket | UdpSocket:
+        """A new socket of this stack: AF_INET or AF_INET6; SOCK_STREAM (TCP) or SOCK_DGRAM (UDP)."""
+        if kind == socket.SOCK_DGRAM:
+            return UdpSocket(self, family, kind)
         return Socket(self, family, kind)
 
     def close(self) -> None:
@@ -286,13 +291,20 @@ class Stack:
             return
         if packet.proto == PROTO_TCP and packet.dst in self.ours:
             self._on_tcp(packet.src, packet.dst, packet.payload, now)
+        elif packet.proto == PROTO_UDP and packet.dst in self.ours:
+            reply = self.udp.receive(packet.src, packet.dst, frame[14:], packet.payload, now)
+            if reply is not None and self.host_ports is None:    # else the kernel answers for its ports
+                self.send_ip(packet.src, reply[0], reply[1], now)
         elif packet.proto == PROTO_ICMP:
             self._on_icmp(packet.src, packet.payload, now)
         elif packet.proto == PROTO_ICMPV6:
             self._on_icmpv6(packet, now)
 
     def _on_icmp(self, source: bytes, message: bytes, now: float) -> None:
-        if len(message) < 8 or message[0] != ICMP_ECHO_REQUEST or ones_sum(message) != 0xFFFF:
+        if len(message) < 8 or ones_sum(message) != 0xFFFF:
+            return
+        if message[0] != ICMP_ECHO_REQUEST:
+            self.udp.icmp_error(4, message)     # an error about one of our datagrams, or nothing
             return
         if self.host_ports is not None:         # the kernel answers ping for its own address
             return
@@ -305,7 +317,9 @@ class Stack:
         if len(message) < 8 or internet_checksum(
                 message, pseudo_header_sum(packet.src, packet.dst, PROTO_ICMPV6, len(message))) != 0:
             return
-        if message[0] == ICMPV6_ECHO_REQUEST and packet.dst == self.address6.packed:
+        if message[0] < 128:                    # an error message (RFC 4443 2.1)
+            self.udp.icmp_error(16, message)
+        elif message[0] == ICMPV6_ECHO_REQUEST and packet.dst == self.address6.packed:
             if self.host_ports is not None:     # the kernel answers ping for its own address
                 return
             reply = icmpv6_message(packet.dst, packet.src, bytes((ICMPV6_ECHO_REPLY, 0, 0, 0)) + message[4:])
@@ -344,6 +358,14 @@ class Stack:
                 self._send_tcp(source, reply, now)
 
     # ------------------------------------------------------------------ output
+    def send_ip(self, destination: bytes, proto: int, payload: bytes, now: float) -> None:
+        """One IP packet from our address of `destination`'s family (lock held)."""
+        if len(destination) == 4:
+            packet = self.link.ipv4_packet(self.address.packed, destination, proto, payload)
+        else:
+            packet = self.link.ipv6_packet(self.address6.packed, destination, proto, payload)
+        self._send_ip(destination, packet, now)
+
     def _send_tcp(self, destination: bytes, segment: Segment, now: float) -> None:
         if len(destination) == 4:
             source = self.address.packed

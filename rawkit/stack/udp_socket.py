@@ -1,0 +1,312 @@
+"""Berkeley-style UDP sockets over a rawkit Stack: the calls and errors of Python's SOCK_DGRAM sockets
+on Linux (bind, connect, send/sendto, recv/recvfrom, timeouts, non-blocking EAGAIN, fileno for select).
+
+Why a class apart from the TCP one: a datagram socket shares almost none of a stream's state; the
+endpoint logic (ports, queue, peer filter, pending error) is sans-IO in rawkit.stack.udp, and this
+class only adds the locking, waiting and Python's address tuples. Datagrams are never fragmented:
+one larger than the interface MTU allows raises EMSGSIZE, as Linux does under IP_PMTUDISC_DO.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import ipaddress
+import os
+import socket
+import struct
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rawkit.stack.udp import MAX_PAYLOAD, MIN_RCVBUF, PROTO_UDP, Endpoint, build_datagram
+
+if TYPE_CHECKING:
+    from rawkit.stack.stack import Stack
+
+SIOCGIFMTU = 0x8921
+ETHERNET_MTU = 1500
+UDP_HEADER_LEN = 8
+
+
+def _error(code: int) -> OSError:
+    return OSError(code, os.strerror(code))
+
+
+def link_mtu(stack: Stack) -> int:
+    """The MTU of the stack's interface, asked of the kernel through the stack's packet socket (in the
+    stack's namespace); a TAP link has no such socket and the Ethernet MTU its device is made with."""
+    sock = getattr(stack.link, "sock", None)
+    if sock is None:
+        return ETHERNET_MTU
+    request = struct.pack("16si", stack.link.device.encode(), 0)
+    return struct.unpack_from("16si", fcntl.ioctl(sock.fileno(), SIOCGIFMTU, request))[1]
+
+
+class UdpSocket:
+    """One UDP socket of `stack` (AF_INET or AF_INET6). Made by `Stack.socket(family, SOCK_DGRAM)`."""
+
+    def __init__(self, stack: Stack, family: int = socket.AF_INET, kind: int = socket.SOCK_DGRAM) -> None:
+        if family not in (socket.AF_INET, socket.AF_INET6) or stack.local_address(family) is None:
+            raise _error(errno.EAFNOSUPPORT)
+        if kind != socket.SOCK_DGRAM:
+            raise _error(errno.ESOCKTNOSUPPORT)
+        self.stack = stack
+        self.family, self.type, self.proto = family, kind, PROTO_UDP
+        self.endpoint: Endpoint | None = None
+        self._length = 4 if family == socket.AF_INET else 16
+        self._max_payload = MAX_PAYLOAD[self._length]
+        self._mtu_payload: int | None = None
+        self._timeout: float | None = None
+        self._closed = False
+        self._read_shut = False
+        self._event_fd = -1            # made by fileno(): readable exactly when recv would not block
+        self._fd_ready = False
+
+    # ------------------------------------------------------------------ helpers (lock held)
+    def _check_open(self) -> None:
+        if self._closed:
+            raise _error(errno.EBADF)
+        if self.stack.closed:
+            raise _error(errno.ENETDOWN)
+
+    def _wait(self, ready: Callable[[], bool], timeout: float | None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.stack.failure is not None:
+                raise _error(errno.ENETDOWN) from self.stack.failure
+            if self.stack.closed:
+                raise _error(errno.ENETDOWN)
+            if ready():
+                return
+            if timeout == 0:
+                raise _error(errno.EAGAIN)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError("timed out")
+            self.stack.changed.wait(remaining)
+
+    def _bound(self) -> Endpoint:
+        """The endpoint, binding an ephemeral port first if needed (Linux's autobind)."""
+        if self.endpoint is None:
+            self.endpoint = self.stack.udp.bind(self._length, 0)
+        return self.endpoint
+
+    def _raise_pending(self) -> None:
+        if self.endpoint is not None and self.endpoint.error:
+            raise _error(self.endpoint.take_error())
+
+    def _peer(self, address: tuple) -> tuple[bytes, int]:
+        host, port = address[:2]
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+        if len(ip.packed) != self._length:
+            raise _error(errno.EAFNOSUPPORT)
+        if not 0 <= port <= 0xFFFF:
+            raise OverflowError("port must be 0-65535.")
+        return ip.packed, port
+
+    def _address(self, ip: bytes, port: int) -> tuple:
+        text = str(ipaddress.ip_address(ip))
+        return (text, port) if self._length == 4 else (text, port, 0, 0)
+
+    # ------------------------------------------------------------------ addresses and modes
+    def bind(self, address: tuple) -> None:
+        """Bind to our address (or the wildcard) and a port (0: an ephemeral one)."""
+        host, port = address[:2]
+        with self.stack.lock:
+            self._check_open()
+            if self.endpoint is not None:
+                raise _error(errno.EINVAL)
+            if host not in ("", "0.0.0.0", "::", str(self.stack.local_address(self.family))):
+                raise _error(errno.EADDRNOTAVAIL)
+            self.endpoint = self.stack.udp.bind(self._length, port)
+
+    def connect(self, address: tuple) -> None:
+        """Set the default peer; from now on only its datagrams are received."""
+        peer = self._peer(address)
+        with self.stack.lock:
+            self._check_open()
+            endpoint = self._bound()
+            endpoint.peer = peer
+            endpoint.error = 0
+
+    def connect_ex(self, address: tuple) -> int:
+        try:
+            self.connect(address)
+        except OSError as error:
+            if error.errno is None:
+                raise
+            return error.errno
+        return 0
+
+    def getsockname(self) -> tuple:
+        if self.endpoint is None:
+            return self._address(bytes(self._length), 0)
+        return self._address(self.stack.local_address(self.family).packed, self.endpoint.port)
+
+    def getpeername(self) -> tuple:
+        if self.endpoint is None or self.endpoint.peer is None:
+            raise _error(errno.ENOTCONN)
+        return self._address(*self.endpoint.peer)
+
+    def settimeout(self, timeout: float | None) -> None:
+        if timeout is not None and timeout < 0:
+            raise ValueError("Timeout value out of range")
+        self._timeout = timeout
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def setblocking(self, flag: bool) -> None:
+        self._timeout = None if flag else 0.0
+
+    # ------------------------------------------------------------------ data
+    def send(self, data: bytes, flags: int = 0) -> int:
+        """Send one datagram to the connected peer (EDESTADDRREQ when there is none)."""
+        with self.stack.lock:
+            self._check_open()
+            if self.endpoint is None or self.endpoint.peer is None:
+                raise _error(errno.EDESTADDRREQ)
+            return self._send(bytes(data), self.endpoint.peer)
+
+    def sendto(self, data: bytes, flags_or_address: int | tuple, address: tuple | None = None) -> int:
+        """Send one datagram to `address` (sendto(data, address) or sendto(data, flags, address))."""
+        if address is None:
+            if not isinstance(flags_or_address, tuple):
+                raise TypeError("sendto() takes an address tuple")
+            address = flags_or_address
+        peer = self._peer(address)
+        with self.stack.lock:
+            self._check_open()
+            return self._send(bytes(data), peer)
+
+    def _send(self, payload: bytes, peer: tuple[bytes, int]) -> int:
+        if len(payload) > self._max_payload:
+            raise _error(errno.EMSGSIZE)
+        if self._mtu_payload is None:
+            self._mtu_payload = link_mtu(self.stack) - (20 if self._length == 4 else 40) - UDP_HEADER_LEN
+        if len(payload) > self._mtu_payload:
+            raise _error(errno.EMSGSIZE)
+        if peer[1] == 0:
+            raise _error(errno.EINVAL)
+        endpoint = self._bound()
+        self._raise_pending()
+        source = self.stack.local_address(self.family).packed
+        datagram = build_datagram(source, peer[0], endpoint.port, peer[1], payload)
+        self.stack.send_ip(peer[0], PROTO_UDP, datagram, time.monotonic())
+        return len(payload)
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, tuple | None]:
+        """The next datagram (cut to `bufsize`, the rest discarded) and its sender; (b"", None) after
+        SHUT_RD. MSG_PEEK leaves it queued; MSG_DONTWAIT does not block."""
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recvfrom")
+        with self.stack.lock:
+            self._check_open()
+            endpoint = self._bound()
+            timeout = 0.0 if flags & socket.MSG_DONTWAIT else self._timeout
+            self._wait(lambda: bool(endpoint.queue) or endpoint.error != 0 or self._read_shut, timeout)
+            self._raise_pending()
+            if not endpoint.queue:
+                return b"", None
+            if flags & socket.MSG_PEEK:
+                payload, source = endpoint.queue[0]
+            else:
+                payload, source = endpoint.take()
+            self.update_readiness()
+            return payload[:bufsize], self._address(*source)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        return self.recvfrom(bufsize, flags)[0]
+
+    def recv_into(self, buffer: bytearray | memoryview, nbytes: int = 0, flags: int = 0) -> int:
+        return self.recvfrom_into(buffer, nbytes, flags)[0]
+
+    def recvfrom_into(self, buffer: bytearray | memoryview, nbytes: int = 0,
+                      flags: int = 0) -> tuple[int, tuple | None]:
+        view = memoryview(buffer).cast("B")
+        data, address = self.recvfrom(nbytes or len(view), flags)
+        view[:len(data)] = data
+        return len(data), address
+
+    # ------------------------------------------------------------------ select() support and options
+    def fileno(self) -> int:
+        """An eventfd that select/poll see readable when recv() would not block."""
+        with self.stack.lock:
+            self._check_open()
+            if self._event_fd < 0:
+                self._event_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+                self.stack.watched.add(self)
+                self.update_readiness()
+            return self._event_fd
+
+    def update_readiness(self) -> None:
+        """Set or clear the fileno() event (lock held)."""
+        if self._event_fd < 0:
+            return
+        endpoint = self.endpoint
+        ready = self._closed or self.stack.closed or self._read_shut or \
+            (endpoint is not None and (bool(endpoint.queue) or endpoint.error != 0))
+        if ready and not self._fd_ready:
+            os.eventfd_write(self._event_fd, 1)
+        elif self._fd_ready and not ready:
+            os.eventfd_read(self._event_fd)
+        self._fd_ready = ready
+
+    def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
+        """SO_RCVBUF (doubled, as Linux does, for bookkeeping overhead)."""
+        if (level, option) != (socket.SOL_SOCKET, socket.SO_RCVBUF) or not isinstance(value, int):
+            raise _error(errno.ENOPROTOOPT)
+        with self.stack.lock:
+            self._check_open()
+            self._bound().rcvbuf = max(2 * value, MIN_RCVBUF)
+
+    def getsockopt(self, level: int, option: int) -> int:
+        """SO_ERROR (the pending error, cleared by reading it), SO_RCVBUF, SO_TYPE."""
+        with self.stack.lock:
+            if (level, option) == (socket.SOL_SOCKET, socket.SO_ERROR):
+                return self.endpoint.take_error() if self.endpoint is not None else 0
+            if (level, option) == (socket.SOL_SOCKET, socket.SO_RCVBUF):
+                return self._bound().rcvbuf
+            if (level, option) == (socket.SOL_SOCKET, socket.SO_TYPE):
+                return socket.SOCK_DGRAM
+            raise _error(errno.ENOPROTOOPT)
+
+    # ------------------------------------------------------------------ teardown
+    def shutdown(self, how: int) -> None:
+        """Only a connected socket can be shut down; SHUT_RD makes recv return b"" at once."""
+        with self.stack.lock:
+            self._check_open()
+            if self.endpoint is None or self.endpoint.peer is None:
+                raise _error(errno.ENOTCONN)
+            if how in (socket.SHUT_RD, socket.SHUT_RDWR):
+                self._read_shut = True
+                self.update_readiness()
+                self.stack.changed.notify_all()
+
+    def close(self) -> None:
+        """Release the port (queued datagrams are dropped)."""
+        stack = self.stack
+        with stack.lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._event_fd >= 0:
+                stack.watched.discard(self)
+                os.close(self._event_fd)
+                self._event_fd = -1
+            if self.endpoint is not None:
+                stack.udp.release(self.endpoint)
+            stack.changed.notify_all()
+
+    def __enter__(self) -> UdpSocket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<rawkit UdpSocket {self.getsockname()}>"
