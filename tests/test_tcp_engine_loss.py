@@ -181,7 +181,8 @@ def test_rto_into_a_zero_window_resends_only_bytes_sent_before():
 def test_head_retransmission_never_runs_past_what_was_sent():
     """Regression (stress run): a NewReno partial ACK retransmitted a full MSS from SND.UNA even
     when less than that was outstanding, sending never-sent bytes into a closed window."""
-    pair = Pair(client_settings=Settings(nodelay=True, timestamps=False, window_scaling=False), delay=0.01)
+    pair = Pair(client_settings=Settings(nodelay=True, timestamps=False, window_scaling=False, sack=False),
+                delay=0.01)
     pair.handshake()
     client, mss = pair.c, pair.c.send_mss
     pair.to_client.rule = pair.to_server.rule = lambda segment: None

@@ -14,6 +14,7 @@ from rawkit.tcp.isn import Endpoint, initial_sequence, timestamp_offset
 from rawkit.tcp.reassembly import Reassembly
 from rawkit.tcp.reset import reset_for
 from rawkit.tcp.rtt import RttEstimator
+from rawkit.tcp.sack import Scoreboard
 from rawkit.tcp.segment import ACK, FIN, PSH, RST, SYN, Segment
 from rawkit.tcp.settings import Settings
 from rawkit.tcp.states import (
@@ -98,6 +99,8 @@ class Connection:
         self.rtt = RttEstimator(self.settings.initial_rto, self.settings.min_rto, self.settings.max_rto)
         self.congestion = Congestion(DEFAULT_MSS, self.settings.initial_window,
                                      self.settings.congestion_control)
+        self.scoreboard = Scoreboard()         # what the peer SACKed (RFC 6675 recovery)
+        self._pipe: int | None = None          # RFC 6675 pipe during SACK recovery, for this poll
         self._rtt_seq: int | None = None
         self._small_end = 0                    # end of the last sub-MSS segment sent (Nagle)
         self._last_data_sent = 0.0             # for the restart after idle (RFC 5681 4.1)
@@ -252,6 +255,40 @@ class Connection:
             self._receive_synchronized(segment, now)
         return self.events()
 
+    def receive_predicted(self, sequence: int, ack: int, window: int, timestamp: tuple[int, int] | None,
+                          payload: bytes | memoryview, now: float) -> bool:
+        """Header prediction (Jacobson; RFC 7323 appendix): take the common segment of a bulk receive
+        (ESTABLISHED, ACK set and no other control flag, the next in-order data, nothing of ours in
+        flight, same window, no SACK blocks) in a few steps, without building a Segment. Returns False,
+        having changed nothing, when the segment needs the full `receive`. The caller has checked the
+        flags (ACK, maybe PSH, nothing else) and the option layout."""
+        if self.state is not State.ESTABLISHED or sequence != self.rcv_nxt or ack != self.snd_una \
+                or ack != self.snd_max or window << self.snd_wscale != self.snd_wnd or self._ooo.ranges \
+                or self._user_closed \
+                or self._peer_fin_seq is not None or not 0 < len(payload) <= self._receive_space():
+            return False
+        if self.ts_ok:
+            if timestamp is None or seq.lt(timestamp[0], self.ts_recent):    # PAWS: the full path decides
+                return False
+            if seq.le(sequence, self.last_ack_sent):
+                self.ts_recent = timestamp[0]
+        if seq.lt(self.snd_wl1, sequence):
+            self.snd_wl1, self.snd_wl2 = sequence, ack
+        self._last_heard = now
+        self._keepalive_probes = self._persist_probes = 0
+        length = len(payload)
+        self._recv += payload
+        self.rcv_nxt = (sequence + length) & seq.MASK
+        if length > self._rcv_mss:
+            self._rcv_mss = length
+        self._events.append(DataReceived(length))
+        self._unacked_bytes += length
+        if not self.settings.delayed_ack or self._unacked_bytes >= 2 * self._rcv_mss:
+            self._ack_now = True
+        elif self._delack_at is None:
+            self._delack_at = now + self.settings.delayed_ack
+        return True
+
     def _receive_in_syn_sent(self, segment: Segment, now: float) -> None:
         ack_ok = False
         if segment.has_ack:
@@ -385,6 +422,8 @@ class Connection:
             if self.congestion.on_duplicate_ack(self.snd_una, self.snd_max, flight, now):
                 self._retransmit_head = True
                 self._rtt_seq = None
+        if self.congestion.sack:
+            self._on_sack_ack(segment, now)
         if seq.le(self.snd_una, ack) and (seq.lt(self.snd_wl1, segment.seq) or (
                 self.snd_wl1 == segment.seq and seq.le(self.snd_wl2, ack))):
             self.snd_wnd = window
@@ -421,10 +460,29 @@ class Connection:
         self._take_rtt_sample(ack, segment, now)
         self.retries = 0
         flight_after = seq.distance(self.snd_max, self.snd_una)
-        if removed and self.congestion.on_new_ack(ack, removed, flight_after, now, self.rtt.srtt):
+        if removed and self.congestion.on_new_ack(ack, removed, flight_after, now, self.rtt.srtt) \
+                and not self.congestion.sack:
             self._retransmit_head = True           # NewReno partial ACK: the next hole is lost too
             self._rtt_seq = None
         self._rto_at = None if self.snd_una == self.snd_max else now + self._rto()
+
+    def _on_sack_ack(self, segment: Segment, now: float) -> None:
+        """RFC 6675: fold the SACK blocks into the scoreboard; start recovery when the first
+        unacknowledged byte IsLost even before three duplicate ACKs came (step 5 / 4)."""
+        board = self.scoreboard
+        if segment.sack_blocks:
+            board.update(segment.sack_blocks, segment.ack, self.snd_una, self.snd_max)
+        else:
+            board.advance(self.snd_una)
+        if self._retransmit_head:                  # recovery began on the third duplicate ACK
+            board.high_rxt = self.snd_una
+        elif not self.congestion.in_recovery and self.snd_una != self.snd_max \
+                and board.lost_edge(self.snd_una, self.send_mss) > 0 \
+                and self.congestion.enter_recovery(self.snd_una, self.snd_max,
+                                                   seq.distance(self.snd_max, self.snd_una), now):
+            board.high_rxt = self.snd_una
+            self._retransmit_head = True
+            self._rtt_seq = None
 
     def _take_rtt_sample(self, ack: int, segment: Segment, now: float) -> None:
         if self.ts_ok and segment.timestamp is not None and segment.timestamp[1]:
@@ -503,6 +561,9 @@ class Connection:
             elif self._ack_now and self._have_irs:
                 out.append(self._segment(ACK, self._ack_seq(), now=now))
             return out
+        self._pipe = None
+        if self.congestion.sack and self.congestion.in_recovery:
+            out += self._sack_retransmissions(now)
         if self._retransmit_head:
             self._retransmit_head = False
             segment = self._retransmission_at_una(now)
@@ -567,6 +628,7 @@ class Connection:
             self._fail(TimedOut("retransmissions"), Trigger.TIMEOUT)
             return
         self.congestion.on_timeout(seq.distance(self.snd_max, self.snd_una), self.snd_max, now)
+        self.scoreboard.clear(self.snd_una)
         self.snd_nxt = self.snd_una                # go back: resend from the first unacknowledged byte
         self._rtt_seq = None
         self._retransmit_head = False
@@ -613,6 +675,8 @@ class Connection:
                 and now - self._last_data_sent > self._rto():
             self.congestion.restart_after_idle(self.settings.initial_window)
         usable = min(self.snd_wnd, self.congestion.cwnd) - in_flight
+        if self._pipe is not None:                 # SACK recovery: the pipe, not SND.NXT, fills cwnd
+            usable = min(self.snd_wnd - in_flight, self.congestion.cwnd - self._pipe)
         if self._force_head:                       # after an RTO the head goes out whatever the window,
             self._force_head = False               # but only bytes that were sent before
             usable = max(usable, min(self.send_mss, seq.distance(self.snd_max, self.snd_nxt)))
@@ -646,10 +710,51 @@ class Connection:
             self.fin_sent = True
         if 0 < length < self.send_mss:
             self._small_end = self.snd_nxt
+        if self._pipe is not None:
+            self._pipe += length
         self._last_data_sent = now
         if self._rto_at is None:
             self._rto_at = now + self._rto()
         return segment
+
+    def _sack_retransmissions(self, now: float) -> list[Segment]:
+        """RFC 6675 (C): while cwnd has room past the pipe, resend lost holes (NextSeg rule 1); holes
+        merely below SACKed data (rule 3) only when no new data waits (rule 2 goes first). The head
+        goes once regardless of the pipe when recovery starts (4.3). Leaves the pipe in `_pipe`."""
+        board, mss, out = self.scoreboard, self.send_mss, []
+        force, self._retransmit_head = self._retransmit_head, False
+        pipe = board.pipe(self.snd_una, self.snd_max, mss)
+        while force or self.congestion.cwnd - pipe >= mss:
+            if force:
+                first = board.ranges[0][0] if board.ranges else self.snd_max
+                hole: tuple[int, int] | None = (self.snd_una, min(mss, seq.distance(first, self.snd_una)))
+                force = False
+            else:
+                hole = board.next_hole(self.snd_una, self.snd_max, mss, lost_only=True)
+                if hole is None and not self.unsent:
+                    hole = board.next_hole(self.snd_una, self.snd_max, mss, lost_only=False)
+            segment = self._resend(*hole, now) if hole is not None else None
+            if hole is None or segment is None:
+                break
+            out.append(segment)
+            board.high_rxt = seq.add(hole[0], hole[1])
+            pipe += hole[1]
+            if self._rtt_seq is not None and seq.in_window(self._rtt_seq, hole[0], hole[1]):
+                self._rtt_seq = None                # Karn
+        if out and self._rto_at is None:
+            self._rto_at = now + self._rto()
+        self._pipe = pipe
+        return out
+
+    def _resend(self, start: int, length: int, now: float) -> Segment | None:
+        """A retransmission of [start, start + length) from the send buffer (with the FIN if it is there)."""
+        offset = max(seq.delta(start, self._send_start), 0)
+        payload = bytes(self._send[offset:offset + length])
+        fin = self.fin_sent and seq.add(start, len(payload)) == self.fin_seq and len(payload) < length
+        if not payload and not fin:
+            return None
+        last = bool(payload) and offset + len(payload) == len(self._send)
+        return self._segment(ACK | (FIN if fin else 0) | (PSH if last else 0), start, payload, now=now)
 
     def _retransmission_at_una(self, now: float) -> Segment | None:
         offset = max(seq.delta(self.snd_una, self._send_start), 0)
@@ -754,6 +859,7 @@ class Connection:
         self.send_mss = max(min(peer_mss, settings.mss) - (TIMESTAMP_OVERHEAD if self.ts_ok else 0), 64)
         self._rcv_mss = max(min(settings.mss, peer_mss) - (TIMESTAMP_OVERHEAD if self.ts_ok else 0), 64)
         self.congestion.set_mss(self.send_mss, settings.initial_window)
+        self.congestion.sack = self.sack_ok
         self.snd_wnd = syn.window                   # the window in a SYN is never scaled
         self.max_snd_wnd = syn.window
         self.snd_wl1, self.snd_wl2 = syn.seq, syn.ack
