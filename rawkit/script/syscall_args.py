@@ -111,7 +111,8 @@ CONSTANTS: dict[str, int] = {
     "SO_EE_ORIGIN_TXTIME": 6, "SO_EE_CODE_ZEROCOPY_COPIED": 1,
     "NULL": 0,
 }
-CONSTANTS.update({name: number for number, name in errno_module.errorcode.items()})
+CONSTANTS.update({name: getattr(errno_module, name) for name in dir(errno_module)
+                  if name.startswith("E") and isinstance(getattr(errno_module, name), int)})
 
 RECVERR = {(CONSTANTS["SOL_IP"], CONSTANTS["IP_RECVERR"]), (CONSTANTS["SOL_IPV6"], CONSTANTS["IPV6_RECVERR"])}
 
@@ -467,7 +468,7 @@ def prepare(event: SyscallEvent, symbols: Symbols) -> Call:
         raise ArgumentError(f"{event.name}() result: {error}") from None
     expected_errno = None
     if result.errno is not None:
-        if result.errno not in CONSTANTS or not hasattr(errno_module, result.errno):
+        if not isinstance(getattr(errno_module, result.errno, None), int):
             raise ArgumentError(f"unknown errno {result.errno}")
         expected_errno = CONSTANTS[result.errno]
     if event.name in FD_RESULT and (value is None or value < -1):
