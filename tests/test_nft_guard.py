@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+import re
 import socket
 
 import pytest
@@ -51,8 +52,11 @@ def test_nft_table_holds_the_ports_and_goes_at_close(lab):
         for port in (40000, 40001, 40002):          # from this thread (not in the namespace)
             guard.add(port)
         guard.discard(40001)
+        guard.add(5353, "udp")
         listing = host.run(["nft", "list", "table", "inet", guard.name]).stdout
         assert "40000" in listing and "40002" in listing and "40001" not in listing
+        assert re.search(r"set udp_ports \{[^}]*elements = \{ 5353 \}", listing)
+        assert f"ip daddr {HOST} udp dport @udp_ports drop" in listing
         assert f"ip daddr {HOST} tcp dport @ports drop" in listing
         assert "ip6 saddr fd00:18::2 tcp sport @ports tcp flags & rst == rst drop" in listing
     finally:

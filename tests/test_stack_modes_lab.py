@@ -499,6 +499,43 @@ def test_keepalive_probes_on_the_wire_and_answered(env, family):
     assert len(answers) >= 3
 
 
+# ---------------------------------------------------------------------------------- UDP
+@pytest.mark.parametrize("family", [4, 6])
+def test_udp_exchange_without_port_unreachable(env, family):
+    """A kernel client's connected UDP socket talks to a rawkit UDP socket; an ICMP port unreachable
+    from anyone (the kernel, in host mode) would surface as ECONNREFUSED on the kernel socket. In host
+    mode a kernel UDP server on the shared address keeps working too, and rawkit stays silent about it."""
+    port = env.port()
+    ours = env.stack.socket(FAMILY[family], socket.SOCK_DGRAM)
+    ours.settimeout(TIMEOUT)
+    ours.bind(("", port))
+    with ours, env.peer.socket(FAMILY[family], socket.SOCK_DGRAM) as client:
+        client.settimeout(TIMEOUT)
+        client.connect((RAWKIT[family], port))
+        for index in range(3):
+            client.send(b"ping %d" % index)
+            data, sender = ours.recvfrom(100)
+            assert data == b"ping %d" % index and sender[0] == PEER[family]
+            ours.sendto(b"pong %d" % index, sender)
+            assert client.recv(100) == b"pong %d" % index
+    if env.mode != "host":
+        return
+    kernel_port = env.port()
+    with env.home.socket(FAMILY[family], socket.SOCK_DGRAM) as server, \
+            env.peer.socket(FAMILY[family], socket.SOCK_DGRAM) as client:
+        server.settimeout(TIMEOUT)
+        server.bind((RAWKIT[family], kernel_port))
+        client.settimeout(0.3)
+        client.connect((RAWKIT[family], kernel_port))
+        for index in range(3):
+            client.send(b"to kernel %d" % index)
+            data, sender = server.recvfrom(100)
+            server.sendto(data.upper(), sender)
+            assert client.recv(100) == b"TO KERNEL %d" % index
+        with pytest.raises(TimeoutError):             # not ConnectionRefusedError: rawkit said nothing
+            client.recv(100)
+
+
 # ---------------------------------------------------------------------------------- guard cleanup
 CHILD = """
 import signal, sys

@@ -7,9 +7,11 @@ netfilter, and sends through AF_PACKET, which netfilter never sees. The kernel, 
 would answer a SYN to a port it does not listen on, or a SYN-ACK to a connect it never made, with RST.
 So for rawkit's ports only: drop arriving TCP to our address at prerouting (before conntrack), so the
 kernel never sees those segments; and drop any RST the kernel would still send from those ports.
+UDP ports (a second set) are only dropped on arrival: the kernel would answer them with ICMP port
+unreachable.
 
     guard = PortGuard(["198.18.0.2", "fd00:18::2"])    # table inet rawkit_<pid>_<n>, no ports yet
-    guard.add(40000); guard.discard(40000)
+    guard.add(40000); guard.discard(40000); guard.add(5353, "udp")
     guard.close()                                         # table gone
 
 Removal happens on close(), at interpreter exit, and on SIGINT/SIGTERM (handlers installed when the
@@ -43,6 +45,7 @@ _STALE_CHAIN = re.compile(rf"^-N ({CHAIN_PREFIX}(\d+)_\d+)$", re.MULTILINE)
 PRIORITY = -300          # before conntrack (-200): rawkit's flows leave no conntrack state
 COMMAND_TIMEOUT = 10.0
 _counter = itertools.count()
+_SETS = {"tcp": "ports", "udp": "udp_ports"}
 _active: dict[str, PortGuard] = {}
 _previous_handlers: dict[int, Any] = {}
 _registry_lock = threading.RLock()
@@ -129,7 +132,7 @@ class PortGuard:
         if not self.addresses:
             raise GuardError("a port guard needs at least one address")
         self.namespace = NetNamespace.current()
-        self.ports: set[int] = set()
+        self.ports: set[tuple[str, int]] = set()      # ("tcp" or "udp", port)
         self._lock = threading.RLock()
         self._closed = False
         self._nft: _Nft | None = None
@@ -150,7 +153,7 @@ class PortGuard:
             raise
         with _registry_lock:
             _active[self.name] = self
-        _install_signal_handlers()
+        install_signal_handlers()
 
     @staticmethod
     def _choose(backend: str) -> str:
@@ -170,9 +173,11 @@ class PortGuard:
         for address in self.addresses:
             family = "ip" if address.version == 4 else "ip6"
             arriving.append(f"{family} daddr {address} tcp dport @ports drop")
+            arriving.append(f"{family} daddr {address} udp dport @udp_ports drop")
             leaving.append(f"{family} saddr {address} tcp sport @ports tcp flags & rst == rst drop")
         return (f"table inet {self.name} {{\n"
                 f"  set ports {{ type inet_service; }}\n"
+                f"  set udp_ports {{ type inet_service; }}\n"
                 f"  chain prerouting {{ type filter hook prerouting priority {PRIORITY}; policy accept;\n"
                 + "".join(f"    {rule}\n" for rule in arriving) +
                 f"  }}\n"
@@ -198,41 +203,42 @@ class PortGuard:
             self._iptables(tool, "-I", "PREROUTING", "-j", self.name)
             self._iptables(tool, "-I", "OUTPUT", "-j", self.name)
 
-    def _iptables_rules(self, port: int) -> list[tuple[str, list[str]]]:
+    def _iptables_rules(self, port: int, proto: str) -> list[tuple[str, list[str]]]:
         rules = []
         for tool, addresses in self._tools():
             for address in addresses:
-                rules.append((tool, ["-d", str(address), "-p", "tcp", "--dport", str(port), "-j", "DROP"]))
-                rules.append((tool, ["-s", str(address), "-p", "tcp", "--sport", str(port),
-                                     "--tcp-flags", "RST", "RST", "-j", "DROP"]))
+                rules.append((tool, ["-d", str(address), "-p", proto, "--dport", str(port), "-j", "DROP"]))
+                if proto == "tcp":
+                    rules.append((tool, ["-s", str(address), "-p", "tcp", "--sport", str(port),
+                                         "--tcp-flags", "RST", "RST", "-j", "DROP"]))
         return rules
 
 
     # ------------------------------------------------------------------ ports
-    def add(self, port: int) -> None:
-        """Hide `port` from the kernel (both directions, every guarded address)."""
+    def add(self, port: int, proto: str = "tcp") -> None:
+        """Hide `port` ("tcp" or "udp") from the kernel, on every guarded address."""
         with self._lock:
             if self._closed:
                 raise GuardError("port guard is closed")
-            if port in self.ports:
+            if (proto, port) in self.ports:
                 return
             if self._nft is not None:
-                self._nft.run(f"add element inet {self.name} ports {{ {port} }}")
+                self._nft.run(f"add element inet {self.name} {_SETS[proto]} {{ {port} }}")
             else:
-                for tool, rule in self._iptables_rules(port):
+                for tool, rule in self._iptables_rules(port, proto):
                     self._iptables(tool, "-A", self.name, *rule)
-            self.ports.add(port)
+            self.ports.add((proto, port))
 
-    def discard(self, port: int) -> None:
+    def discard(self, port: int, proto: str = "tcp") -> None:
         """Give `port` back to the kernel."""
         with self._lock:
-            if self._closed or port not in self.ports:
+            if self._closed or (proto, port) not in self.ports:
                 return
-            self.ports.discard(port)
+            self.ports.discard((proto, port))
             if self._nft is not None:
-                self._nft.run(f"delete element inet {self.name} ports {{ {port} }}")
+                self._nft.run(f"delete element inet {self.name} {_SETS[proto]} {{ {port} }}")
             else:
-                for tool, rule in self._iptables_rules(port):
+                for tool, rule in self._iptables_rules(port, proto):
                     self._iptables(tool, "-D", self.name, *rule, check=False)
 
     def close(self) -> None:
@@ -355,8 +361,9 @@ def _on_signal(signum: int, frame: Any) -> None:
         os.kill(os.getpid(), signum)
 
 
-def _install_signal_handlers() -> None:
-    """Once, from the main thread (Python allows no other): SIGINT/SIGTERM remove the guards first."""
+def install_signal_handlers() -> None:
+    """Once, from the main thread (Python allows no other): SIGINT/SIGTERM remove the guards first.
+    Every guard calls this; a program whose guards are made on other threads calls it itself."""
     if threading.current_thread() is not threading.main_thread():
         return
     with _registry_lock:

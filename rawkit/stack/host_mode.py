@@ -4,19 +4,23 @@ Why each piece: the kernel and rawkit both receive the frames to that address, s
 rawkit uses (1) the kernel must not hand the same port to one of its own sockets: rawkit holds a
 kernel socket bound to it (never listening: it receives nothing), which also tells rawkit when the
 kernel already uses the port; and (2) the kernel must not answer rawkit's segments with RSTs: a
-PortGuard (nft, fallback iptables) hides the port from the kernel's TCP. ARP, neighbour discovery
-and ping stay the kernel's business.
+PortGuard (nft, fallback iptables) hides the port from the kernel's TCP. UDP ports the same way
+(the kernel would answer them with port unreachable), and rawkit in turn stays silent about
+datagrams to ports that are not its own. ARP, neighbour discovery and ping stay the kernel's business.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
+import os
 import socket
 import subprocess
 
 from rawkit.link.nft_guard import PortGuard
 from rawkit.link.nsexec import NetNamespace
+from rawkit.stack.udp import Endpoint, UdpHost
 
 
 class HostModeError(OSError):
@@ -64,13 +68,18 @@ def route_interface(destination: str) -> str:
     return routes[0]["dev"]
 
 
+_KINDS = {"tcp": socket.SOCK_STREAM, "udp": socket.SOCK_DGRAM}
+
+
 class HostPorts:
-    """The ports rawkit uses on the kernel's addresses (made in the calling thread's namespace)."""
+    """The ports rawkit uses on the kernel's addresses (made in the calling thread's namespace).
+    `port in host_ports` asks about TCP (the per-segment question); UDP goes through `holds`."""
 
     def __init__(self, addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> None:
         self.addresses = addresses
         self.namespace = NetNamespace.current()
-        self._holders: dict[int, list[socket.socket]] = {}
+        self._holders: dict[tuple[str, int], list[socket.socket]] = {}
+        self._tcp: set[int] = set()
         try:
             self.guard = PortGuard([str(a) for a in addresses])
         except BaseException:
@@ -78,30 +87,36 @@ class HostPorts:
             raise
 
     def __contains__(self, port: int) -> bool:
-        return port in self._holders
+        return port in self._tcp
 
-    def claim(self, port: int) -> bool:
-        """Take `port` from the kernel for every address; False if a kernel socket uses it."""
-        if port in self._holders:
+    def holds(self, port: int, proto: str = "tcp") -> bool:
+        return (proto, port) in self._holders
+
+    def claim(self, port: int, proto: str = "tcp") -> bool:
+        """Take `port` ("tcp" or "udp") from the kernel for every address; False if a kernel socket
+        uses it."""
+        if (proto, port) in self._holders:
             return True
-        holders = self.namespace.call(self._bind_all, port)
+        holders = self.namespace.call(self._bind_all, port, proto)
         if holders is None:
             return False
         try:
-            self.guard.add(port)
+            self.guard.add(port, proto)
         except BaseException:
             for holder in holders:
                 holder.close()
             raise
-        self._holders[port] = holders
+        self._holders[(proto, port)] = holders
+        if proto == "tcp":
+            self._tcp.add(port)
         return True
 
-    def _bind_all(self, port: int) -> list[socket.socket] | None:
+    def _bind_all(self, port: int, proto: str) -> list[socket.socket] | None:
         holders: list[socket.socket] = []
         try:
             for address in self.addresses:
                 family = socket.AF_INET if address.version == 4 else socket.AF_INET6
-                holder = socket.socket(family, socket.SOCK_STREAM)
+                holder = socket.socket(family, _KINDS[proto])
                 holders.append(holder)
                 if family == socket.AF_INET6:
                     holder.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -112,12 +127,14 @@ class HostPorts:
             return None
         return holders
 
-    def release(self, port: int) -> None:
+    def release(self, port: int, proto: str = "tcp") -> None:
         """Give `port` back to the kernel."""
-        holders = self._holders.pop(port, None)
+        holders = self._holders.pop((proto, port), None)
         if holders is None:
             return
-        self.guard.discard(port)
+        if proto == "tcp":
+            self._tcp.discard(port)
+        self.guard.discard(port, proto)
         for holder in holders:
             holder.close()
 
@@ -129,4 +146,32 @@ class HostPorts:
                 for holder in holders:
                     holder.close()
             self._holders.clear()
+            self._tcp.clear()
             self.namespace.close()
+
+
+class HostUdp(UdpHost):
+    """UDP on the kernel's address: bound ports are taken from the kernel, and datagrams to other
+    ports are the kernel's (no port unreachable from rawkit)."""
+
+    def __init__(self, host_ports: HostPorts) -> None:
+        super().__init__()
+        self.host_ports = host_ports
+
+    def bind(self, family: int, port: int) -> Endpoint:
+        for _ in range(64 if port == 0 else 1):
+            candidate = port or self._free_port(family)
+            if (family, candidate) in self.ports or self.host_ports.claim(candidate, "udp"):
+                return super().bind(family, candidate)
+        raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
+
+    def release(self, endpoint: Endpoint) -> None:
+        super().release(endpoint)
+        if not any(port == endpoint.port for _family, port in self.ports):
+            self.host_ports.release(endpoint.port, "udp")
+
+    def receive(self, source: bytes, destination: bytes, ip_packet: bytes, payload: bytes,
+                now: float) -> tuple[int, bytes] | None:
+        if len(payload) < 8 or (len(source), int.from_bytes(payload[2:4], "big")) not in self.ports:
+            return None
+        return super().receive(source, destination, ip_packet, payload, now)

@@ -24,7 +24,7 @@ import threading
 import time
 import weakref
 
-from rawkit.stack.host_mode import HostPorts, host_addresses
+from rawkit.stack.host_mode import HostPorts, HostUdp, host_addresses
 from rawkit.stack.ip_link import (
     ETH_P_ARP,
     ETH_P_IP,
@@ -114,7 +114,7 @@ class Stack:
             table.answers = not host_address
         self.connections: dict[ConnectionKey, Connection] = {}
         self.listeners: dict[tuple[int, int], Listener] = {}   # (address length 4/16, port)
-        self.udp = UdpHost()
+        self.udp = UdpHost() if self.host_ports is None else HostUdp(self.host_ports)
         self.unreachable: set[bytes] = set()      # peers whose ARP went unanswered (EHOSTUNREACH)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
