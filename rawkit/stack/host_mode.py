@@ -7,6 +7,15 @@ kernel already uses the port; and (2) the kernel must not answer rawkit's segmen
 PortGuard (nft, fallback iptables) hides the port from the kernel's TCP. UDP ports the same way
 (the kernel would answer them with port unreachable), and rawkit in turn stays silent about
 datagrams to ports that are not its own. ARP, neighbour discovery and ping stay the kernel's business.
+
+The kernel behaviours this takes care of, and how:
+  RST to a SYN for a port the kernel does not listen on      prerouting drop (nft_guard)
+  RST to the SYN-ACK answering rawkit's own connect          prerouting drop
+  a kernel socket picking or binding rawkit's port           holder socket bound to it
+  conntrack state for rawkit's flows                         the drop runs before conntrack
+  port unreachable for rawkit's UDP ports                    prerouting drop
+  duplicate ARP/ND/echo replies                              rawkit does not answer for the address
+Not covered: the host talking to rawkit's ports over loopback (rawkit sees only its interface).
 """
 
 from __future__ import annotations

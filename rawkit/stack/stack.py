@@ -8,8 +8,10 @@ with Berkeley-style sockets on top (rawkit.stack.sockets).
 Why one thread and one lock: the engine is not thread-safe and needs no concurrency; the loop owns the
 wire (frames in, timers at exactly `next_deadline()`), user calls run under the same lock and send what
 their call produced at once, and blocking socket calls wait on one condition the loop signals.
-The interface must carry no kernel address equal to `ip`, or the kernel answers for it too (RSTs).
-The Stack lives in the network namespace of the thread that creates it.
+In the own-address mode the interface must carry no kernel address equal to `ip`, or the kernel
+answers for it too (RSTs); to share the kernel's address use host_address=True (see Stack), and for
+a link of its own, tap=. The Stack (and its TAP device) lives in the network namespace of the thread
+that creates it.
 """
 
 from __future__ import annotations
