@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "replay": "rawkit.cli.replay:replay",
     "sniff": "rawkit.cli.sniff:sniff",
     "script": "rawkit.cli.script:script",
+    "connect": "rawkit.cli.connect:connect",
+    "listen": "rawkit.cli.listen:listen",
 }
 
 
