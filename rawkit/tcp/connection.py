@@ -8,9 +8,11 @@ send, `events()` for what timers did, and calls back no later than `next_deadlin
 from __future__ import annotations
 
 from rawkit.tcp import seq
+from rawkit.tcp.challenge import ChallengeLimit
 from rawkit.tcp.congestion import Congestion
 from rawkit.tcp.events import Closed, Connected, DataReceived, Event, PeerClosed, Reset, TimedOut
 from rawkit.tcp.isn import Endpoint, initial_sequence, timestamp_offset
+from rawkit.tcp.paws import is_old_duplicate
 from rawkit.tcp.reassembly import Reassembly
 from rawkit.tcp.reset import reset_for
 from rawkit.tcp.rtt import RttEstimator
@@ -68,6 +70,8 @@ class Connection:
         self.snd_wscale = self.rcv_wscale = 0
         self.sack_ok = self.ts_ok = False
         self.ts_recent: int | None = None
+        self.ts_recent_at = 0.0                # when TS.Recent was last taken (PAWS 24-day rule)
+        self.challenges = ChallengeLimit()     # RFC 5961 challenge ACKs sent and suppressed
         self._ts_offset = 0
         self._offered_wscale: int | None = None
         # buffers
@@ -271,7 +275,7 @@ class Connection:
             if timestamp is None or seq.lt(timestamp[0], self.ts_recent):    # PAWS: the full path decides
                 return False
             if seq.le(sequence, self.last_ack_sent):
-                self.ts_recent = timestamp[0]
+                self.ts_recent, self.ts_recent_at = timestamp[0], now
         if seq.lt(self.snd_wl1, sequence):
             self.snd_wl1, self.snd_wl2 = sequence, ack
         self._last_heard = now
@@ -322,11 +326,11 @@ class Connection:
                     return
                 start = seq.add(start, 1)          # SYN-ACK of a simultaneous open: its ACK counts
             elif not segment.rst:
-                self._ack_now = True               # RFC 5961 4.2 style: challenge ACK, drop
+                self._challenge_ack(now)           # RFC 5961 4.2: a SYN in a synchronized state
                 return
-        if self.ts_ok and segment.timestamp is not None and not segment.rst and self.ts_recent is not None \
-                and seq.lt(segment.timestamp[0], self.ts_recent):
-            self._ack_now = True                   # PAWS (RFC 7323 5.3): an old duplicate
+        if self.ts_ok and segment.timestamp is not None and not segment.rst \
+                and is_old_duplicate(segment.timestamp[0], self.ts_recent, self.ts_recent_at, now):
+            self._ack_now = True                   # PAWS (RFC 7323 5.3): an old duplicate; RSTs are exempt
             return
         # 1. sequence acceptability (RFC 9293 3.10.7.4)
         window = self._receive_space()
@@ -361,10 +365,10 @@ class Connection:
         if len(payload) > room:
             payload, fin = payload[:max(room, 0)], False
         if self.ts_ok and segment.timestamp is not None and seq.le(segment.seq, self.last_ack_sent):
-            self.ts_recent = segment.timestamp[0]
+            self.ts_recent, self.ts_recent_at = segment.timestamp[0], now
         # 2. RST
         if segment.rst:
-            if self._rst_acceptable(segment):
+            if self._rst_acceptable(segment, now):
                 self._on_reset()
             return
         # 5. ACK
@@ -395,9 +399,17 @@ class Connection:
                 self._peer_fin_seq = fin_at
                 self._ack_now = True
 
-    def _rst_acceptable(self, segment: Segment) -> bool:
-        """RFC 9293 acceptability (in window). RFC 5961's exact-match + challenge ACK goes here."""
-        return True
+    def _rst_acceptable(self, segment: Segment, now: float) -> bool:
+        """RFC 5961 3.2: an in-window RST resets only at exactly RCV.NXT; any other gets a challenge
+        ACK, which a genuine peer answers with a RST that does match."""
+        if segment.seq == self.rcv_nxt:
+            return True
+        self._challenge_ack(now)
+        return False
+
+    def _challenge_ack(self, now: float) -> None:
+        if self.challenges.allow(now, self.settings.challenge_ack_limit):
+            self._ack_immediately(now)
 
     def _on_reset(self) -> None:
         if self.state is State.SYN_RECEIVED:
@@ -412,6 +424,9 @@ class Connection:
         ack = segment.ack
         if seq.gt(ack, self.snd_max):
             self._ack_now = True                   # acknowledges something never sent
+            return False
+        if seq.lt(ack, seq.add(self.snd_una, -self.max_snd_wnd)):
+            self._challenge_ack(now)               # RFC 5961 5.2: older than any window we had
             return False
         window = segment.window << self.snd_wscale
         if seq.gt(ack, self.snd_una):
@@ -854,7 +869,7 @@ class Connection:
             self.snd_wscale = self.rcv_wscale = 0
             self._offered_wscale = None if self.passive else self._offered_wscale
         if self.ts_ok and syn.timestamp is not None:
-            self.ts_recent = syn.timestamp[0]
+            self.ts_recent, self.ts_recent_at = syn.timestamp[0], now
         peer_mss = syn.mss if syn.mss else DEFAULT_MSS
         self.send_mss = max(min(peer_mss, settings.mss) - (TIMESTAMP_OVERHEAD if self.ts_ok else 0), 64)
         self._rcv_mss = max(min(settings.mss, peer_mss) - (TIMESTAMP_OVERHEAD if self.ts_ok else 0), 64)

@@ -37,6 +37,7 @@ class Settings:
     slow_start_after_idle: bool = True   # RFC 5681 4.1 window restart (Linux tcp_slow_start_after_idle)
     max_out_of_order: int = 64           # bound on separate out-of-order ranges kept
     congestion_control: str = "cubic"    # TCP_CONGESTION: "cubic" (RFC 9438) or "reno" (RFC 5681)
+    challenge_ack_limit: int = 1000      # RFC 5961 challenge ACKs per second (tcp_challenge_ack_limit)
 
     def __post_init__(self) -> None:
         """Reject values no connection can work with, with one line saying which."""
@@ -55,6 +56,7 @@ class Settings:
              "timeouts cannot be negative"),
             (self.initial_window >= 1 and self.max_out_of_order >= 1,
              "initial_window and max_out_of_order must be at least 1"),
+            (self.challenge_ack_limit >= 0, "challenge_ack_limit cannot be negative"),
             (self.congestion_control in CONTROLLERS,
              f"congestion_control must be one of {', '.join(sorted(CONTROLLERS))}"),
         )
