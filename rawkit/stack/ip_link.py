@@ -14,6 +14,8 @@ import socket
 import struct
 
 from rawkit import filter as bpf_filter
+from rawkit.link import interfaces
+from rawkit.link.frame_ring import FrameRing
 from rawkit.link.packet_socket import DROP_ALL, PACKET_IGNORE_OUTGOING, attach_filter
 from rawkit.link.rawsock import NeedsPrivilege
 from rawkit.link.ring import SOL_PACKET
@@ -108,8 +110,9 @@ class EthernetLink(IPFraming):
     """AF_PACKET socket on `device` receiving ARP and frames to our addresses; sends whole frames."""
 
     def __init__(self, device: str, address: ipaddress.IPv4Address | None,
-                 address6: ipaddress.IPv6Address | None = None) -> None:
+                 address6: ipaddress.IPv6Address | None = None, *, ring: bool = False) -> None:
         self.device = device
+        self.ring: FrameRing | None = None
         wanted = []
         if address is not None:
             wanted.append(f"arp or (ip and dst host {address})")
@@ -127,6 +130,8 @@ class EthernetLink(IPFraming):
             except OSError:                          # old kernels: our own frames fail parse_ipv4's dst test
                 pass
             self.sock.bind((device, ETH_P_ALL))
+            if ring:                                 # still dropping all: frames will come only this way
+                self.ring = FrameRing(self.sock, interfaces.mtu(device))
             self.mac: bytes = self.sock.getsockname()[4]
             if address6 is not None:    # a real NIC filters multicast MACs nobody joined
                 group = multicast_mac(solicited_node_bytes(address6.packed))
@@ -138,11 +143,15 @@ class EthernetLink(IPFraming):
             attach_filter(self.sock, program)
             self.sock.setblocking(False)
         except BaseException:
-            self.sock.close()
+            self.close()
             raise
 
     def _drain(self) -> None:
         self.sock.setblocking(False)
+        if self.ring is not None:
+            while self.ring.receive_batch(1024):
+                pass
+            return
         try:
             while self.sock.recv(65535):
                 pass
@@ -169,6 +178,8 @@ class EthernetLink(IPFraming):
 
     def receive_batch(self, limit: int) -> list[bytes]:
         """Up to `limit` waiting frames (none waiting: an empty list)."""
+        if self.ring is not None:
+            return self.ring.receive_batch(limit)
         frames: list[bytes] = []
         recv = self.sock.recv
         try:
@@ -179,4 +190,6 @@ class EthernetLink(IPFraming):
         return frames
 
     def close(self) -> None:
+        if self.ring is not None:
+            self.ring.close()
         self.sock.close()
