@@ -105,6 +105,16 @@ def env(request):
                 assert "rawkit_" not in home.run(["nft", "list", "tables"]).stdout
 
 
+def test_mode_arguments_are_checked():
+    from rawkit.stack.stack import Stack
+
+    for kwargs in ({}, {"iface": "a", "tap": "b"}, {"tap": "b", "host_address": True}):
+        with pytest.raises(ValueError, match="a Stack needs iface or tap"):
+            Stack(ip="198.18.0.10/24", **kwargs)
+    with pytest.raises(ValueError, match="a Stack needs ip and/or ip6"):
+        Stack(tap="b")
+
+
 def _in_thread(function, *args) -> dict:
     """Run `function(*args)` on a thread; the dict gets "result" or "error", and "thread"."""
     outcome: dict = {}
@@ -497,6 +507,7 @@ def test_keepalive_probes_on_the_wire_and_answered(env, family):
                and p.tcp.ack == handshake_ack.tcp.seq and not p.payload and not p.tcp.flags & 0x02]
     assert len(probes) >= 3, [p.summary() for p in packets]
     assert len(answers) >= 3
+    assert not [p for p in packets if p.tcp.flags & 0x04], "no RST from anyone (host mode: the kernel)"
 
 
 # ---------------------------------------------------------------------------------- UDP
