@@ -256,7 +256,8 @@ class Stack:
                 with self.lock:
                     if self._stopping:
                         return
-                    self._step(time.monotonic())
+                    if not self._step(time.monotonic()):
+                        continue          # only a user call's wake-up: no waiter has news
                     self.changed.notify_all()
                     if self.watched:
                         self.update_readiness()
@@ -270,9 +271,12 @@ class Stack:
         deadlines += [table.next_deadline() for table in self.tables.values()]
         return min((d for d in deadlines if d is not None), default=None)
 
-    def _step(self, now: float) -> None:
+    def _step(self, now: float) -> bool:
+        """Take the waiting frames and run due timers; False when there was nothing to do."""
         predicted = self._predicted
-        for frame in self.link.receive_batch(FRAMES_PER_WAKEUP):
+        frames = self.link.receive_batch(FRAMES_PER_WAKEUP)
+        active = bool(frames)
+        for frame in frames:
             if not self._take_predicted(frame, now):
                 self._on_frame(frame, now)
         if predicted:                  # one ACK per connection for the whole batch (a stretch ACK)
@@ -283,10 +287,13 @@ class Stack:
             deadline = connection.next_deadline()
             if deadline is not None and deadline <= now:
                 self.flush(connection, now)
+                active = True
         for table in self.tables.values():
             self._send_frames(table.poll(now))
             while table.failed:
                 self._on_unreachable(table.failed.pop(), now)
+                active = True
+        return active
 
     def _take_predicted(self, frame: bytes, now: float) -> bool:
         """The bulk-receive fast path: an IPv4 (no options, unfragmented) or IPv6 (no extension header)
