@@ -7,7 +7,8 @@
     host  the kernel has 198.18.0.10 / fd00:18::10 itself and rawkit shares it (host_address=True),
           hiding its ports from the kernel with an nft table; the peer is in the other namespace
 
-One lab per mode for the whole module (built once). The payloads go through sha256 on both ends.
+One lab per mode for the whole module (built once). The payloads go through sha256 on both ends;
+RAWKIT_LAB_BULK_MB (default 10) sets their size.
 """
 
 from __future__ import annotations
@@ -35,8 +36,7 @@ pytestmark = [needs_root, needs_tool("nft")]
 RAWKIT = {4: "198.18.0.10", 6: "fd00:18::10"}
 PEER = {4: "198.18.0.2", 6: "fd00:18::2"}
 FAMILY = {4: socket.AF_INET, 6: socket.AF_INET6}
-BIG = 10 << 20                 # IPv4, every mode: 10 MB each way
-BIG6 = BIG if os.environ.get("RAWKIT_LAB_FULL") else 1 << 20   # IPv6: 1 MB unless RAWKIT_LAB_FULL=1
+BIG = int(float(os.environ.get("RAWKIT_LAB_BULK_MB", "10")) * (1 << 20))   # each way, every mode and family
 UP, DOWN = os.urandom(BIG), os.urandom(BIG)
 TIMEOUT = 30.0
 
@@ -149,17 +149,12 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _payloads(family: int) -> tuple[bytes, bytes]:
-    """(upload, download) for `family`: BIG bytes over IPv4, BIG6 over IPv6."""
-    size = BIG if family == 4 else BIG6
-    return UP[:size], DOWN[:size]
 
 
 # ---------------------------------------------------------------------------------- bulk, both ways
 @pytest.mark.parametrize("family", [4, 6])
 def test_rawkit_client_kernel_server_10mb_each_way_after_half_close(env, family):
     """rawkit sends 10 MB and half-closes; the kernel server then sends 10 MB back on the same connection."""
-    up, down = _payloads(family)
     port = env.port()
     server = env.peer_socket(family)
     server.bind((PEER[family], port))
@@ -170,17 +165,17 @@ def test_rawkit_client_kernel_server_10mb_each_way_after_half_close(env, family)
         with connection:
             connection.settimeout(TIMEOUT)
             received = _read_all(connection)
-            connection.sendall(down)
+            connection.sendall(DOWN)
         return _sha(received)
 
     served = _in_thread(serve)
     with server, env.rawkit_socket(family) as client:
         client.connect((PEER[family], port))
-        client.sendall(up)
+        client.sendall(UP)
         client.shutdown(socket.SHUT_WR)
         downloaded = _read_all(client)
-    assert _join(served) == _sha(up)
-    assert _sha(downloaded) == _sha(down)
+    assert _join(served) == _sha(UP)
+    assert _sha(downloaded) == _sha(DOWN)
 
 
 def _rawkit_listener(env, family: int):
@@ -195,7 +190,6 @@ def _rawkit_listener(env, family: int):
 @pytest.mark.parametrize("family", [4, 6])
 def test_curl_downloads_10mb_from_rawkit_listener(env, family):
     listener, port = _rawkit_listener(env, family)
-    down = _payloads(family)[1]
 
     def serve() -> bytes:
         connection, _ = listener.accept()
@@ -205,7 +199,7 @@ def test_curl_downloads_10mb_from_rawkit_listener(env, family):
                 chunk = connection.recv(4096)
                 assert chunk, "curl closed before its request ended"
                 request += chunk
-            connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(down) + down)
+            connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(DOWN) + DOWN)
         return request
 
     served = _in_thread(serve)
@@ -215,7 +209,7 @@ def test_curl_downloads_10mb_from_rawkit_listener(env, family):
         env.peer.run(["curl", "-sS", "-g", "--max-time", str(TIMEOUT), "-o", str(target),
                       f"http://{host}:{port}/file"])
         assert _join(served).startswith(b"GET /file HTTP/1.1\r\n")
-    assert _sha(target.read_bytes()) == _sha(down)
+    assert _sha(target.read_bytes()) == _sha(DOWN)
     target.unlink()
 
 
@@ -223,10 +217,9 @@ def test_curl_downloads_10mb_from_rawkit_listener(env, family):
 @pytest.mark.parametrize("family", [4, 6])
 def test_socat_uploads_10mb_to_rawkit_listener(env, family):
     listener, port = _rawkit_listener(env, family)
-    up = _payloads(family)[0]
-    source = env.workdir / f"up-{family}.bin"
+    source = env.workdir / "up.bin"
     if not source.exists():
-        source.write_bytes(up)
+        source.write_bytes(UP)
 
     def serve() -> str:
         connection, _ = listener.accept()
@@ -237,7 +230,7 @@ def test_socat_uploads_10mb_to_rawkit_listener(env, family):
     address = f"TCP4:{RAWKIT[4]}:{port}" if family == 4 else f"TCP6:[{RAWKIT[6]}]:{port}"
     with listener:
         env.peer.run(["socat", "-u", f"OPEN:{source}", address])
-        assert _join(served) == _sha(up)
+        assert _join(served) == _sha(UP)
 
 
 @pytest.mark.parametrize("family", [4, 6])
