@@ -78,7 +78,9 @@ class Connection:
         self._send = bytearray()
         self._send_start = 0           # sequence number of self._send[0]
         self._recv = bytearray()
-        self._ooo = Reassembly(self.settings.max_out_of_order)
+        ooo_bytes = self.settings.max_out_of_order_bytes
+        self._ooo = Reassembly(self.settings.max_out_of_order,
+                               self.settings.receive_buffer_size if ooo_bytes is None else ooo_bytes)
         self._peer_fin_seq: int | None = None
         self._rcv_mss = DEFAULT_MSS
         self._unacked_bytes = 0

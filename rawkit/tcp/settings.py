@@ -36,6 +36,7 @@ class Settings:
     initial_window: int = 10             # initial congestion window in segments (RFC 6928, Linux)
     slow_start_after_idle: bool = True   # RFC 5681 4.1 window restart (Linux tcp_slow_start_after_idle)
     max_out_of_order: int = 64           # bound on separate out-of-order ranges kept
+    max_out_of_order_bytes: int | None = None   # bound on out-of-order bytes; None: receive_buffer_size
     congestion_control: str = "cubic"    # TCP_CONGESTION: "cubic" (RFC 9438) or "reno" (RFC 5681)
     challenge_ack_limit: int = 1000      # RFC 5961 challenge ACKs per second (tcp_challenge_ack_limit)
 
@@ -57,6 +58,8 @@ class Settings:
             (self.initial_window >= 1 and self.max_out_of_order >= 1,
              "initial_window and max_out_of_order must be at least 1"),
             (self.challenge_ack_limit >= 0, "challenge_ack_limit cannot be negative"),
+            (self.max_out_of_order_bytes is None or self.max_out_of_order_bytes >= 0,
+             "max_out_of_order_bytes cannot be negative"),
             (self.congestion_control in CONTROLLERS,
              f"congestion_control must be one of {', '.join(sorted(CONTROLLERS))}"),
         )
