@@ -41,13 +41,20 @@ def _dead_pid() -> int:
 
 
 @needs_tool("nft")
-def test_nft_table_holds_the_ports_and_goes_at_close(lab):
+@pytest.mark.parametrize("through", ["libnftables", "nft command"])
+def test_nft_table_holds_the_ports_and_goes_at_close(lab, through, monkeypatch):
+    from rawkit.link import nft_guard
     from rawkit.link.nft_guard import PortGuard, active_guards
 
+    if through == "nft command":                  # as on a system without libnftables
+        def no_library(name: str):
+            raise OSError(f"{name}: cannot open shared object file")
+        monkeypatch.setattr(nft_guard.ctypes, "CDLL", no_library)
     host, _peer, _device = lab
     guard = host.call(PortGuard, [HOST, "fd00:18::2"], backend="nft")
     try:
         assert guard.name.startswith(f"rawkit_{os.getpid()}_")
+        assert (guard._nft._ctx is None) == (through == "nft command")
         assert guard.name in active_guards()
         for port in (40000, 40001, 40002):          # from this thread (not in the namespace)
             guard.add(port)

@@ -1,4 +1,4 @@
-"""Hide some TCP ports of the host's own address from the kernel's TCP, so a userspace stack can use
+"""Hide some TCP and UDP ports of the host's own address from the kernel, so a userspace stack can use
 that address: an nft table (fallback: iptables chains in the raw table) that rawkit adds at start and
 always removes.
 
