@@ -62,7 +62,8 @@ def test_builder_agrees_with_scapy(addresses, sport, dport, payload):
     scapy_all = pytest.importorskip("scapy.all")
     source, destination = addresses
     layer = scapy_all.IP if len(source) == 4 else scapy_all.IPv6
-    packet = layer(src=_text(source), dst=_text(destination)) / scapy_all.UDP(sport=sport, dport=dport) / payload
+    udp = scapy_all.UDP(sport=sport, dport=dport)
+    packet = layer(src=_text(source), dst=_text(destination)) / udp / payload
     expected = bytes(packet)[20 if len(source) == 4 else 40:]
     assert build_datagram(source, destination, sport, dport, payload) == expected
 

@@ -144,9 +144,20 @@ def test_emsgsize_like_the_kernel(udp):
             with pytest.raises(OSError) as raised:
                 sock.sendto(bytes(limit + 1), (udp.theirs if sock is client else udp.ours, 9))
             assert raised.value.errno == errno.EMSGSIZE
-        with pytest.raises(OSError) as raised:               # no fragmentation: over the MTU
-            client.sendto(bytes(2000), (udp.theirs, 9))
-        assert raised.value.errno == errno.EMSGSIZE
+
+
+def test_datagrams_larger_than_the_mtu_are_fragmented_both_ways(udp):
+    limit = 65507 if udp.family == socket.AF_INET else 65527
+    with udp.kernel(5300) as kernel, udp.rawkit(6300) as sock:
+        for size in (1473, 1500, 8000, 30001, limit):
+            payload = bytes(range(251)) * (size // 251) + bytes(size % 251)
+            assert sock.sendto(payload, (udp.theirs, 5300)) == size
+            data, address = kernel.recvfrom(65535)                   # the kernel reassembled ours
+            assert data == payload and address[:2] == (udp.ours, 6300)
+            kernel.sendto(payload[::-1], (udp.ours, 6300))           # the kernel fragments
+            data, source = sock.recvfrom(65535)
+            assert data == payload[::-1] and source[:2] == (udp.theirs, 5300)
+        assert udp.stack.fragments.pending == {} and udp.stack.fragments.held == 0
 
 
 def test_select_readiness_and_timeouts(udp):
@@ -173,17 +184,17 @@ def test_select_readiness_and_timeouts(udp):
 
 
 def test_bind_errors(udp):
-    with udp.rawkit(6300) as first, udp.rawkit() as second:
+    with udp.rawkit(6310) as first, udp.rawkit() as second:
         with pytest.raises(OSError) as raised:
-            second.bind(("", 6300))
+            second.bind(("", 6310))
         assert raised.value.errno == errno.EADDRINUSE
         with pytest.raises(OSError) as raised:
-            second.bind((udp.theirs, 6301))
+            second.bind((udp.theirs, 6311))
         assert raised.value.errno == errno.EADDRNOTAVAIL
         second.bind((udp.ours, 0))
         assert 32768 <= second.getsockname()[1] < 61000
         first.close()
-        with udp.rawkit(6300):                               # released at close
+        with udp.rawkit(6310):                               # released at close
             pass
 
 
@@ -228,7 +239,8 @@ def test_bad_checksums_are_dropped(lab):
                                                                             checksum=0) / b"none ok",
             ether / rawkit.IPv6(src="fd00:18::2", dst="fd00:18::10") / rawkit.UDP(sport=1, dport=6500,
                                                                             checksum=0) / b"none bad",
-            ether / rawkit.IPv6(src="fd00:18::2", dst="fd00:18::10") / rawkit.UDP(sport=1, dport=6500) / b"good",
+            ether / rawkit.IPv6(src="fd00:18::2", dst="fd00:18::10") / rawkit.UDP(sport=1, dport=6500)
+            / b"good",
         ]
         for frame in frames:
             raw.send(bytes(frame))

@@ -43,6 +43,7 @@ from rawkit.stack.neighbour_discovery import PROTO_ICMPV6, NeighbourDiscovery, i
 from rawkit.stack.neighbours import Neighbours
 from rawkit.stack.sockets import Socket
 from rawkit.stack.udp import PROTO_UDP, UdpHost
+from rawkit.stack.udp_fragments import PROTO_FRAGMENT, Reassembly, ipv4_fragments, ipv6_fragments, new_ident
 from rawkit.stack.udp_socket import UdpSocket
 from rawkit.tcp import Connection, Listener, Segment, SegmentError, Settings, State, address_sum, reset_for
 from rawkit.wire.checksum import internet_checksum, ones_sum, pseudo_header_sum
@@ -122,6 +123,7 @@ class Stack:
         self.connections: dict[ConnectionKey, Connection] = {}
         self.listeners: dict[tuple[int, int], Listener] = {}   # (address length 4/16, port)
         self.udp = UdpHost() if self.host_ports is None else HostUdp(self.host_ports)
+        self.fragments = Reassembly()             # of UDP datagrams larger than the MTU
         self.unreachable: set[bytes] = set()      # peers whose ARP went unanswered (EHOSTUNREACH)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -362,10 +364,17 @@ class Stack:
         if ethertype == ETH_P_ARP and 4 in self.tables:
             self._send_frames(self.tables[4].handle_arp(frame[14:], now))
             return
+        ip_bytes = frame[14:]
         if ethertype == ETH_P_IP and self.address is not None:
-            packet = parse_ipv4(frame[14:], self.address.packed)
+            packet = parse_ipv4(ip_bytes, self.address.packed)
+            if packet is None:                  # a UDP fragment, or nothing for us
+                whole = self.fragments.add_ipv4(ip_bytes, self.address.packed, now)
+                packet, ip_bytes = whole if whole is not None else (None, ip_bytes)
         elif ethertype == ETH_P_IPV6 and self.address6 is not None:
-            packet = parse_ipv6(frame[14:], self._ipv6_destinations)
+            packet = parse_ipv6(ip_bytes, self._ipv6_destinations)
+            if packet is not None and packet.proto == PROTO_FRAGMENT:
+                whole = self.fragments.add_ipv6(packet, now)
+                packet, ip_bytes = whole if whole is not None else (None, ip_bytes)
         else:
             return
         if packet is None:
@@ -373,7 +382,7 @@ class Stack:
         if packet.proto == PROTO_TCP and packet.dst in self.ours:
             self._on_tcp(packet.src, packet.dst, packet.payload, now)
         elif packet.proto == PROTO_UDP and packet.dst in self.ours:
-            reply = self.udp.receive(packet.src, packet.dst, frame[14:], packet.payload, now)
+            reply = self.udp.receive(packet.src, packet.dst, ip_bytes, packet.payload, now)
             if reply is not None and self.host_ports is None:    # else the kernel answers for its ports
                 self.send_ip(packet.src, reply[0], reply[1], now)
         elif packet.proto == PROTO_ICMP:
@@ -439,13 +448,23 @@ class Stack:
                 self._send_tcp(source, reply, now)
 
     # ------------------------------------------------------------------ output
-    def send_ip(self, destination: bytes, proto: int, payload: bytes, now: float) -> None:
-        """One IP packet from our address of `destination`'s family (lock held)."""
+    def send_ip(self, destination: bytes, proto: int, payload: bytes, now: float, mtu: int = 0) -> None:
+        """One IP packet from our address of `destination`'s family (lock held); fragments when it
+        would not fit `mtu` (0: it fits)."""
         if len(destination) == 4:
-            packet = self.link.ipv4_packet(self.address.packed, destination, proto, payload)
+            source = self.address.packed
+            if mtu and 20 + len(payload) > mtu:
+                packets = ipv4_fragments(source, destination, proto, payload, mtu, new_ident(4))
+            else:
+                packets = [self.link.ipv4_packet(source, destination, proto, payload)]
         else:
-            packet = self.link.ipv6_packet(self.address6.packed, destination, proto, payload)
-        self._send_ip(destination, packet, now)
+            source = self.address6.packed
+            if mtu and 40 + len(payload) > mtu:
+                packets = ipv6_fragments(source, destination, proto, payload, mtu, new_ident(16))
+            else:
+                packets = [self.link.ipv6_packet(source, destination, proto, payload)]
+        for packet in packets:
+            self._send_ip(destination, packet, now)
 
     def _send_tcp(self, destination: bytes, segment: Segment, now: float) -> None:
         if len(destination) == 4:

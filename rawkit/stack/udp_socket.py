@@ -3,8 +3,8 @@ on Linux (bind, connect, send/sendto, recv/recvfrom, timeouts, non-blocking EAGA
 
 Why a class apart from the TCP one: a datagram socket shares almost none of a stream's state; the
 endpoint logic (ports, queue, peer filter, pending error) is sans-IO in rawkit.stack.udp, and this
-class only adds the locking, waiting and Python's address tuples. Datagrams are never fragmented:
-one larger than the interface MTU allows raises EMSGSIZE, as Linux does under IP_PMTUDISC_DO.
+class only adds the locking, waiting and Python's address tuples. Datagrams larger than the
+interface MTU go out as IP fragments (rawkit.stack.udp_fragments), as Linux sends them by default.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 SIOCGIFMTU = 0x8921
 ETHERNET_MTU = 1500
-UDP_HEADER_LEN = 8
 
 
 def _error(code: int) -> OSError:
@@ -56,7 +55,7 @@ class UdpSocket:
         self.endpoint: Endpoint | None = None
         self._length = 4 if family == socket.AF_INET else 16
         self._max_payload = MAX_PAYLOAD[self._length]
-        self._mtu_payload: int | None = None
+        self._mtu = 0                  # the interface's, asked for on the first send
         self._timeout: float | None = None
         self._closed = False
         self._read_shut = False
@@ -186,17 +185,14 @@ class UdpSocket:
     def _send(self, payload: bytes, peer: tuple[bytes, int]) -> int:
         if len(payload) > self._max_payload:
             raise _error(errno.EMSGSIZE)
-        if self._mtu_payload is None:
-            self._mtu_payload = link_mtu(self.stack) - (20 if self._length == 4 else 40) - UDP_HEADER_LEN
-        if len(payload) > self._mtu_payload:
-            raise _error(errno.EMSGSIZE)
         if peer[1] == 0:
             raise _error(errno.EINVAL)
         endpoint = self._bound()
         self._raise_pending()
         source = self.stack.local_address(self.family).packed
         datagram = build_datagram(source, peer[0], endpoint.port, peer[1], payload)
-        self.stack.send_ip(peer[0], PROTO_UDP, datagram, time.monotonic())
+        self._mtu = self._mtu or link_mtu(self.stack)
+        self.stack.send_ip(peer[0], PROTO_UDP, datagram, time.monotonic(), self._mtu)
         return len(payload)
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, tuple | None]:
