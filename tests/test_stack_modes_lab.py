@@ -578,7 +578,15 @@ def test_no_nft_table_left_after_any_exit_of_a_host_mode_process(env):
     from rawkit.link import nft_guard
 
     script = CHILD.format(root=str(ROOT), device=env.stack.link.device)
-    children = {}
+    children: dict[str, subprocess.Popen] = {}
+
+    def kill_all() -> None:        # a child that never gets ready must not hang the test (readline)
+        for child in children.values():
+            if child.poll() is None:
+                child.kill()
+
+    watchdog = threading.Timer(TIMEOUT, kill_all)
+    watchdog.start()
     try:
         for ending in ENDINGS:          # `ip netns exec` execs python: the child keeps its pid
             children[ending] = subprocess.Popen(env.home.command([sys.executable, "-c", script, ending]),
@@ -599,10 +607,10 @@ def test_no_nft_table_left_after_any_exit_of_a_host_mode_process(env):
         for child in children.values():
             child.wait(10)
     finally:
+        watchdog.cancel()
+        kill_all()
         for child in children.values():
-            if child.poll() is None:
-                child.kill()
-                child.wait(5)
+            child.wait(5)
     for ending, child in children.items():
         assert child.returncode == ENDINGS[ending][1], (ending, child.stderr.read())
     assert "own handler ran" in children["own-handler"].stdout.read()
