@@ -8,8 +8,7 @@ import socket
 
 import click
 
-from rawkit.cli import Failure
-from rawkit.cli.netcat import UDP_NEEDS_SRC, StdinReader, datagrams, error_line, make_stack, resolve, stream
+from rawkit.cli.netcat import StdinReader, datagrams, error_line, make_stack, resolve, stream
 
 
 @click.command()
@@ -26,8 +25,6 @@ from rawkit.cli.netcat import UDP_NEEDS_SRC, StdinReader, datagrams, error_line,
 def connect(iface: str | None, src: str | None, udp: bool, verbose: bool, quiet: float, host: str,
             port: int) -> None:
     """Connect to HOST PORT over rawkit's TCP/IP and copy stdin and stdout (netcat)."""
-    if udp and src is None:
-        raise Failure(UDP_NEEDS_SRC, 2)
     kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
     family, address = resolve(host, port, kind)
     stack = make_stack(iface, src, address, port if verbose and not udp else None)

@@ -11,7 +11,7 @@ import sys
 import click
 
 from rawkit.cli import Failure
-from rawkit.cli.netcat import UDP_NEEDS_SRC, StdinReader, datagrams, error_line, make_stack, stream
+from rawkit.cli.netcat import StdinReader, datagrams, error_line, make_stack, stream
 
 
 @click.command()
@@ -27,8 +27,6 @@ from rawkit.cli.netcat import UDP_NEEDS_SRC, StdinReader, datagrams, error_line,
 def listen(iface: str, src: str | None, keep_open: bool, udp: bool, verbose: bool, quiet: float,
            port: int) -> None:
     """Listen on PORT over rawkit's TCP/IP and copy stdin and stdout (netcat -l)."""
-    if udp and src is None:
-        raise Failure(UDP_NEEDS_SRC, 2)
     stack = make_stack(iface, src, None, port if verbose and not udp else None)
     families = [f for f, a in ((socket.AF_INET, stack.address), (socket.AF_INET6, stack.address6)) if a]
     try:

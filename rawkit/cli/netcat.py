@@ -24,7 +24,6 @@ CHUNK = 65536
 QUEUED_CHUNKS = 16                   # stdin read ahead of the socket: at most 1 MiB
 CLOSE_TIMEOUT = 10.0                 # for our FIN and last data to be acknowledged before exiting
 POLL = 0.1
-UDP_NEEDS_SRC = "-u needs --src ADDR: the host-address mode hides only TCP ports from the kernel"
 
 
 def error_line(action: str, error: OSError) -> Failure:
