@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -177,6 +178,32 @@ def test_listen_in_host_address_mode(nc, tmp_path):
     assert server.returncode == 0, errors
     assert received == b"" and output.read_bytes() == b"to the host"
     assert "rawkit" not in nc.ours_ns.run(["nft", "list", "tables"]).stdout
+
+
+def test_connect_reset_mid_stream_is_one_line_and_exit_1(nc):
+    def reset(connection: socket.socket) -> None:
+        connection.sendall(b"about to reset\n")
+        connection.recv(100)                             # rawkit's first line
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    server = nc.kernel_server(7013, reset)
+    client = nc.rawkit("connect", nc.theirs, "7013", stdin=subprocess.PIPE)
+    try:
+        client.stdin.write(b"hello\n")
+        client.stdin.flush()
+        assert client.wait(30) == 1                      # stdin still open: the RST ends it
+        server.join(10)
+        assert client.stderr.read().decode() == "rawkit: recv: Connection reset by peer\n"
+    finally:
+        client.kill()
+
+
+def test_connect_to_a_silent_address_is_one_line_and_exit_1(nc):
+    silent = "198.18.0.99" if nc.version == 4 else "fd00:18::99"
+    client = nc.rawkit("connect", silent, "7014")
+    output, errors = client.communicate(timeout=60)
+    assert client.returncode == 1
+    assert errors.decode() == "rawkit: connect: No route to host\n"       # ARP/ND got no answer
 
 
 def test_kernel_client_to_rawkit_listen_both_ways(nc, tmp_path):

@@ -193,6 +193,12 @@ def test_bind_errors(udp):
         assert raised.value.errno == errno.EADDRNOTAVAIL
         second.bind((udp.ours, 0))
         assert 32768 <= second.getsockname()[1] < 61000
+        second.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        assert second.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 1
+        assert second.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_DGRAM
+        with pytest.raises(OSError) as raised:
+            second.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assert raised.value.errno == errno.ENOPROTOOPT
         first.close()
         with udp.rawkit(6310):                               # released at close
             pass

@@ -59,6 +59,7 @@ class UdpSocket:
         self._timeout: float | None = None
         self._closed = False
         self._read_shut = False
+        self._reuse_address = 0
         self._event_fd = -1            # made by fileno(): readable exactly when recv would not block
         self._fd_ready = False
 
@@ -253,7 +254,11 @@ class UdpSocket:
         self._fd_ready = ready
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
-        """SO_RCVBUF (doubled, as Linux does, for bookkeeping overhead)."""
+        """SO_RCVBUF (doubled, as Linux does, for bookkeeping overhead); SO_REUSEADDR is kept and
+        reported but shares no port (a second bind of a bound port stays EADDRINUSE)."""
+        if (level, option) == (socket.SOL_SOCKET, socket.SO_REUSEADDR) and isinstance(value, int):
+            self._reuse_address = int(bool(value))
+            return
         if (level, option) != (socket.SOL_SOCKET, socket.SO_RCVBUF) or not isinstance(value, int):
             raise _error(errno.ENOPROTOOPT)
         with self.stack.lock:
@@ -261,7 +266,7 @@ class UdpSocket:
             self._bound().rcvbuf = max(2 * value, MIN_RCVBUF)
 
     def getsockopt(self, level: int, option: int) -> int:
-        """SO_ERROR (the pending error, cleared by reading it), SO_RCVBUF, SO_TYPE."""
+        """SO_ERROR (the pending error, cleared by reading it), SO_RCVBUF, SO_REUSEADDR, SO_TYPE."""
         with self.stack.lock:
             if (level, option) == (socket.SOL_SOCKET, socket.SO_ERROR):
                 return self.endpoint.take_error() if self.endpoint is not None else 0
@@ -269,6 +274,8 @@ class UdpSocket:
                 return self._bound().rcvbuf
             if (level, option) == (socket.SOL_SOCKET, socket.SO_TYPE):
                 return socket.SOCK_DGRAM
+            if (level, option) == (socket.SOL_SOCKET, socket.SO_REUSEADDR):
+                return self._reuse_address
             raise _error(errno.ENOPROTOOPT)
 
     # ------------------------------------------------------------------ teardown
