@@ -137,6 +137,34 @@ def test_closed_rawkit_port_answers_port_unreachable(udp):
             client.recv(100)
 
 
+def _dest_unreachables_received(peer, family: int) -> int:
+    """The peer namespace's count of ICMP(v6) destination unreachables received."""
+    if family == socket.AF_INET:
+        lines = [line.split() for line in peer.run(["cat", "/proc/net/snmp"]).stdout.splitlines()
+                 if line.startswith("Icmp:")]
+        return int(lines[1][lines[0].index("InDestUnreachs")])
+    for line in peer.run(["cat", "/proc/net/snmp6"]).stdout.splitlines():
+        if line.startswith("Icmp6InDestUnreachs"):
+            return int(line.split()[1])
+    raise AssertionError("no Icmp6InDestUnreachs counter")
+
+
+def test_port_unreachable_is_rate_limited_per_peer(udp, lab):
+    peer_ns, _stack, link = lab
+    sender_ip = "198.18.0.3" if udp.family == socket.AF_INET else "fd00:18::3"   # a peer of its own
+    if sender_ip not in peer_ns.run(["ip", "addr", "show", link.b.device]).stdout:
+        peer_ns.add_address(link.b.device, sender_ip + ("/24" if udp.family == socket.AF_INET else "/64"))
+    sender = peer_ns.socket(udp.family, socket.SOCK_DGRAM)
+    sender.bind((sender_ip, 0))
+    with sender:
+        before = _dest_unreachables_received(peer_ns, udp.family)
+        for index in range(20):
+            sender.sendto(b"%d" % index, (udp.ours, 6999))
+        time.sleep(0.5)
+        received = _dest_unreachables_received(peer_ns, udp.family) - before
+    assert 6 <= received <= 7          # a burst of six, then one a second
+
+
 def test_emsgsize_like_the_kernel(udp):
     limit = 65507 if udp.family == socket.AF_INET else 65527
     with udp.kernel() as kernel, udp.rawkit() as client:
