@@ -50,9 +50,9 @@ def test_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.stderr == f"rawkit: {tmp_path / 'missing.pkt'}: No such file or directory\n"
 
 
-def test_running_without_dry_run_says_it_is_not_there_yet(tmp_path: Path) -> None:
-    path = tmp_path / "ok.pkt"
-    path.write_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")
+def test_unknown_syscall_is_rejected_before_running_with_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.pkt"
+    path.write_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 frobnicate(3) = 0\n")
     result = rawkit_script(str(path))
     assert result.returncode == 2
-    assert result.stderr == "rawkit: running scripts is not implemented yet; use --dry-run to check one\n"
+    assert result.stderr == f"rawkit: {path}:2: unsupported system call frobnicate()\n"
