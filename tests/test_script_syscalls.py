@@ -129,6 +129,17 @@ def test_kernel_check_reports_what_it_cannot_run() -> None:
     assert "needs a value" in target.check(one("setsockopt(3, SOL_SOCKET, SO_MARK, ..., 4) = 0"), {})
 
 
+def test_cmsg_symbols_default_by_ip_version() -> None:
+    assert sa.resolve("CMSG_LEVEL_IP", sa.default_symbols(4)) == 0
+    assert sa.resolve("CMSG_TYPE_RECVERR", sa.default_symbols(6)) == 25
+    from rawkit.script.kernel_target import KernelTarget
+
+    recverr = ("recvmsg(4, {msg_iov(1)=[{..., 0}], msg_flags=MSG_ERRQUEUE, "
+               "msg_control=[{cmsg_level=CMSG_LEVEL_IP, cmsg_type=CMSG_TYPE_RECVERR, cmsg_data={ee_errno=0, "
+               "ee_origin=5, ee_type=0, ee_code=1, ee_info=0, ee_data=0}}]}, MSG_ERRQUEUE) = 0")
+    assert KernelTarget().check(one(recverr), {}) is None
+
+
 def test_symbols_resolve_through_definitions() -> None:
     assert sa.resolve("CMSG_LEVEL_IP", {"CMSG_LEVEL_IP": "SOL_IPV6"}) == 41
     assert sa.resolve("X", {"X": "0x10"}) == 16
@@ -407,7 +418,16 @@ def test_server_side_calls_and_a_blocking_accept(kernel: KernelLab) -> None:
         assert peer.recv(100) == bytes(10)  # the mismatched write still wrote
         kernel.ok("shutdown(4, SHUT_WR) = 0")
         assert peer.recv(100) == b""  # the FIN arrived
-        kernel.ok("close(4) = 0")
+        second = kernel.peer.socket(socket.AF_INET, socket.SOCK_STREAM)
+        with second:  # accept may name a new connection 4 while the first 4 is open (as packetdrill)
+            second.settimeout(3)
+            second.connect(("198.18.0.1", 8080))
+            kernel.ok("fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0", "accept(3, ..., ...) = 4",
+                      "write(4, ..., 3) = 3", "socket(..., SOCK_STREAM, IPPROTO_TCP) = 5")
+            assert second.recv(10) == bytes(3)
+            assert kernel.call("socket(..., SOCK_STREAM, IPPROTO_TCP) = 5").mismatch() == (
+                "duplicate fd 5 in script")
+        kernel.ok("close(4) = 0", "close(5) = 0")  # 5, the latest socket(), was the one under test
         assert "unable to find fd" in kernel.call("close(4) = 0").mismatch()
         with pytest.raises(RuntimeError, match="no open socket"):
             kernel.target.tcp_info()

@@ -139,6 +139,7 @@ class KernelTarget:
         self._jobs: queue.Queue[object] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._fds: dict[int, int] = {}  # script fd -> live fd
+        self._shadowed: list[int] = []  # live fds whose script number a later accept() took over
         self._under_test: int | None = None  # script fd of the latest socket()/accept()
         self._kept: list[object] = []  # buffers a MSG_ZEROCOPY send may still reference
         self._realtime_zero_usecs: int | None = None
@@ -154,14 +155,14 @@ class KernelTarget:
 
     def check(self, event: SyscallEvent, symbols: Symbols) -> str | None:
         try:
-            self._validate(sa.prepare(event, symbols))
+            self._validate(sa.prepare(event, self._symbols(symbols)))
         except sa.ArgumentError as error:
             return str(error)
         return None
 
     def begin(self, event: SyscallEvent, symbols: Symbols) -> KernelCall:
         try:
-            call = sa.prepare(event, symbols)
+            call = sa.prepare(event, self._symbols(symbols))
             self._validate(call)
         except sa.ArgumentError as error:
             pending = KernelCall(None)
@@ -170,6 +171,12 @@ class KernelTarget:
         pending = KernelCall(call)
         self._jobs.put(pending)
         return pending
+
+    def _symbols(self, symbols: Symbols) -> Symbols:
+        """`-D` definitions over the IP-version defaults (CMSG_LEVEL_IP, ...). Before start (a
+        check of the whole script) the version is not known yet; both versions define the same
+        names, so IPv4's serve to validate."""
+        return {**sa.default_symbols(self._net.ip_version if self._net else 4), **symbols}
 
     def set_timebase(self, zero: float, tolerance_usecs: int) -> None:
         """Script time 0 as a time.monotonic() value, and the timing tolerance: needed to judge
@@ -194,11 +201,13 @@ class KernelTarget:
     def close(self) -> None:
         """Shut down and close every fd (which also unblocks a call still waiting), stop the worker."""
         self._jobs.put(_STOP)
-        for live in list(self._fds.values()):
+        live_fds = [*self._fds.values(), *self._shadowed]
+        for live in live_fds:
             _SYSCALLS["shutdown"](live, sa.CONSTANTS["SHUT_RDWR"])
-        for live in list(self._fds.values()):
+        for live in live_fds:
             _SYSCALLS["close"](live)
         self._fds.clear()
+        self._shadowed.clear()
         if self._worker is not None:
             self._worker.join(2.0)
         while True:  # calls never started: finish them so no waiter hangs
@@ -249,11 +258,16 @@ class KernelTarget:
         return error, sa.compare_result(call.expected, value, error, fd_result=call.creates_fd)
 
     def _new_fd(self, call: sa.Call, live: int, script_fd: int | None = None) -> str | None:
+        """Name a new live fd by the script's number. Only accept() may reuse a number still open
+        (packetdrill allows it: the corpus accepts `= 4` again without closing the first 4); the
+        older connection stays open, unreachable by the script, until the target closes."""
         script = call.expected.value if script_fd is None else script_fd
         assert script is not None
         if script in self._fds:
-            _SYSCALLS["close"](live)
-            return f"duplicate fd {script} in script"
+            if call.name != "accept":
+                _SYSCALLS["close"](live)
+                return f"duplicate fd {script} in script"
+            self._shadowed.append(self._fds[script])
         self._fds[script] = live
         return None
 

@@ -117,6 +117,14 @@ CONSTANTS.update({name: getattr(errno_module, name) for name in dir(errno_module
 RECVERR = {(CONSTANTS["SOL_IP"], CONSTANTS["IP_RECVERR"]), (CONSTANTS["SOL_IPV6"], CONSTANTS["IPV6_RECVERR"])}
 
 
+def default_symbols(ip_version: int) -> dict[str, str]:
+    """Symbols the corpus expects from the command line that only depend on the IP version
+    (packetdrill's runs pass `-D CMSG_LEVEL_IP=SOL_IP -D CMSG_TYPE_RECVERR=IP_RECVERR` for IPv4)."""
+    if ip_version == 6:
+        return {"CMSG_LEVEL_IP": "SOL_IPV6", "CMSG_TYPE_RECVERR": "IPV6_RECVERR"}
+    return {"CMSG_LEVEL_IP": "SOL_IP", "CMSG_TYPE_RECVERR": "IP_RECVERR"}
+
+
 def errno_name(number: int) -> str:
     return errno_module.errorcode.get(number, str(number))
 
