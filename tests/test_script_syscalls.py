@@ -140,6 +140,28 @@ def test_cmsg_symbols_default_by_ip_version() -> None:
     assert KernelTarget().check(one(recverr), {}) is None
 
 
+def test_calls_fail_with_a_reason_when_the_namespace_cannot_be_joined() -> None:
+    from rawkit.script.kernel_target import KernelTarget
+    from rawkit.script.target import ScriptNet
+
+    def cannot_join(*args: object) -> None:
+        raise RuntimeError("setns failed: No such file or directory")
+
+    net = ScriptNet(namespace="gone", device="tun0", ip_version=4, local_ip="198.18.0.1",
+                    remote_ip="198.19.0.1", gateway_ip="198.18.0.2", prefix_len=16, mtu=1500,
+                    local_port=8080, remote_port=9090, call_in_namespace=cannot_join,
+                    run_in_namespace=lambda argv: None)  # type: ignore[arg-type,return-value]
+    target = KernelTarget()
+    target.start(net)
+    try:
+        pending = target.begin(one("socket(..., SOCK_STREAM, IPPROTO_TCP) = 3"), {})
+        assert pending.wait(3)
+        assert pending.mismatch() == ("cannot make calls in namespace gone: setns failed: "
+                                      "No such file or directory")
+    finally:
+        target.close()
+
+
 def test_symbols_resolve_through_definitions() -> None:
     assert sa.resolve("CMSG_LEVEL_IP", {"CMSG_LEVEL_IP": "SOL_IPV6"}) == 41
     assert sa.resolve("X", {"X": "0x10"}) == 16

@@ -144,12 +144,13 @@ class KernelTarget:
         self._kept: list[object] = []  # buffers a MSG_ZEROCOPY send may still reference
         self._realtime_zero_usecs: int | None = None
         self._tolerance_usecs = 4000
+        self._worker_error: str | None = None
 
     # -- Target protocol ----------------------------------------------------------------------
     def start(self, net: ScriptNet) -> None:
         net.configure_kernel()
         self._net = net
-        self._worker = threading.Thread(target=net.call, args=(self._serve,), name="kernel-target",
+        self._worker = threading.Thread(target=self._run_worker, args=(net,), name="kernel-target",
                                         daemon=True)
         self._worker.start()
 
@@ -170,6 +171,8 @@ class KernelTarget:
             return pending
         pending = KernelCall(call)
         self._jobs.put(pending)
+        if self._worker_error is not None:  # the worker is gone: nobody else will take it
+            self._fail_queued(self._worker_error)
         return pending
 
     def _symbols(self, symbols: Symbols) -> Symbols:
@@ -210,15 +213,28 @@ class KernelTarget:
         self._shadowed.clear()
         if self._worker is not None:
             self._worker.join(2.0)
-        while True:  # calls never started: finish them so no waiter hangs
+        self._fail_queued("the target closed before this call ran")
+
+    # -- the worker ---------------------------------------------------------------------------
+    def _run_worker(self, net: ScriptNet) -> None:
+        """Serve calls on a thread inside the namespace; if it cannot get there, fail every call
+        with the reason instead of leaving the runner waiting (or printing a traceback)."""
+        try:
+            net.call(self._serve)
+        except Exception as error:
+            self._worker_error = f"cannot make calls in namespace {net.namespace}: {error}"
+            self._jobs.put(_STOP)
+            self._fail_queued(self._worker_error)
+
+    def _fail_queued(self, reason: str) -> None:
+        while True:
             try:
                 job = self._jobs.get_nowait()
             except queue.Empty:
-                break
+                return
             if isinstance(job, KernelCall):
-                job._finish("the target closed before this call ran")
+                job._finish(reason)
 
-    # -- the worker ---------------------------------------------------------------------------
     def _serve(self) -> None:
         while True:
             job = self._jobs.get()
