@@ -135,6 +135,22 @@ def test_tables_of_dead_processes_are_removed_at_start(lab):
         host.run(["nft", f"delete table inet {living}"])
 
 
+@needs_tool("iptables")
+def test_iptables_chains_of_dead_processes_are_removed_at_start(lab):
+    from rawkit.link.nft_guard import PortGuard
+
+    host, _peer, _device = lab
+    stale = f"RAWKIT_{_dead_pid()}_0"
+    host.run(["iptables", "-t", "raw", "-N", stale])
+    host.run(["iptables", "-t", "raw", "-I", "PREROUTING", "-j", stale])
+    guard = host.call(PortGuard, [HOST], backend="iptables")
+    try:
+        rules = host.run(["iptables", "-t", "raw", "-S"]).stdout
+        assert stale not in rules and guard.name in rules
+    finally:
+        guard.close()
+
+
 def test_unknown_backend_is_a_guard_error():
     from rawkit.link.nft_guard import GuardError, PortGuard
 
