@@ -341,4 +341,7 @@ def test_usage_errors_exit_2():
     assert result.stderr == "rawkit: --src not-an-ip: not an IP address\n"
     result = subprocess.run([*RAWKIT, "listen", "80"], capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert result.returncode == 2 and result.stderr.startswith("rawkit: ")
+    missing = [*RAWKIT, "connect", "-i", "rkmissing0", "--src", "198.18.0.10", "198.18.0.2", "80"]
+    result = subprocess.run(missing, capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert (result.returncode, result.stderr) == (2, "rawkit: rkmissing0: No such device\n")
 

@@ -61,9 +61,9 @@ def make_stack(iface: str | None, src: str | None, peer: str | None, trace_port:
     text = str(address)
     try:
         return build(iface=iface, ip=text) if address.version == 4 else build(iface=iface, ip6=text)
+    except PermissionError:
+        raise                                   # rawkit's main says "need root or CAP_NET_RAW"
     except OSError as error:
-        if error.errno is None:
-            raise Failure(f"{iface}: {error}", 2) from None
         raise Failure(f"{iface}: {error.strerror or error}", 2) from None
 
 
