@@ -151,6 +151,25 @@ def test_iptables_chains_of_dead_processes_are_removed_at_start(lab):
         guard.close()
 
 
+@needs_tool("nft")
+def test_signal_handler_removes_guards_then_chains(lab, monkeypatch):
+    """The handler's branches without a real signal: a previous Python handler is called with the
+    signal; an ignored signal stays ignored (the process lives on). Both remove every guard first."""
+    import signal
+
+    from rawkit.link import nft_guard
+
+    host, _peer, _device = lab
+    calls = []
+    for previous in (lambda signum, frame: calls.append(signum), signal.SIG_IGN):
+        guard = host.call(nft_guard.PortGuard, [HOST])
+        monkeypatch.setitem(nft_guard._previous_handlers, signal.SIGTERM, previous)
+        nft_guard._on_signal(signal.SIGTERM, None)
+        assert guard.name not in nft_guard.active_guards()
+        assert guard.name not in host.run(["nft", "list", "tables"]).stdout
+    assert calls == [signal.SIGTERM]
+
+
 def test_unknown_backend_is_a_guard_error():
     from rawkit.link.nft_guard import GuardError, PortGuard
 
