@@ -232,6 +232,17 @@ def test_bind_errors(udp):
             pass
 
 
+def test_unbound_socket_recv_and_options_do_not_bind(udp):
+    with udp.rawkit() as sock:
+        sock.settimeout(0.1)
+        with pytest.raises(TimeoutError):
+            sock.recvfrom(10)                                # as Linux: waits, unbound
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 10000)
+        assert sock.getsockname()[1] == 0
+        sock.bind(("", 0))
+        assert sock.endpoint.rcvbuf == 20000 == sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+
 def test_receive_buffer_drops_when_full(udp):
     with udp.kernel(5400) as kernel, udp.rawkit(6400) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rawkit.stack.udp import MAX_PAYLOAD, MIN_RCVBUF, PROTO_UDP, Endpoint, build_datagram
+from rawkit.stack.udp import DEFAULT_RCVBUF, MAX_PAYLOAD, MIN_RCVBUF, PROTO_UDP, Endpoint, build_datagram
 
 if TYPE_CHECKING:
     from rawkit.stack.stack import Stack
@@ -60,6 +60,7 @@ class UdpSocket:
         self._closed = False
         self._read_shut = False
         self._reuse_address = 0
+        self._rcvbuf = DEFAULT_RCVBUF
         self._event_fd = -1            # made by fileno(): readable exactly when recv would not block
         self._fd_ready = False
 
@@ -86,10 +87,11 @@ class UdpSocket:
                 raise TimeoutError("timed out")
             self.stack.changed.wait(remaining)
 
-    def _bound(self) -> Endpoint:
-        """The endpoint, binding an ephemeral port first if needed (Linux's autobind)."""
+    def _bound(self, port: int = 0) -> Endpoint:
+        """The endpoint, binding `port` (0: an ephemeral one, Linux's autobind) first if needed."""
         if self.endpoint is None:
-            self.endpoint = self.stack.udp.bind(self._length, 0)
+            self.endpoint = self.stack.udp.bind(self._length, port)
+            self.endpoint.rcvbuf = self._rcvbuf
         return self.endpoint
 
     def _raise_pending(self) -> None:
@@ -122,7 +124,7 @@ class UdpSocket:
                 raise _error(errno.EINVAL)
             if host not in ("", "0.0.0.0", "::", str(self.stack.local_address(self.family))):
                 raise _error(errno.EADDRNOTAVAIL)
-            self.endpoint = self.stack.udp.bind(self._length, port)
+            self._bound(port)
 
     def connect(self, address: tuple) -> None:
         """Set the default peer; from now on only its datagrams are received."""
@@ -203,11 +205,12 @@ class UdpSocket:
             raise ValueError("negative buffersize in recvfrom")
         with self.stack.lock:
             self._check_open()
-            endpoint = self._bound()
             timeout = 0.0 if flags & socket.MSG_DONTWAIT else self._timeout
-            self._wait(lambda: bool(endpoint.queue) or endpoint.error != 0 or self._read_shut, timeout)
+            self._wait(lambda: self._read_shut or self.endpoint is not None and
+                       (bool(self.endpoint.queue) or self.endpoint.error != 0), timeout)
             self._raise_pending()
-            if not endpoint.queue:
+            endpoint = self.endpoint
+            if endpoint is None or not endpoint.queue:    # after SHUT_RD
                 return b"", None
             if flags & socket.MSG_PEEK:
                 payload, source = endpoint.queue[0]
@@ -263,7 +266,9 @@ class UdpSocket:
             raise _error(errno.ENOPROTOOPT)
         with self.stack.lock:
             self._check_open()
-            self._bound().rcvbuf = max(2 * value, MIN_RCVBUF)
+            self._rcvbuf = max(2 * value, MIN_RCVBUF)
+            if self.endpoint is not None:
+                self.endpoint.rcvbuf = self._rcvbuf
 
     def getsockopt(self, level: int, option: int) -> int:
         """SO_ERROR (the pending error, cleared by reading it), SO_RCVBUF, SO_REUSEADDR, SO_TYPE."""
@@ -271,7 +276,7 @@ class UdpSocket:
             if (level, option) == (socket.SOL_SOCKET, socket.SO_ERROR):
                 return self.endpoint.take_error() if self.endpoint is not None else 0
             if (level, option) == (socket.SOL_SOCKET, socket.SO_RCVBUF):
-                return self._bound().rcvbuf
+                return self._rcvbuf
             if (level, option) == (socket.SOL_SOCKET, socket.SO_TYPE):
                 return socket.SOCK_DGRAM
             if (level, option) == (socket.SOL_SOCKET, socket.SO_REUSEADDR):
