@@ -471,13 +471,16 @@ class Stack:
             self._send_ip(destination, packet, now)
 
     def _send_tcp(self, destination: bytes, segment: Segment, now: float) -> None:
+        source = self._address_bytes if len(destination) == 4 else self._address6_bytes
+        pseudo = self._pseudo_sums.get(destination)      # the receive path's cache: the sum is symmetric
+        if pseudo is None:
+            if len(self._pseudo_sums) >= ROUTE_CACHE_SIZE:
+                self._pseudo_sums.clear()
+            pseudo = self._pseudo_sums[destination] = address_sum(destination, source)
+        data = segment.to_bytes(pseudo)
         if len(destination) == 4:
-            source = self.address.packed
-            data = segment.to_bytes(address_sum(source, destination))
             packet = self.link.ipv4_packet(source, destination, PROTO_TCP, data)
         else:
-            source = self.address6.packed
-            data = segment.to_bytes(address_sum(source, destination))
             packet = self.link.ipv6_packet(source, destination, PROTO_TCP, data)
         self._send_ip(destination, packet, now)
 

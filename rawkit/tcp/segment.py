@@ -7,7 +7,7 @@ import struct
 from dataclasses import dataclass, field
 
 from rawkit.wire import tcp_options
-from rawkit.wire.checksum import internet_checksum, ones_sum
+from rawkit.wire.checksum import ones_sum
 from rawkit.wire.constants import IPProto
 from rawkit.wire.tcp import TCP, Flags, TCPView, flag_text
 
@@ -88,14 +88,18 @@ class Segment:
         options = self.options_bytes()
         header_len = 20 + len(options)
         offset_byte = header_len << 2 | self.flags >> 8 & 1
-        header = _HEADER.pack(self.sport, self.dport, self.seq, self.ack, offset_byte, self.flags & 0xFF,
-                              self.window, 0, self.urgptr)
-        data = b"".join((header, options, self.payload))
-        if pseudo_sum is None:
-            return data
-        total = pseudo_sum + len(data)
-        checksum = internet_checksum(data, (total & 0xFFFF) + (total >> 16))
-        return b"".join((data[:16], checksum.to_bytes(2, "big"), data[18:]))
+        fields = (self.sport, self.dport, self.seq, self.ack, offset_byte, self.flags & 0xFF, self.window)
+        payload = self.payload
+        checksum = 0
+        if pseudo_sum is not None:
+            # the ones' complement sum is the big integer of the bytes mod 0xFFFF (checksum.py), so the
+            # header and the payload are summed apart and the segment is joined only once; the header
+            # is an even length, so the payload's weight is 1, or 256 when the whole is padded
+            head = int.from_bytes(_HEADER.pack(*fields, 0, self.urgptr) + options, "big")
+            body = int.from_bytes(payload, "big")
+            total = head + (body << 8 if len(payload) & 1 else body) + pseudo_sum + header_len + len(payload)
+            checksum = ~(total % 0xFFFF or 0xFFFF) & 0xFFFF
+        return b"".join((_HEADER.pack(*fields, checksum, self.urgptr), options, payload))
 
     def builder(self) -> TCP:
         """A `rawkit.wire.TCP` builder for this segment (checksum computed when the frame is built)."""
