@@ -51,7 +51,8 @@ class Capture:
         self.path = path
         self.expression = expression or None
         try:
-            self.reader = rawkit.pcap.open_capture(path)
+            # tshark's reading: records longer than the snap length stay whole
+            self.reader = rawkit.pcap.open_capture(path, libpcap_snaplen=False)
         except OSError as error:
             raise CaptureError(f"{path}: {error.strerror or error}") from None
         self.damage: str | None = None

@@ -30,12 +30,15 @@ class CaptureReader:
     """Iterate the packets of a capture file, once, in file order.
 
     Iteration raises `CaptureError` where the file is damaged, after every packet before the damage.
+    A record longer than its snap length is handled as libpcap (tcpdump) does when `libpcap_snaplen`
+    is true (cut to it in pcap, an error in pcapng), or kept whole as wiretap (tshark, capinfos) does.
     """
 
     format = ""
 
-    def __init__(self, feed: Feed) -> None:
+    def __init__(self, feed: Feed, libpcap_snaplen: bool = True) -> None:
         self.name = feed.name
+        self.libpcap_snaplen = libpcap_snaplen
         self.interfaces: list[Interface] = []
         self._feed = feed
         self._packets = self._generate()

@@ -12,10 +12,12 @@ _SNIFF_LEN = 12
 _SECTION_HEADER_TYPE = b"\x0a\x0d\x0d\x0a"
 
 
-def open_capture(source: Source) -> CaptureReader:
+def open_capture(source: Source, libpcap_snaplen: bool = True) -> CaptureReader:
     """Open a capture for reading: `source` is a path, "-" for stdin, or a binary file object.
 
     The format (pcap or pcapng, either byte order, gzip'd or not) comes from the file's first bytes.
+    Records longer than the snap length: as libpcap reads them, or with `libpcap_snaplen=False` as
+    wiretap (tshark) does, whole (see CaptureReader).
     Raises `CaptureError` (one line naming the file) if it cannot be opened or is not a capture.
     """
     feed = Feed(source)
@@ -24,9 +26,9 @@ def open_capture(source: Source) -> CaptureReader:
             feed.refill(0, _SNIFF_LEN)
         head = bytes(feed.buf[:_SNIFF_LEN])
         if magic_byte_order(head) is not None:
-            return PcapReader(feed)
+            return PcapReader(feed, libpcap_snaplen)
         if section_byte_order(head) is not None:
-            return PcapNgReader(feed)
+            return PcapNgReader(feed, libpcap_snaplen)
         if head[:4] == _SECTION_HEADER_TYPE:
             if len(head) < _SNIFF_LEN:
                 raise CaptureError(f"{feed.name}: truncated pcapng section header at byte 0: "

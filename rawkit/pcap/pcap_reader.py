@@ -43,8 +43,8 @@ class PcapReader(CaptureReader):
     # filter: most records are dropped unseen). Set it before iterating.
     keep: Callable[[bytes, int], bool] | None = None
 
-    def __init__(self, feed: Feed) -> None:
-        super().__init__(feed)
+    def __init__(self, feed: Feed, libpcap_snaplen: bool = True) -> None:
+        super().__init__(feed, libpcap_snaplen)
         if len(feed.buf) < PCAP_HEADER_LEN:
             feed.refill(0, PCAP_HEADER_LEN)
         head = feed.buf
@@ -62,7 +62,7 @@ class PcapReader(CaptureReader):
         self._record = struct.Struct(order + "IIII")
         largest = _MAX_SNAPLEN_FOR_LINKTYPE.get(linktype, _LIBPCAP_MAX_SNAPLEN)
         self._largest = largest
-        self._snapshot = snaplen if 0 < snaplen <= largest else largest
+        self._snapshot = snaplen if 0 < snaplen <= largest and libpcap_snaplen else largest
 
     def _generate(self) -> Iterator[Packet]:
         feed = self._feed

@@ -6,7 +6,7 @@ interface's if_tsresol (power of 10 or of 2) and if_tsoffset to nanoseconds (rou
 `pkt.interface` is the index in `reader.interfaces`, which numbers interfaces across all sections.
 
 A packet longer than its interface's snap length (when that is not 0) is an error, as in libpcap
-(tcpdump), although Wireshark accepts it.
+(tcpdump), although Wireshark accepts it (and so does this reader with `libpcap_snaplen=False`).
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def section_byte_order(head: bytes) -> str | None:
 class PcapNgReader(CaptureReader):
     format = "pcapng"
 
-    def __init__(self, feed: Feed) -> None:
-        super().__init__(feed)
+    def __init__(self, feed: Feed, libpcap_snaplen: bool = True) -> None:
+        super().__init__(feed, libpcap_snaplen)
         # interfaces as (linktype, ts multiplier, ts divisor or 0, ts offset ns, global index, largest
         # caplen), indexed by the section's own interface numbers
         self._section_interfaces: list[tuple[int, int, int, int, int, int]] = []
@@ -211,7 +211,7 @@ class PcapNgReader(CaptureReader):
             raise self._fail(off, "impossible packet length",
                              f"captured length {caplen} exceeds the block's {stop - off - 32} bytes")
         linktype, multiplier, divisor, offset, number, snaplen = self._described(off, index)
-        if caplen > snaplen:
+        if caplen > snaplen and self.libpcap_snaplen:
             raise self._fail(off, "impossible packet length",
                              f"captured length {caplen} exceeds the interface's snap length {snaplen}")
         stamp = (high << 32 | low) * multiplier
