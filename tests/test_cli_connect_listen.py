@@ -281,11 +281,36 @@ def test_udp_connect_round_trip(nc, own_address):
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
     with kernel:
-        client = nc.rawkit("connect", "-u", nc.theirs, "7006", stdin=subprocess.PIPE, own_address=own_address)
+        client = nc.rawkit("connect", "-u", "-q", "3", nc.theirs, "7006", stdin=subprocess.PIPE,
+                           own_address=own_address)
         output, errors = client.communicate(b"hello udp", timeout=30)
         thread.join(10)
     assert client.returncode == 0, errors
     assert output == b"got hello udp"
+
+
+def test_udp_large_input_is_cut_into_datagrams_and_verbose_prints_them(nc, tmp_path):
+    kernel = nc.peer.socket(nc.family, socket.SOCK_DGRAM)
+    kernel.bind((nc.theirs, 7009))
+    kernel.settimeout(20)
+    payload = os.urandom(40000)
+    (tmp_path / "in").write_bytes(payload)
+    with kernel, (tmp_path / "in").open("rb") as stdin:
+        client = nc.rawkit("connect", "-u", "-v", "-q", "3", nc.theirs, "7009", stdin=stdin)
+        received = [kernel.recvfrom(65535) for _ in range(3)]
+        kernel.sendto(b"thanks", received[0][1])
+        output, errors = client.communicate(timeout=30)
+    assert client.returncode == 0, errors
+    assert [len(data) for data, _ in received] == [16384, 16384, 7232]
+    assert b"".join(data for data, _ in received) == payload and output == b"thanks"
+    port = received[0][1][1]
+    layer = "IP" if nc.version == 4 else "IP6"
+    assert errors.decode().splitlines() == [
+        f"{layer} {nc.ours}.{port} > {nc.theirs}.7009: UDP, length 16384",
+        f"{layer} {nc.ours}.{port} > {nc.theirs}.7009: UDP, length 16384",
+        f"{layer} {nc.ours}.{port} > {nc.theirs}.7009: UDP, length 7232",
+        f"{layer} {nc.theirs}.7009 > {nc.ours}.{port}: UDP, length 6",
+    ]
 
 
 def test_udp_connect_to_a_closed_port_is_refused(nc):
@@ -298,7 +323,7 @@ def test_udp_connect_to_a_closed_port_is_refused(nc):
 def test_udp_listen_answers_the_first_sender(nc, tmp_path):
     (tmp_path / "in").write_bytes(b"hello back")
     with (tmp_path / "in").open("rb") as stdin:
-        server = nc.rawkit("listen", "-u", "7007", stdin=stdin)
+        server = nc.rawkit("listen", "-u", "-q", "3", "7007", stdin=stdin)
     kernel = nc.peer.socket(nc.family, socket.SOCK_DGRAM)
     kernel.settimeout(0.5)
     with kernel:

@@ -17,7 +17,7 @@ from rawkit.cli.netcat import StdinReader, datagrams, error_line, make_stack, re
 @click.option("--src", metavar="ADDR[/LEN]",
               help="Own this address on IFACE (answering ARP/ND for it); default: share the host's address.")
 @click.option("-u", "--udp", is_flag=True, help="UDP: each stdin chunk is one datagram.")
-@click.option("-v", "--verbose", is_flag=True, help="TCP: print every segment and state change on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every segment (TCP: and state change) on stderr.")
 @click.option("-q", "--wait", "quiet", type=float, default=1.0, show_default=True, metavar="SECONDS",
               help="UDP: after stdin ends, exit once no datagram came for this long (negative: never).")
 @click.argument("host")
@@ -38,7 +38,7 @@ def connect(iface: str | None, src: str | None, udp: bool, verbose: bool, quiet:
         except OSError as error:
             raise error_line("connect", error) from None
         if udp:
-            datagrams(sock, StdinReader(), quiet)
+            datagrams(sock, StdinReader(), quiet, verbose=verbose)
         else:
             stream(sock, StdinReader())
     finally:

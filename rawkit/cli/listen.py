@@ -20,7 +20,7 @@ from rawkit.cli.netcat import StdinReader, datagrams, error_line, make_stack, st
               help="Own this address on IFACE (answering ARP/ND for it); default: share the host's address.")
 @click.option("-k", "--keep-open", is_flag=True, help="After a connection ends, accept the next one.")
 @click.option("-u", "--udp", is_flag=True, help="UDP: each stdin chunk is one datagram.")
-@click.option("-v", "--verbose", is_flag=True, help="TCP: print every segment and state change on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every segment (TCP: and state change) on stderr.")
 @click.option("-q", "--wait", "quiet", type=float, default=1.0, show_default=True, metavar="SECONDS",
               help="UDP: after stdin ends, exit once no datagram came for this long (negative: never).")
 @click.argument("port", type=click.IntRange(1, 65535))
@@ -37,7 +37,7 @@ def listen(iface: str, src: str | None, keep_open: bool, udp: bool, verbose: boo
                 sock.bind(("", port))
             except OSError as error:
                 raise error_line("bind", error) from None
-            datagrams(sock, stdin, -1.0 if keep_open else quiet, "last" if keep_open else "first")
+            datagrams(sock, stdin, -1.0 if keep_open else quiet, "last" if keep_open else "first", verbose)
             return
         listeners = [stack.socket(family, socket.SOCK_STREAM) for family in families]
         for listener in listeners:        # all bound before any listens: one port, both families

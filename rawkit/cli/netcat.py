@@ -21,6 +21,7 @@ from rawkit.cli import Failure
 
 DEFAULT_PREFIX = {4: 24, 6: 64}      # --src without /len: the usual lab and LAN sizes
 CHUNK = 65536
+UDP_CHUNK = 16384                    # largest datagram made from stdin (OpenBSD nc's read size)
 QUEUED_CHUNKS = 16                   # stdin read ahead of the socket: at most 1 MiB
 CLOSE_TIMEOUT = 10.0                 # for our FIN and last data to be acknowledged before exiting
 POLL = 0.1
@@ -224,11 +225,19 @@ def stream(sock: Any, stdin: StdinReader) -> None:
                                CLOSE_TIMEOUT)
 
 
-def datagrams(sock: Any, stdin: StdinReader, quiet: float, peer_from: str = "connect") -> None:
-    """UDP: each stdin chunk is one datagram, each datagram received goes to stdout. The peer is the
-    connected one (`peer_from` "connect"), the first sender, to which the socket then connects
-    ("first"), or whoever sent last ("last"); stdin is read only once there is a peer. Ends `quiet`
-    seconds after stdin ended and nothing more arrived (never when `quiet` is negative)."""
+def datagrams(sock: Any, stdin: StdinReader, quiet: float, peer_from: str = "connect",
+              verbose: bool = False) -> None:
+    """UDP: each stdin chunk (cut to UDP_CHUNK) is one datagram, each datagram received goes to
+    stdout. The peer is the connected one (`peer_from` "connect"), the first sender, to which the
+    socket then connects ("first"), or whoever sent last ("last"); stdin is read only once there is a
+    peer. Ends `quiet` seconds after stdin ended and nothing more arrived (never when `quiet` is
+    negative). `verbose` prints each datagram as tcpdump does on stderr."""
+    def trace(source: tuple, destination: tuple, length: int) -> None:
+        if verbose:
+            layer = "IP6" if ":" in source[0] else "IP"
+            ends = f"{source[0]}.{source[1]} > {destination[0]}.{destination[1]}"
+            print(f"{layer} {ends}: UDP, length {length}", file=sys.stderr, flush=True)
+
     peer = sock.getpeername() if peer_from == "connect" else None
     ended_at: float | None = None
     last_data = time.monotonic()
@@ -239,10 +248,12 @@ def datagrams(sock: Any, stdin: StdinReader, quiet: float, peer_from: str = "con
             if chunk == b"":
                 ended_at = time.monotonic()
             elif chunk is not None:
-                try:
-                    sock.sendto(chunk, peer)
-                except OSError as error:
-                    raise error_line("send", error) from None
+                for start in range(0, len(chunk), UDP_CHUNK):
+                    try:
+                        sent = sock.sendto(chunk[start:start + UDP_CHUNK], peer)
+                    except OSError as error:
+                        raise error_line("send", error) from None
+                    trace(sock.getsockname(), peer, sent)
         try:
             data, sender = sock.recvfrom(CHUNK)
         except TimeoutError:
@@ -250,6 +261,7 @@ def datagrams(sock: Any, stdin: StdinReader, quiet: float, peer_from: str = "con
         except OSError as error:
             raise error_line("recv", error) from None
         else:
+            trace(sender, sock.getsockname(), len(data))
             write_out(data)
             last_data = time.monotonic()
             if peer is None and peer_from == "first":
