@@ -47,6 +47,7 @@ def make_stack(iface: str | None, src: str | None, peer: str | None, trace_port:
             iface = route_interface(peer)
         except HostModeError as error:
             raise Failure(str(error), 2) from None
+
     def build(**kwargs: Any) -> Any:
         return Stack(**kwargs) if trace_port is None else tracing_stack(trace_port, **kwargs)
 
@@ -128,7 +129,10 @@ def write_out(data: bytes) -> None:
 
 def tracing_stack(port: int, **kwargs: Any) -> Any:
     """-v: a Stack that prints, on stderr, every TCP segment to or from `port` (local or remote) as
-    tcpdump would, and every state change of those connections, in the order the engine saw them."""
+    tcpdump would, and every state change of those connections, in the order the engine saw them.
+    Why a subclass of the stack's receive and send steps: a capture would print segments in blocks,
+    out of order with the state changes; this sees each one where the engine does (the bulk fast
+    path is off, so every segment passes through them)."""
     import rawkit
     from rawkit.stack.stack import Stack
     from rawkit.tcp import address_sum
