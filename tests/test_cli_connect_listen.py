@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import needs_root
+from tests.conftest import needs_root, needs_tool
 
 pytestmark = needs_root
 
@@ -101,6 +101,38 @@ def test_connect_pipes_1mb_through_a_kernel_echo_server(nc, tmp_path):
     server.join(10)
     assert client.returncode == 0, errors
     assert hashlib.sha256(output.read_bytes()).hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
+@needs_tool("socat")
+def test_socat_server_and_client_with_rawkit(nc, tmp_path):
+    """socat as the kernel's peer both ways: 1 MB from rawkit connect into a socat listener's file, and
+    1 MB from a socat client out of rawkit listen's stdout."""
+    payload = os.urandom(1 << 20)
+    source, received, output = tmp_path / "in", tmp_path / "received", tmp_path / "out"
+    source.write_bytes(payload)
+    tcp = "TCP4" if nc.version == 4 else "TCP6"
+    bind = nc.theirs if nc.version == 4 else f"[{nc.theirs}]"
+    server = nc.peer.spawn(["socat", "-u", f"{tcp}-LISTEN:7021,bind={bind},reuseaddr", f"CREATE:{received}"])
+    nc.peer.wait_listening(7021)
+    with source.open("rb") as stdin:
+        client = nc.rawkit("connect", nc.theirs, "7021", stdin=stdin)
+        _, errors = client.communicate(timeout=60)
+    assert client.returncode == 0, errors
+    assert server.wait(20) == 0
+    assert hashlib.sha256(received.read_bytes()).digest() == hashlib.sha256(payload).digest()
+
+    with output.open("wb") as stdout:
+        listener = nc.rawkit("listen", "7022", stdout=stdout)
+        target = nc.ours if nc.version == 4 else f"[{nc.ours}]"
+        for _ in range(50):                          # until rawkit listens (socat does not retry)
+            sent = nc.peer.run(["socat", "-u", f"OPEN:{source}", f"{tcp}:{target}:7022"], check=False)
+            if sent.returncode == 0:
+                break
+            time.sleep(0.2)
+        _, errors = listener.communicate(timeout=60)
+    assert sent.returncode == 0, sent.stderr
+    assert listener.returncode == 0, errors
+    assert hashlib.sha256(output.read_bytes()).digest() == hashlib.sha256(payload).digest()
 
 
 def test_connect_half_closes_and_prints_until_the_peer_closes(nc):
