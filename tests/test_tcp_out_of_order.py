@@ -24,11 +24,19 @@ pieces = st.lists(st.tuples(st.integers(1, 4000), st.integers(1, 400)), min_size
 def test_queue_holds_true_bytes_within_bounds_nearest_first(adds, rcv_nxt, max_ranges, max_bytes):
     queue = Reassembly(max_ranges, max_bytes)
     added: set[int] = set()
+
+    def held_now() -> set[int]:
+        return {seqmath.distance(start, rcv_nxt) + i for start, data in queue.ranges
+                for i in range(len(data))}
     for offset, length in adds:
         chunk = STREAM[offset:offset + length]
+        before = held_now() | set(range(offset, offset + len(chunk)))
         queue.add(seqmath.add(rcv_nxt, offset), chunk, rcv_nxt)
         added.update(range(offset, offset + len(chunk)))
         assert len(queue) <= max_ranges and queue.buffered <= max_bytes
+        after = held_now()
+        if after and before - after:                    # what this add pruned lies beyond what stays
+            assert max(after) < min(before - after)
     held: set[int] = set()
     previous_end = 0
     for start, data in queue.ranges:
@@ -39,8 +47,6 @@ def test_queue_holds_true_bytes_within_bounds_nearest_first(adds, rcv_nxt, max_r
         previous_end = offset + len(data)
     assert queue.buffered == len(held)
     assert held <= added
-    if held and added - held:
-        assert max(held) < min(added - held)                # what was dropped lies beyond what is kept
 
 
 @settings(max_examples=100, deadline=None)

@@ -139,6 +139,18 @@ class Connection:
         connection._take_peer_syn(syn, now)
         return connection
 
+    @classmethod
+    def from_cookie(cls, syn: Segment, ack: Segment, iss: int, now: float, local: Endpoint, remote: Endpoint,
+                    settings: Settings | None = None, secret: bytes = b"") -> Connection:
+        """Passive open completed by a SYN cookie (syncookies.py): `syn` is rebuilt from what the cookie
+        `iss` remembered, our SYN-ACK counts as sent, and `ack` completes the handshake. The events it
+        produced wait for `events()`."""
+        connection = cls.from_syn(syn, now, local, remote, settings, secret)
+        connection.iss = connection.snd_una = connection._small_end = iss
+        connection.snd_nxt = connection.snd_max = connection._send_start = seq.add(iss, 1)
+        connection._receive_synchronized(ack, now)
+        return connection
+
     def send(self, data: bytes, now: float) -> int:
         """Queue application bytes; returns how many fit in the send buffer (0 when full)."""
         if self.state not in CAN_SEND or self.fin_queued:
