@@ -93,6 +93,21 @@ def test_data_is_acknowledged_and_answered(lab):
 
 
 @needs_root
+def test_out_of_order_data_is_acknowledged_with_a_sack_block(lab):
+    make_peer, server = lab
+    peer = make_peer()
+    reply = peer.connect(sack_ok=True, ts=True)
+    assert reply.tcp.option("SAckOK") is not None
+    connection, _ = server.accept()
+    with connection:
+        peer.send(data(100, seq=101, ts=True))               # bytes 1..100 are missing
+        peer.expect(ack(seq=1, ack=1, sack=((101, 201),), ts=(ANY, ANY)), within=1.0)
+        peer.send(data(100, seq=1, ts=True))                 # the hole is filled: everything is acked
+        peer.expect(ack(ack=201, sack=False), within=1.0)
+        assert connection.recv(300) == bytes(200)
+
+
+@needs_root
 def test_closed_port_answers_syn_with_rst(lab):
     make_peer, _server = lab
     peer = make_peer(target_port=CLOSED_PORT, isn=5000)
@@ -154,6 +169,37 @@ def test_silence_and_unexpected_segments_fail(lab):
     peer.send(syn())
     with pytest.raises(PeerError, match=r"expected nothing for 1 s, got at .*Flags \[R\.\]"):
         peer.expect_nothing(for_=1.0)
+
+
+@needs_root
+def test_peer_against_rawkit_own_stack():
+    """Any host of a lab: here rawkit's userspace Stack is the target, listening on port 8000."""
+    from rawkit.link.netns import Lab
+    from rawkit.stack.stack import Stack
+
+    with Lab() as lab:
+        peer_ns, target_ns = lab.namespace("peer"), lab.namespace("target")
+        link = lab.link(peer_ns, target_ns)
+        stack = target_ns.call(Stack, link.b.device, "198.18.0.2/24")
+        peer = peer_ns.call(Peer, link.a.device, "198.18.0.1", "198.18.0.2", target_port=SERVER_PORT)
+        try:
+            listener = stack.socket()
+            listener.bind(("198.18.0.2", SERVER_PORT))
+            listener.listen()
+            peer.connect(mss=1460, wscale=7, sack_ok=True, ts=True)
+            listener.settimeout(5)
+            connection, address = listener.accept()
+            assert address == (str(peer.ip), peer.port)
+            peer.send(data(b"ping", ts=True))
+            connection.settimeout(5)
+            assert connection.recv(10) == b"ping"
+            connection.sendall(b"pong")
+            peer.expect(data(b"pong", seq=1, ack=5, ts=(ANY, ANY)), within=1.0, strict=False)
+            connection.close()
+            peer.expect(fin(seq=5, ack=5), within=1.0, strict=False)
+        finally:
+            peer.close()
+            stack.close()
 
 
 # ---------------------------------------------------------------- without a network
