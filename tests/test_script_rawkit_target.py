@@ -22,6 +22,9 @@ CORPUS_PASSING = [
     "close/close-on-syn-sent.pkt",
     "close/close-local-close-then-remote-fin.pkt",
     "close/close-remote-fin-then-close.pkt",
+    "cwnd_moderation/cwnd-moderation-disorder-no-moderation.pkt",
+    "fast_recovery/prr-ss-10pkt-lost-1.pkt",
+    "fast_retransmit/fr-4pkt.pkt",
     "shutdown/shutdown-rd-close.pkt",
     "ts_recent/fin_tsval.pkt",
     "validate/validate-established-no-flags.pkt",
@@ -128,4 +131,19 @@ def test_tcp_info_and_poll_from_an_engine_pair():
     assert info["tcpi_rto"] == 1_000_000                 # initial RTO 1 s, in microseconds
     assert info["tcpi_snd_cwnd"] == 10 and info["tcpi_snd_ssthresh"] == 0x7FFFFFFF
     assert "tcpi_rtt" not in info                        # no sample yet: the field is left out
+    assert info["tcpi_ca_state"] == 0 and info["tcpi_advmss"] == 1460
+    client.congestion.in_recovery = True
+    assert connection_info(client)["tcpi_ca_state"] == 3  # TCP_CA_Recovery
     assert client.state is State.SYN_SENT
+
+
+def test_a_burst_of_mss_segments_stands_for_one_script_line_with_the_last_pieces_psh():
+    """rawkit sends MSS-sized segments where Linux sends one TSO burst; the runner glues them, and
+    the PSH (or FIN) that only the last piece carries belongs to the glued segment."""
+    from rawkit.script.packets import Segment, merge
+
+    pieces = [Segment(8080, 40000, 1 + 1000 * i, 1, 0x10 | (0x08 if i == 2 else 0), 257, 0, (), 1000, 0)
+              for i in range(3)]
+    glued = merge(pieces)
+    assert (glued.seq, glued.payload_len, glued.flags) == (1, 3000, 0x18)
+    assert merge(pieces[:2]).flags == 0x10

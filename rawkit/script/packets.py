@@ -437,7 +437,9 @@ def continues(first: Segment, previous: Segment, current: Segment, expected_tota
 
 def merge(pieces: list[Segment]) -> Segment:
     """One segment standing for a burst of contiguous pieces (the first's header, the total payload),
-    compared with the script's single line as packetdrill does."""
-    first = pieces[0]
-    return Segment(first.sport, first.dport, first.seq, first.ack, first.flags, first.window, first.urgent,
+    compared with the script's single line as packetdrill does. PSH and FIN come from the last piece:
+    segmentation (GSO, or a stack that sends MSS-sized segments) puts them only there."""
+    first, last = pieces[0], pieces[-1]
+    flags = first.flags & ~0x09 | last.flags & 0x09
+    return Segment(first.sport, first.dport, first.seq, first.ack, flags, first.window, first.urgent,
                    first.options, sum(piece.payload_len for piece in pieces), first.ecn)
