@@ -41,6 +41,7 @@ from rawkit.stack.ip_link import (
 from rawkit.stack.links import FrameLink, TapLink
 from rawkit.stack.neighbour_discovery import PROTO_ICMPV6, NeighbourDiscovery, icmpv6_message
 from rawkit.stack.neighbours import Neighbours
+from rawkit.stack.pmtu import packet_too_big
 from rawkit.stack.sockets import Socket
 from rawkit.stack.udp import PROTO_UDP, UdpHost
 from rawkit.stack.udp_fragments import PROTO_FRAGMENT, Reassembly, ipv4_fragments, ipv6_fragments, new_ident
@@ -398,6 +399,7 @@ class Stack:
         if len(message) < 8 or ones_sum(message) != 0xFFFF:
             return
         if message[0] != ICMP_ECHO_REQUEST:
+            self._on_packet_too_big(4, message, now)
             self.udp.icmp_error(4, message)     # an error about one of our datagrams, or nothing
             return
         if self.host_ports is not None:         # the kernel answers ping for its own address
@@ -412,6 +414,7 @@ class Stack:
                 message, pseudo_header_sum(packet.src, packet.dst, PROTO_ICMPV6, len(message))) != 0:
             return
         if message[0] < 128:                    # an error message (RFC 4443 2.1)
+            self._on_packet_too_big(16, message, now)
             self.udp.icmp_error(16, message)
         elif message[0] == ICMPV6_ECHO_REQUEST and packet.dst == self.address6.packed:
             if self.host_ports is not None:     # the kernel answers ping for its own address
@@ -420,6 +423,15 @@ class Stack:
             self._send_ip(packet.src, self.link.ipv6_packet(packet.dst, packet.src, PROTO_ICMPV6, reply), now)
         else:
             self._send_frames(self.nd.handle_nd(packet, now))
+
+    def _on_packet_too_big(self, family: int, message: bytes, now: float) -> None:
+        """Fragmentation needed / packet too big about one of our TCP segments: the engine decides."""
+        report = packet_too_big(family, message)
+        if report is None:
+            return
+        connection = self.connections.get((report.remote, report.remote_port, report.local_port))
+        if connection is not None and connection.packet_too_big(report.path_mss, report.sequence, now):
+            self.flush(connection, now)
 
     def _on_tcp(self, source: bytes, local: bytes, data: bytes, now: float) -> None:
         total = address_sum(source, local) + len(data)

@@ -273,6 +273,24 @@ class Connection:
             self._receive_synchronized(segment, now)
         return self.events()
 
+    def packet_too_big(self, path_mss: int, quoted_seq: int, now: float) -> bool:
+        """ICMP fragmentation-needed or ICMPv6 packet-too-big (RFC 1191, RFC 8201) about one of our
+        segments: the path carries at most `path_mss` bytes of TCP payload without options (the MTU
+        less the IP and TCP headers). Believed only when the quoted sequence number is in flight
+        (RFC 5927 5.1), so a blind attacker cannot shrink our segments. The MSS drops and what is in
+        flight goes again at the new size, without a congestion response: nothing was congested.
+        True when it changed something (the stack should `poll`)."""
+        if self.state not in SYNCHRONIZED \
+                or not seq.in_window(quoted_seq, self.snd_una, seq.distance(self.snd_max, self.snd_una)):
+            return False
+        mss = max(path_mss - (TIMESTAMP_OVERHEAD if self.ts_ok else 0), 64)
+        if mss >= self.send_mss:
+            return False
+        self.send_mss = self.congestion.mss = mss
+        self.snd_nxt = self.snd_una                # every segment in flight was too big: send them again
+        self._rtt_seq = None
+        return True
+
     def receive_predicted(self, sequence: int, ack: int, window: int, timestamp: tuple[int, int] | None,
                           payload: bytes | memoryview, now: float) -> bool:
         """Header prediction (Jacobson; RFC 7323 appendix): take the common segment of a bulk receive
