@@ -22,6 +22,9 @@ TPACKET_V2 = 1
 TP_STATUS_USER = 1
 TP_STATUS_LOSING = 1 << 2        # the kernel dropped frames since this slot (ring was full)
 TP_STATUS_COPY = 1 << 1          # the frame was longer than the slot: only the start is here
+TP_STATUS_CSUMNOTREADY = 1 << 3  # sent from this host with the checksum left to offload: not filled in
+TP_STATUS_CSUM_VALID = 1 << 7    # the device or the kernel verified the transport checksum
+KERNEL_CHECKED = TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID
 ETHERNET_OVERHEAD = 14 + 4       # header and one VLAN tag beyond the MTU
 SLOT_HEADER_ROOM = 128           # struct tpacket2_hdr, sockaddr_ll and the kernel's alignment padding
 DEFAULT_RING_BYTES = 4 << 20
@@ -29,6 +32,11 @@ _REQUEST = struct.Struct("=4I")       # struct tpacket_req: block_size, block_nr
 # struct tpacket2_hdr: status, len, snaplen, mac, net, sec, nsec, vlan_tci, vlan_tpid
 _SLOT = struct.Struct("=IIIHH")
 _FREE = bytes(4)
+
+
+class KernelChecked(bytes):
+    """A frame whose transport checksum the kernel vouches for (verified on receive, or left for
+    offload because the frame never left this host): checking it again would fail or waste time."""
 
 
 def slot_size(mtu: int) -> int:
@@ -72,7 +80,10 @@ class FrameRing:
                 self.overruns += 1
             if captured == length:
                 start = offset + mac
-                append(ring[start:start + captured])
+                if status & KERNEL_CHECKED:
+                    append(KernelChecked(ring[start:start + captured]))
+                else:
+                    append(ring[start:start + captured])
             else:
                 self.truncated += 1
             ring[offset:offset + 4] = _FREE
@@ -80,5 +91,8 @@ class FrameRing:
         self._next = index
         return frames
 
-    def close(self) -> None:
+    def close(self, sock: socket.socket | None = None) -> None:
+        """Unmap the ring; given its socket, also take the ring off it (frames then come by recv)."""
         self._map.close()
+        if sock is not None:
+            sock.setsockopt(SOL_PACKET, PACKET_RX_RING, _REQUEST.pack(0, 0, 0, 0))

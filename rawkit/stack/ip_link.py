@@ -16,13 +16,15 @@ import struct
 
 from rawkit import filter as bpf_filter
 from rawkit.link import interfaces
-from rawkit.link.frame_ring import FrameRing
+from rawkit.link.frame_ring import KERNEL_CHECKED, FrameRing, KernelChecked
 from rawkit.link.packet_socket import DROP_ALL, PACKET_IGNORE_OUTGOING, attach_filter
 from rawkit.link.rawsock import NeedsPrivilege
 from rawkit.link.ring import SOL_PACKET
 from rawkit.wire.checksum import ones_sum
 
 ETH_P_ALL = 0x0003
+PACKET_AUXDATA = 8
+_AUXDATA_STATUS = struct.Struct("=I")     # struct tpacket_auxdata starts with tp_status
 ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
 ETH_P_IPV6 = 0x86DD
@@ -122,6 +124,7 @@ class EthernetLink(IPFraming):
                  address6: ipaddress.IPv6Address | None = None, *, ring: bool = False) -> None:
         self.device = device
         self.ring: FrameRing | None = None
+        self._auxdata = False
         wanted = []
         if address is not None:
             wanted.append(f"arp or (ip and dst host {address})")
@@ -188,12 +191,36 @@ class EthernetLink(IPFraming):
     def receive_batch(self, limit: int) -> list[bytes]:
         """Up to `limit` waiting frames (none waiting: an empty list)."""
         if self.ring is not None:
-            return self.ring.receive_batch(limit)
-        frames: list[bytes] = []
+            frames = self.ring.receive_batch(limit)
+            if not self.ring.truncated:
+                return frames
+            # frames bigger than a slot (GRO, or a peer's TSO on a veth): recvmsg takes any size, and
+            # its auxiliary data still says which checksums the kernel vouches for
+            self.ring.close(self.sock)
+            self.ring = None
+            self.sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            self._auxdata = True
+            return frames
+        if self._auxdata:
+            return self._receive_with_status(limit)
+        frames = []
         recv = self.sock.recv
         try:
             while len(frames) < limit:
                 frames.append(recv(65535))
+        except BlockingIOError:
+            pass
+        return frames
+
+    def _receive_with_status(self, limit: int) -> list[bytes]:
+        frames: list[bytes] = []
+        recvmsg = self.sock.recvmsg
+        try:
+            while len(frames) < limit:
+                frame, ancillary, _flags, _address = recvmsg(65535, 64)
+                status = next((_AUXDATA_STATUS.unpack_from(data)[0] for level, kind, data in ancillary
+                               if level == SOL_PACKET and kind == PACKET_AUXDATA), 0)
+                frames.append(KernelChecked(frame) if status & KERNEL_CHECKED else frame)
         except BlockingIOError:
             pass
         return frames

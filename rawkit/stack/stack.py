@@ -27,6 +27,7 @@ import threading
 import time
 import weakref
 
+from rawkit.link.frame_ring import KernelChecked
 from rawkit.stack.host_mode import HostPorts, HostUdp, host_addresses
 from rawkit.stack.ip_link import (
     ETH_P_ARP,
@@ -343,11 +344,12 @@ class Stack:
             local = self._address_bytes if start == 34 else self._address6_bytes
             pseudo = self._pseudo_sums[source] = address_sum(source, local)
         length = end - start
-        value = int.from_bytes(frame[start:end], "big")
-        if length & 1:
-            value <<= 8
-        if (value + pseudo + length) % 0xFFFF:
-            return False                          # bad checksum: the general path drops it
+        if type(frame) is not KernelChecked:
+            value = int.from_bytes(frame[start:end], "big")
+            if length & 1:
+                value <<= 8
+            if (value + pseudo + length) % 0xFFFF:
+                return False                      # bad checksum: the general path drops it
         payload = memoryview(frame)[start + (offset >> 2):end]
         if not connection.receive_predicted(sequence, ack, window, timestamp, payload, now):
             return False
@@ -385,7 +387,7 @@ class Stack:
         if packet is None:
             return
         if packet.proto == PROTO_TCP and packet.dst in self.ours:
-            self._on_tcp(packet.src, packet.dst, packet.payload, now)
+            self._on_tcp(packet.src, packet.dst, packet.payload, now, type(frame) is KernelChecked)
         elif packet.proto == PROTO_UDP and packet.dst in self.ours:
             reply = self.udp.receive(packet.src, packet.dst, ip_bytes, packet.payload, now)
             if reply is not None and self.host_ports is None:    # else the kernel answers for its ports
@@ -433,9 +435,9 @@ class Stack:
         if connection is not None and connection.packet_too_big(report.path_mss, report.sequence, now):
             self.flush(connection, now)
 
-    def _on_tcp(self, source: bytes, local: bytes, data: bytes, now: float) -> None:
+    def _on_tcp(self, source: bytes, local: bytes, data: bytes, now: float, checked: bool = False) -> None:
         total = address_sum(source, local) + len(data)
-        if ones_sum(data, (total & 0xFFFF) + (total >> 16)) != 0xFFFF:
+        if not checked and ones_sum(data, (total & 0xFFFF) + (total >> 16)) != 0xFFFF:
             return
         try:
             segment = Segment.parse(data)
