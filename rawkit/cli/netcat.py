@@ -145,18 +145,18 @@ def tracing_stack(port: int, **kwargs: Any) -> Any:
         def _take_predicted(self, frame: bytes, now: float) -> bool:
             return False                  # no bulk fast path: every segment goes through _on_tcp
 
-        def _on_tcp(self, source: bytes, local: bytes, data: bytes, now: float) -> None:
+        def _on_tcp(self, source: bytes, local: bytes, data: bytes, now: float, *more: Any) -> None:
             if len(data) >= 4 and port in (int.from_bytes(data[:2], "big"), int.from_bytes(data[2:4], "big")):
                 self._print_segment(source, local, data)
-            super()._on_tcp(source, local, data, now)
+            super()._on_tcp(source, local, data, now, *more)
             self.note_states()
 
-        def _send_tcp(self, destination: bytes, segment: Any, now: float) -> None:
+        def _send_tcp(self, destination: bytes, segment: Any, now: float, *more: Any) -> None:
             self.note_states()
             if port in (segment.sport, segment.dport):
                 source = self.address.packed if len(destination) == 4 else self.address6.packed
                 self._print_segment(source, destination, segment.to_bytes(address_sum(source, destination)))
-            super()._send_tcp(destination, segment, now)
+            super()._send_tcp(destination, segment, now, *more)
 
         def _print_segment(self, source: bytes, destination: bytes, data: bytes) -> None:
             ip = rawkit.IPv4(src=_text(source), dst=_text(destination), proto=6) if len(source) == 4 \
