@@ -5,13 +5,13 @@ Why TAP: every frame the side under test sends out of tun0 is read here (timesta
 outbound packet times are exact), every frame written here arrives on tun0 as from a wire. The same
 device serves the kernel (which owns `local_ip` on tun0) and rawkit's own Stack (which claims it).
 A reader thread answers ARP and neighbour solicitations for the gateway and the remote address, and
-queues the IP frames addressed to the remote host; nothing ever leaves the namespace.
+drains the TAP side; what tun0 transmits is read, with kernel timestamps, from an AF_PACKET socket
+when the runner waits for it. Nothing ever leaves the namespace.
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
 import random
 import select
 import socket
@@ -28,10 +28,25 @@ from rawkit.script.packets import GATEWAY_MAC, neighbour_reply
 from rawkit.script.target import ScriptNet
 
 DEVICE = "tun0"
+LOCAL_MAC = "02:00:00:00:00:01"
+COMMAND_TIMEOUT = 30.0
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("=qq")
+
+
+def _run_here(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise LabError(f"`{' '.join(argv)}` did not finish within {COMMAND_TIMEOUT:g} s") from None
+    except FileNotFoundError:
+        raise LabError(f"`{argv[0]}` is not installed") from None
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()
+        raise LabError(f"`{' '.join(argv)}` failed ({done.returncode}): {last[-1] if last else 'no output'}")
+    return done
 
 
 def _outgoing_sniffer() -> socket.socket:
@@ -85,7 +100,7 @@ class PeerLink:
     def __init__(self, config: NetConfig, *, label: str = "pd") -> None:
         self.config = config
         self.lab = Lab(prefix="rks")
-        self.frames: queue.Queue[tuple[float, bytes]] = queue.Queue()
+        self._realtime_offset = time.time() - time.monotonic()
         self.sniffer: socket.socket | None = None
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
@@ -93,12 +108,12 @@ class PeerLink:
         try:
             self.namespace: Namespace = self.lab.namespace(label)
             self.tap = self.namespace.call(Tap, DEVICE, up=False, offload=True)
-            self.namespace.run(["ip", "link", "set", DEVICE, "address", "02:00:00:00:00:01", "mtu",
-                                str(config.mtu), "up"])
-            self.mac = "02:00:00:00:00:01"
-            family = f"-{config.ip_version}"
-            self.namespace.run(["ip", family, "neigh", "replace", config.gateway_ip, "lladdr", GATEWAY_MAC,
-                                "dev", DEVICE, "nud", "permanent"])
+            self._run(["ip", "link", "set", DEVICE, "address", LOCAL_MAC, "mtu", str(config.mtu), "up"])
+            self.mac = LOCAL_MAC
+            self._run(["ip", f"-{config.ip_version}", "neigh", "replace", config.gateway_ip, "lladdr",
+                       GATEWAY_MAC, "dev", DEVICE, "nud", "permanent"])
+            if config.ip_version == 6:
+                self._wait_ipv6_ready()
             self.sniffer = self.namespace.call(_outgoing_sniffer)
             self._reader = threading.Thread(target=self._read_loop, name="script-peer", daemon=True)
             self._reader.start()
@@ -114,7 +129,19 @@ class PeerLink:
         self._ephemeral = random.randrange(40000, 60000)
 
     def _run(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        return self.namespace.run(list(argv))
+        """A command inside the namespace, forked from a thread that joined it (several times cheaper
+        than `ip netns exec`, which also remounts /sys); raises LabError if it fails."""
+        return self.namespace.call(_run_here, list(argv))
+
+    def _wait_ipv6_ready(self, timeout: float = 3.0) -> None:
+        """Until tun0's IPv6 setup finishes (its ff00::/8 route appears) the kernel drops what
+        arrives, so the first SYN of a script would be lost."""
+        deadline = time.monotonic() + timeout
+        query = ["ip", "-6", "route", "show", "table", "local", "dev", DEVICE]
+        while "ff00::/8" not in self._run(query).stdout:
+            if time.monotonic() > deadline:
+                raise LabError(f"IPv6 on {DEVICE} not ready within {timeout:g} s")
+            time.sleep(0.01)
 
     def next_remote_port(self) -> int:
         """A fresh source port for the remote side of each passively opened connection."""
@@ -122,25 +149,20 @@ class PeerLink:
         return self._ephemeral
 
     def _read_loop(self) -> None:
-        """Answer ARP/ND arriving on the TAP side (and drain it); queue what the sniffer saw leave
-        tun0, with the kernel's own transmit time (free of this process's scheduling delays)."""
-        tap, sniffer = self.tap, self.sniffer
-        assert tap is not None and sniffer is not None
+        """Drain the TAP side (reading a frame completes its transmission, which TCP's small-queue
+        logic waits for) and answer ARP/ND for the gateway and the remote address."""
+        tap = self.tap
+        assert tap is not None
         answer_for = {self.config.gateway_ip, self.config.remote_ip}
-        realtime_offset = time.time() - time.monotonic()
         while not self._stop.is_set():
             try:
-                readable, _, _ = select.select([tap, sniffer], [], [], 0.05)
-                if tap in readable:
-                    while (frame := tap.recv(timeout=0)) is not None:
-                        if frame[12:14] in (b"\x08\x06", b"\x86\xdd"):
-                            reply = neighbour_reply(frame, answer_for, GATEWAY_MAC)
-                            if reply is not None:
-                                tap.send(reply)
-                if sniffer in readable:
-                    while (item := _sniffed(sniffer)) is not None:
-                        stamp_ns, frame = item
-                        self.frames.put((stamp_ns / 1e9 - realtime_offset, frame))
+                frame = tap.recv(timeout=0.05)
+                while frame is not None:
+                    if frame[12:14] in (b"\x08\x06", b"\x86\xdd"):
+                        reply = neighbour_reply(frame, answer_for, GATEWAY_MAC)
+                        if reply is not None:
+                            tap.send(reply)
+                    frame = tap.recv(timeout=0)
             except OSError:
                 if self._stop.is_set():
                     return
@@ -151,11 +173,20 @@ class PeerLink:
         self.tap.send(frame)
 
     def receive(self, deadline: float) -> tuple[float, bytes] | None:
-        """The next queued frame (arrival time, bytes), waiting until the monotonic `deadline`."""
-        try:
-            return self.frames.get(timeout=max(deadline - time.monotonic(), 0.0))
-        except queue.Empty:
-            return None
+        """The next frame tun0 transmitted (its kernel transmit time as time.monotonic(), bytes),
+        waiting until the monotonic `deadline`. Read here, on the caller's thread, so a packet is
+        seen the moment it leaves (as packetdrill sees it): the next inbound packet then follows as
+        quickly as the script means, which the kernel's RTT samples (and TSO sizing) depend on."""
+        sniffer = self.sniffer
+        assert sniffer is not None
+        while True:
+            item = _sniffed(sniffer)
+            if item is not None:
+                return item[0] / 1e9 - self._realtime_offset, item[1]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            select.select([sniffer], [], [], remaining)
 
     def close(self) -> None:
         self._stop.set()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rawkit.script import parse_file
+from rawkit.script import parse_file, syscall_args
 from rawkit.script.errors import ScriptSyntaxError
 from rawkit.script.host_setup import ShellFailure, run_shell
 from rawkit.script.nodes import (
@@ -62,6 +62,7 @@ from rawkit.script.timeline import Clock, Due, seconds
 
 DEFAULT_TIMEOUT = 20.0
 NONBLOCKING_WAIT = 1.0  # how long a call not marked `...` may take before it counts as blocked
+MSG_FASTOPEN = 0x20000000
 LATE_PACKET_SLACK = 0.5
 SWITCH_INTERVAL = 0.0002  # let the frame reader thread take the GIL quickly
 IPV4_DEFAULTS = ("198.18.0.1", "198.19.0.1", "198.18.0.2", "255.255.0.0")
@@ -158,8 +159,15 @@ def _names(expr: Expr | Field) -> Iterator[str]:
         yield from _names(expr.value)
 
 
-def _wants_fastopen(event: SyscallEvent) -> bool:
-    return any("MSG_FASTOPEN" in _names(arg) for arg in event.args)
+def _wants_fastopen(event: SyscallEvent, symbols: dict[str, str]) -> bool:
+    """sendto()/sendmsg() with MSG_FASTOPEN in its flags: it opens the connection."""
+    position = 3 if event.name == "sendto" else 2
+    if len(event.args) <= position:
+        return False
+    try:
+        return bool(syscall_args.integer(event.args[position], symbols) & MSG_FASTOPEN)
+    except syscall_args.ArgumentError:
+        return False
 
 
 class Runner:
@@ -328,8 +336,9 @@ class Runner:
             self.flow = Flow("new", None, net.remote_port)
         elif event.name == "listen" and self.flow is not None and self.flow.state == "new":
             self.flow.state = "listening"
-        elif (event.name == "connect" or (event.name in ("sendto", "sendmsg") and _wants_fastopen(event))) \
-                and self.flow is not None and self.flow.state == "new":
+        elif self.flow is not None and self.flow.state == "new" and (
+                event.name == "connect"
+                or (event.name in ("sendto", "sendmsg") and _wants_fastopen(event, self.symbols))):
             self.flow.state = "connecting"
             self.flow.remote_port = net.remote_port
 
@@ -394,9 +403,7 @@ class Runner:
             raise self.fail(event.line, f"error handling packet: {problem}",
                             f"script packet: {seconds(due.start or 0)} {_script_text(event)}",
                             f"actual packet: {seconds(actual)} {describe(segment, self.flow)}")
-        if isinstance(event.packet, TcpPacket) and self.flow.state in ("connecting", "passive", "syn_sent"):
-            self.flow.state = "established" if "S" not in event.packet.flags else self.flow.state
-        self.clock.finished(due)
+        self.clock.finished(due, sent_at=actual)
 
     def gather(self, event: PacketEvent, first: Segment, limit: float, due: Due) -> Segment:
         """Glue the pieces of a TSO burst the script writes as one line (packetdrill does the same)."""

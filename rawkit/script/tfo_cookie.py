@@ -17,7 +17,8 @@ from rawkit.script.packets import FOEXP_MAGIC, GATEWAY_MAC, parse_outbound
 from rawkit.script.peer_link import NetConfig, PeerLink
 
 PROBE_PORT = 8081
-PROBE_TIMEOUT = 2.0
+PROBE_TIMEOUT = 3.0
+RETRY = 0.3
 TCP_FASTOPEN = 23
 _cache: dict[NetConfig, str] = {}
 
@@ -53,17 +54,19 @@ def fetch_cookie(config: NetConfig) -> str:
             syn = (rawkit.Ether(src=GATEWAY_MAC, dst=link.mac) / ip
                    / rawkit.TCP(sport=40000, dport=PROBE_PORT, seq=1, flags="S", window=65535,
                                 options=[("MSS", 1460), (254, FOEXP_MAGIC)]))
-            link.send(bytes(syn))
             deadline = time.monotonic() + PROBE_TIMEOUT
-            while (item := link.receive(deadline)) is not None:
-                segment = parse_outbound(item[1], config.remote_ip)
-                if segment is None or segment.flags & 0x12 != 0x12:
-                    continue
-                for kind, data in segment.options:
-                    if kind == 254 and data[:2] == FOEXP_MAGIC and len(data) > 2:
-                        _cache[config] = data[2:].hex()
-                        return _cache[config]
-                raise CookieError("the kernel's SYN-ACK to a Fast Open cookie request carried no cookie")
+            while time.monotonic() < deadline:
+                link.send(bytes(syn))  # again every RETRY s: the first may arrive before IPv6 is ready
+                retry_at = min(deadline, time.monotonic() + RETRY)
+                while (item := link.receive(retry_at)) is not None:
+                    segment = parse_outbound(item[1], config.remote_ip)
+                    if segment is None or segment.flags & 0x12 != 0x12:
+                        continue
+                    for kind, data in segment.options:
+                        if kind == 254 and data[:2] == FOEXP_MAGIC and len(data) > 2:
+                            _cache[config] = data[2:].hex()
+                            return _cache[config]
+                    raise CookieError("the kernel's SYN-ACK to a Fast Open cookie request carried no cookie")
             raise CookieError("no SYN-ACK to the Fast Open cookie request")
         finally:
             listener.close()

@@ -2,9 +2,10 @@
 
 Why its own module: the rules are subtle and easy to test without any network.
 - Event times are microseconds from the script's start (the first event is at 0).
-- A relative time (`+.1`) counts from *now* when the runner reaches the event, i.e. from when the
-  previous event really happened, so delays do not pile up; except that an inbound packet following
-  another inbound packet counts from that packet's scheduled time (a burst keeps its spacing).
+- A relative time (`+.1`) counts from when the previous event really happened (now, when the runner
+  reaches the event; after an outbound packet, the time it left), so delays do not pile up; except
+  that an inbound packet following another inbound packet counts from that packet's scheduled time
+  (a burst keeps its spacing).
 - `*` means any time; `a~b` a window; a blocking call `+0...0.2` starts at `+0` and must return at the
   end time, which is relative to the same base as the start when the start is relative.
 - Tolerance: the larger of `tolerance_usecs` and `tolerance_percent` of the time since the previous
@@ -13,10 +14,14 @@ Why its own module: the rules are subtle and easy to test without any network.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
 from rawkit.script.nodes import Timing
+
+TICKS_TO_WATCH = 2
+TICK_OFFSET = 0.00025
 
 
 @dataclass
@@ -49,9 +54,20 @@ class Clock:
         self.origin = 0.0
         self.last_due: int | None = None  # the previous event's scheduled start
         self.last_inbound = False
+        self.anchor: int | None = None  # when the previous outbound packet really left
 
     def start(self) -> None:
-        self.origin = time.monotonic()
+        """Start the clock a quarter millisecond after a kernel tick, as packetdrill does: kernel
+        timers fire on ticks (every 4 ms at HZ=250), so events scheduled on whole milliseconds from a
+        tick-aligned start meet the timers at the same phase in every run."""
+        last = os.times().elapsed  # times(2): moves on a tick (in 10 ms steps)
+        ticks, edge = 0, time.monotonic()
+        give_up = edge + 0.1
+        while ticks < TICKS_TO_WATCH and time.monotonic() < give_up:
+            now = os.times().elapsed
+            if now != last:
+                ticks, last, edge = ticks + 1, now, time.monotonic()
+        self.origin = edge + TICK_OFFSET
 
     def now(self) -> int:
         return int((time.monotonic() - self.origin) * 1e6)
@@ -72,6 +88,8 @@ class Clock:
                 base = 0
             elif self.last_inbound and inbound and self.last_due is not None:
                 base = self.last_due
+            elif self.anchor is not None:
+                base = self.anchor
             else:
                 base = self.now()
             start = base + timing.start.usecs
@@ -89,13 +107,16 @@ class Clock:
             allowed = max(allowed, int(self.tolerance_percent / 100.0 * (due.start - previous)))
         return allowed
 
-    def finished(self, due: Due, *, inbound: bool = False) -> None:
-        """Record that the event scheduled at `due` has run (anchors later relative times)."""
+    def finished(self, due: Due, *, inbound: bool = False, sent_at: int | None = None) -> None:
+        """Record that the event scheduled at `due` has run (anchors later relative times). For an
+        outbound packet, `sent_at` (its kernel timestamp) is the base of the next relative time: what
+        packetdrill, which wakes as the packet leaves, uses; this runner may notice it a little later."""
         if due.start is not None:
             self.last_due = due.start
         else:
             self.last_due = self.now()
         self.last_inbound = inbound
+        self.anchor = sent_at
 
     def check(self, due: Due, actual: int, what: str, previous: int | None) -> str | None:
         """None if `actual` fits `due`, else packetdrill's "timing error" sentence."""

@@ -1,0 +1,168 @@
+"""`rawkit script --target kernel` over the upstream packetdrill corpus, read in place from
+../shared/packetdrill (third-party GPL data: never copied here).
+
+Every script the MANIFEST says passed with the real packetdrill runs for the IP version(s) it passed on,
+with the README's addresses and -D definitions, two at a time, each bounded in time. At least 90% must
+pass. Every failure must be explained: listed in KNOWN_FAILURES with its reason, or a timing error
+(the README notes the 4 ms default tolerance is tight on a 2-vCPU host; they count against the 90%).
+A listed script that passes is reported as a warning, so the list can shrink.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED, needs_root
+
+CORPUS = SHARED / "packetdrill"
+MANIFEST = CORPUS / "MANIFEST.tsv"
+PASS_RATE = 0.90
+WORKERS = 2
+SCRIPT_TIMEOUT = 30.0  # the runner's own limit is 20 s; this catches a stuck process
+ALLOWED_CC = Path("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
+
+ADDRESSES = {
+    "ipv4": dict(local_ip="198.18.0.1", gateway_ip="198.18.0.2", netmask_ip="255.255.0.0",
+                 remote_ip="198.19.0.1"),
+    "ipv6": dict(local_ip="fd00:18::1", gateway_ip="fd00:18::2", remote_ip="fd00:18::c0", mtu=1520),
+}
+DEFINES = {
+    "ipv4": {"CODE": "host_unreachable", "CMSG_LEVEL_IP": "SOL_IP", "CMSG_TYPE_RECVERR": "IP_RECVERR"},
+    "ipv6": {"CMSG_LEVEL_IP": "SOL_IPV6", "CMSG_TYPE_RECVERR": "IPV6_RECVERR"},
+}
+
+# "path ipver" -> why rawkit's runner fails where the real packetdrill passed.
+_OVER_ACK = ("after the over-acking SYN-ACK the kernel retransmits socket 6's SYN within 2 jiffies; the "
+             "runner takes that SYN for socket 7's")
+_TSO_SPLIT = ("the kernel sends the 7000-byte burst as 2000-byte TSO pieces each with PSH here (TSO "
+              "autosizing follows the pacing rate); the real packetdrill saw one segment without PSH")
+_DRIFT = ("timing: ~0.3 ms per system call in Python adds up over a run of `+0` calls, so the kernel's "
+          "SCM_TIMESTAMPING times drift ~4 ms behind the script's by t=20 ms (passes on an idle host)")
+KNOWN_FAILURES: dict[str, str] = {
+    "tcp/fastopen/client/syn-data-partial-or-over-ack.pkt ipv4": _OVER_ACK,
+    "tcp/fastopen/client/syn-data-partial-or-over-ack.pkt ipv6": _OVER_ACK,
+    "tcp/fast_recovery/prr-ss-30pkt-lost1_4.pkt ipv4": _TSO_SPLIT,
+    "tcp/fast_recovery/prr-ss-30pkt-lost1_4.pkt ipv6": _TSO_SPLIT,
+    "tcp/timestamping/client-only-last-byte.pkt ipv4": _DRIFT,
+    "tcp/timestamping/client-only-last-byte.pkt ipv6": _DRIFT,
+    "tcp/timestamping/partial.pkt ipv4": _DRIFT,
+    "tcp/timestamping/partial.pkt ipv6": _DRIFT,
+    "tcp/timestamping/server.pkt ipv4": _DRIFT,
+    "tcp/timestamping/server.pkt ipv6": _DRIFT,
+}
+
+
+def corpus_rows() -> list[dict[str, str]]:
+    if not MANIFEST.is_file():
+        return []
+    with MANIFEST.open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return [row for row in rows if row["copied"] == "yes" and row["pass"] in ("yes", "flaky")]
+
+
+ROWS = corpus_rows()
+needs_corpus = pytest.mark.skipif(not ROWS, reason=f"packetdrill corpus not found at {CORPUS}")
+
+
+def _run_one(path: str, version: str, sender: multiprocessing.connection.Connection) -> None:
+    """In a child process: run one script, send back (outcome, message)."""
+    from rawkit.script.kernel_target import KernelTarget
+    from rawkit.script.runner import RunOptions, ScriptBroken, ScriptFailure, run_script
+
+    options = RunOptions(ip_version=int(version[-1]), defines=dict(DEFINES[version]),
+                         **ADDRESSES[version])  # type: ignore[arg-type]
+    try:
+        run_script(path, options, KernelTarget)
+        sender.send(("pass", ""))
+    except ScriptFailure as failure:
+        sender.send(("fail", str(failure)))
+    except ScriptBroken as broken:
+        sender.send(("broken", str(broken)))
+    except Exception as error:  # reported to the test, which names the script
+        sender.send(("error", f"{type(error).__name__}: {error}"))
+
+
+def run_corpus(rows: list[dict[str, str]]) -> dict[str, tuple[str, str]]:
+    """Run `rows` two at a time in forked children (modules preloaded); key "path ipver"."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["rawkit.script.runner", "rawkit.script.kernel_target"])
+    results: dict[str, tuple[str, str]] = {}
+    pending = list(rows)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                row = pending.pop(0)
+            receiver, sender = context.Pipe(duplex=False)
+            script = str(CORPUS / row["path"])
+            child = context.Process(target=_run_one, args=(script, row["ipver_run"], sender))
+            child.start()
+            sender.close()
+            outcome = ("hang", f"no result within {SCRIPT_TIMEOUT:g} s")
+            if receiver.poll(SCRIPT_TIMEOUT):
+                try:
+                    outcome = receiver.recv()
+                except EOFError:
+                    outcome = ("error", "the child died without a result")
+            child.join(5.0)
+            if child.is_alive():
+                child.kill()
+                child.join()
+            receiver.close()
+            with lock:
+                results[f"{row['path']} {row['ipver_run']}"] = outcome
+
+    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.fixture()
+def cubic_allowed():
+    """The corpus wants cubic, which a namespace may select only if the host allows it: allow it for
+    the run, restore the host's list afterwards."""
+    before = ALLOWED_CC.read_text().strip()
+    if "cubic" not in before.split():
+        ALLOWED_CC.write_text(f"{before} cubic")
+    try:
+        yield
+    finally:
+        ALLOWED_CC.write_text(before)
+
+
+@needs_root
+@needs_corpus
+def test_corpus_passes_with_the_kernel_target(cubic_allowed: None) -> None:
+    started = time.monotonic()
+    results = run_corpus(ROWS)
+    elapsed = time.monotonic() - started
+    passed = {version: sum(1 for key, (outcome, _) in results.items() if outcome == "pass"
+                           and key.endswith(version)) for version in ("ipv4", "ipv6")}
+    totals = {version: sum(1 for key in results if key.endswith(version)) for version in ("ipv4", "ipv6")}
+    print(f"\ncorpus: ipv4 {passed['ipv4']}/{totals['ipv4']}, ipv6 {passed['ipv6']}/{totals['ipv6']} "
+          f"in {elapsed:.0f} s")
+    failures = {key: result for key, result in results.items() if result[0] != "pass"}
+    for key, (outcome, message) in sorted(failures.items()):
+        print(f"  {outcome} {key}: {message.splitlines()[0] if message else ''}")
+    now_passing = sorted(key for key in KNOWN_FAILURES if results.get(key, ("",))[0] == "pass")
+    if now_passing:
+        warnings.warn(f"listed as failing but passed this time: {', '.join(now_passing)}", stacklevel=1)
+    unexplained = {key: message for key, (outcome, message) in failures.items()
+                   if key not in KNOWN_FAILURES and not (outcome == "fail" and "timing error" in message)}
+    assert not unexplained, "failures without a listed reason:\n" + "\n".join(
+        f"{key}: {message}" for key, message in sorted(unexplained.items()))
+    assert len(results) == len(ROWS)
+    assert sum(passed.values()) >= PASS_RATE * len(ROWS), f"only {sum(passed.values())}/{len(ROWS)} passed"
