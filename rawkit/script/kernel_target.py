@@ -145,6 +145,7 @@ class KernelTarget:
         self._realtime_zero_usecs: int | None = None
         self._tolerance_usecs = 4000
         self._worker_error: str | None = None
+        self._closing = False
 
     # -- Target protocol ----------------------------------------------------------------------
     def start(self, net: ScriptNet) -> None:
@@ -203,17 +204,23 @@ class KernelTarget:
 
     def close(self) -> None:
         """Shut down and close every fd (which also unblocks a call still waiting), stop the worker."""
+        self._closing = True
         self._jobs.put(_STOP)
-        live_fds = [*self._fds.values(), *self._shadowed]
-        for live in live_fds:
-            _SYSCALLS["shutdown"](live, sa.CONSTANTS["SHUT_RDWR"])
-        for live in live_fds:
-            _SYSCALLS["close"](live)
-        self._fds.clear()
-        self._shadowed.clear()
+        self._close_all(shutdown=True)
         if self._worker is not None:
             self._worker.join(2.0)
+        self._close_all(shutdown=False)  # an fd a blocked accept() returned meanwhile
         self._fail_queued("the target closed before this call ran")
+
+    def _close_all(self, *, shutdown: bool) -> None:
+        live_fds = [*self._fds.values(), *self._shadowed]
+        self._fds.clear()
+        self._shadowed.clear()
+        if shutdown:  # wakes a call blocked on the socket (ENOTSOCK on pipes and files: harmless)
+            for live in live_fds:
+                _SYSCALLS["shutdown"](live, sa.CONSTANTS["SHUT_RDWR"])
+        for live in live_fds:
+            _SYSCALLS["close"](live)
 
     # -- the worker ---------------------------------------------------------------------------
     def _run_worker(self, net: ScriptNet) -> None:
@@ -240,6 +247,9 @@ class KernelTarget:
             job = self._jobs.get()
             if not isinstance(job, KernelCall):
                 return
+            if self._closing:
+                job._finish("the target closed before this call ran")
+                continue
             assert job.call is not None
             try:
                 reason = getattr(self, f"_do_{job.call.name}")(job.call)

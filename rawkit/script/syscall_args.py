@@ -237,7 +237,7 @@ class Msghdr:
 
 @dataclass(frozen=True)
 class Expected:
-    """`= value` (None for `...`), optional errno number, and whether the result names a new fd."""
+    """`= value` (None for `...`) and the errno number the line names, if any."""
 
     value: int | None
     errno: int | None
