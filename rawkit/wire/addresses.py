@@ -22,6 +22,7 @@ def ip4_text(raw: bytes) -> str:
 
 
 _ip6_cache: dict[bytes, str] = {}
+cached_ip6_text = _ip6_cache.get  # as cached_ip4_text
 
 
 def ip6_text(raw: bytes) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from rawkit.wire.addresses import ip6_bytes, ip6_text
+from rawkit.wire.addresses import cached_ip6_text, ip6_bytes, ip6_text
 from rawkit.wire.checksum import pseudo_header_sum
 from rawkit.wire.constants import EtherType, IPProto
 from rawkit.wire.layer import Layer, type_of
@@ -62,11 +62,13 @@ class IPv6View:
 
     @property
     def src(self) -> str:
-        return ip6_text(self._buf[self._off + 8 : self._off + 24])
+        raw = self._buf[self._off + 8 : self._off + 24]
+        return cached_ip6_text(raw) or ip6_text(raw)
 
     @property
     def dst(self) -> str:
-        return ip6_text(self._buf[self._off + 24 : self._off + 40])
+        raw = self._buf[self._off + 24 : self._off + 40]
+        return cached_ip6_text(raw) or ip6_text(raw)
 
     @property
     def fragment(self) -> ExtensionView | None:

@@ -9,6 +9,7 @@ the walk stops there, the rest of the bytes left in `payload`.
 from __future__ import annotations
 
 import struct
+from functools import partial
 
 from rawkit.wire import icmpv6 as _icmpv6
 from rawkit.wire import ipv4 as _ipv4
@@ -103,17 +104,6 @@ class Packet(_PacketSlots):
         return f"<Packet {len(self.data)} bytes {'/'.join(layers) or 'undecoded'}>"
 
 
-def _undissected(name: str) -> property:
-    def read(self: Packet):
-        _dissect(self)
-        return getattr(self, name)
-
-    return property(read)
-
-
-for _name in _STATE:
-    setattr(Packet, _name, _undissected(_name))
-
 class _Decoded(Packet):
     """The class of a dissected packet: every layer attribute is a plain slot again."""
 
@@ -153,7 +143,8 @@ def decode_quoted(data: bytes) -> Packet:
     return Packet(bytes(data), LinkType.RAW, 0, _QUOTED_WIRELEN)
 
 
-def _dissect(pkt: Packet) -> None:
+def _dissect(name: str, pkt: Packet) -> object:
+    """Dissect `pkt` on the first read of a layer attribute, and return that attribute."""
     data = pkt.data
     if type(data) is not bytes:
         pkt.data = data = bytes(data)
@@ -165,7 +156,7 @@ def _dissect(pkt: Packet) -> None:
         ethertype, first, total, fragment, proto = _ETHER_IPV4(data)
         if ethertype == 0x0800:
             if first != 0x45 or fragment & 0x3FFF:
-                return _walk(pkt, data, size)
+                return _walk_then_read(pkt, data, size, name)
             off, end, shape = 34, 14 + total, _FAST4.get(proto)
             fits = 34 <= end <= size
         elif ethertype == 0x86DD and size >= 62 and first >> 4 == 6:
@@ -173,47 +164,58 @@ def _dissect(pkt: Packet) -> None:
             off, end, shape = 54, 54 + (data[18] << 8 | data[19]), _FAST6.get(proto)
             fits = end <= size
         else:
-            return _walk(pkt, data, size)
+            return _walk_then_read(pkt, data, size, name)
         room = end - off
         if shape is None or not fits or room < 8:
-            return _walk(pkt, data, size)
+            return _walk_then_read(pkt, data, size, name)
         if proto == 6:
             header_len = (data[off + 12] >> 4) * 4 if room >= 20 else 0
             if not 20 <= header_len <= room:
-                return _walk(pkt, data, size)
+                return _walk_then_read(pkt, data, size, name)
             pkt.__class__ = shape
             pkt.ip = ip = IPv4View(data, 14) if off == 34 else IPv6View(data, 14, (), proto, 54)
             pkt.tcp = TCPView(data, off, end, ip)
             pkt.payload_off = off + header_len
             pkt.payload_end = end
-            return
+            return getattr(pkt, name)
         if proto == 17:
             length = data[off + 4] << 8 | data[off + 5]
             if not 8 <= length <= room:
-                return _walk(pkt, data, size)
+                return _walk_then_read(pkt, data, size, name)
             pkt.__class__ = shape
             pkt.ip = ip = IPv4View(data, 14) if off == 34 else IPv6View(data, 14, (), proto, 54)
             pkt.udp = UDPView(data, off, end, ip)
             pkt.payload_off = off + 8
             pkt.payload_end = off + length
-            return
+            return getattr(pkt, name)
         if proto == 1:
             pkt.__class__ = shape
             pkt.ip = ip = IPv4View(data, 14)
             pkt.icmp = ICMPView(data, off, end, ip)
             pkt.payload_off = off + 8
             pkt.payload_end = end
-            return
+            return getattr(pkt, name)
         kind = data[off]
         if room < _icmpv6.ND_OPTIONS_AT.get(kind, 8):
-            return _walk(pkt, data, size)
+            return _walk_then_read(pkt, data, size, name)
         pkt.__class__ = shape
         pkt.payload_end = end
         pkt.ip = ip = IPv6View(data, 14, (), proto, 54)
         pkt.icmp6 = ICMPv6View(data, off, end, ip)
         pkt.payload_off = end if kind in _icmpv6.ND_OPTIONS_AT else off + 8
-        return
+        return getattr(pkt, name)
+    return _walk_then_read(pkt, data, size, name)
+
+
+def _walk_then_read(pkt: Packet, data: bytes, size: int, name: str) -> object:
     _walk(pkt, data, size)
+    return getattr(pkt, name)
+
+
+# A new Packet's layer attributes: the getter is _dissect itself with the name bound (a partial
+# rather than a wrapper function: one Python call less per packet)
+for _name in _STATE:
+    setattr(Packet, _name, property(partial(_dissect, _name)))
 
 
 def _walk(pkt: Packet, data: bytes, size: int) -> None:

@@ -58,46 +58,28 @@ def flag_text(flags: int) -> str:
 
 class TCPView:
     """View of a TCP header. `end` is where the segment ends by the IP length (may exceed the
-    captured bytes when the capture was cut by a snap length); `ip` is the header underneath."""
+    captured bytes when the capture was cut by a snap length); `ip` is the header underneath.
 
-    __slots__ = ("_buf", "_off", "header_len", "end", "ip", "_fixed")
+    The fixed 20 bytes are unpacked into plain attributes when the view is made: one C call, after
+    which every field read costs an attribute read (decoders read several fields of each segment,
+    and a property call per field cost more than that unpack). Options, payload and checksum stay
+    lazy. Needs 20 bytes at `off`."""
+
+    __slots__ = ("_buf", "_off", "header_len", "end", "ip", "sport", "dport", "seq", "ack", "flags", "window",
+                 "checksum", "urgptr")
 
     def __init__(self, buf: bytes, off: int, end: int, ip: object = None) -> None:
         self._buf = buf
         self._off = off
-        self.header_len = (buf[off + 12] >> 4) * 4
         self.end = end
         self.ip = ip
-        self._fixed = None
-
-    def _unpack(self) -> tuple[int, ...]:
-        """The fixed header's integers, unpacked once on the first field read (one C call beats
-        several byte reads per field)."""
-        fixed = self._fixed = _FIXED.unpack_from(self._buf, self._off)
-        return fixed
-
-    @property
-    def sport(self) -> int:
-        return (self._fixed or self._unpack())[0]
-
-    @property
-    def dport(self) -> int:
-        return (self._fixed or self._unpack())[1]
-
-    @property
-    def seq(self) -> int:
-        return (self._fixed or self._unpack())[2]
-
-    @property
-    def ack(self) -> int:
-        return (self._fixed or self._unpack())[3]
+        (self.sport, self.dport, self.seq, self.ack, offset_flags, self.window, self.checksum,
+         self.urgptr) = _FIXED.unpack_from(buf, off)
+        self.header_len = offset_flags >> 12 << 2
+        self.flags = offset_flags & 0x1FF
 
     dataofs = property(lambda self: self._buf[self._off + 12] >> 4)
     reserved = property(lambda self: self._buf[self._off + 12] >> 1 & 7)
-
-    @property
-    def flags(self) -> int:
-        return (self._fixed or self._unpack())[4] & 0x1FF
 
     @property
     def flagstr(self) -> str:
@@ -108,18 +90,6 @@ class TCPView:
     rst = property(lambda self: bool(self._buf[self._off + 13] & 0x04))
     psh = property(lambda self: bool(self._buf[self._off + 13] & 0x08))
     ack_flag = property(lambda self: bool(self._buf[self._off + 13] & 0x10))
-
-    @property
-    def window(self) -> int:
-        return (self._fixed or self._unpack())[5]
-
-    @property
-    def checksum(self) -> int:
-        return (self._fixed or self._unpack())[6]
-
-    @property
-    def urgptr(self) -> int:
-        return (self._fixed or self._unpack())[7]
 
     @property
     def options_bytes(self) -> bytes:

@@ -10,34 +10,22 @@ from rawkit.wire.constants import IPProto
 from rawkit.wire.layer import Layer
 
 HEADER_LEN = 8
+_HEADER = struct.Struct("!HHHH")
 
 
 class UDPView:
-    """`end` is where the datagram ends by the IP length; the UDP length field may disagree."""
+    """`end` is where the datagram ends by the IP length; the UDP length field may disagree.
+    The 8-byte header is unpacked when the view is made (one C call; then field reads are plain
+    attribute reads). Needs 8 bytes at `off`."""
 
-    __slots__ = ("_buf", "_off", "end", "ip")
+    __slots__ = ("_buf", "_off", "end", "ip", "sport", "dport", "len", "checksum")
 
     def __init__(self, buf: bytes, off: int, end: int, ip: object = None) -> None:
         self._buf = buf
         self._off = off
         self.end = end
         self.ip = ip
-
-    @property
-    def sport(self) -> int:
-        return self._buf[self._off] << 8 | self._buf[self._off + 1]
-
-    @property
-    def dport(self) -> int:
-        return self._buf[self._off + 2] << 8 | self._buf[self._off + 3]
-
-    @property
-    def len(self) -> int:
-        return self._buf[self._off + 4] << 8 | self._buf[self._off + 5]
-
-    @property
-    def checksum(self) -> int:
-        return self._buf[self._off + 6] << 8 | self._buf[self._off + 7]
+        self.sport, self.dport, self.len, self.checksum = _HEADER.unpack_from(buf, off)
 
     header_len = HEADER_LEN
 
@@ -60,8 +48,6 @@ class UDPView:
     def __repr__(self) -> str:
         return f"<UDP {self.sport} > {self.dport} len {self.len}>"
 
-
-_HEADER = struct.Struct("!HHHH")
 
 
 class UDP(Layer):
