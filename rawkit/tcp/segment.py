@@ -17,6 +17,7 @@ _HEADER = struct.Struct("!HHIIBBHHH")
 _MSS = struct.Struct("!BBH")
 _TIMESTAMP = struct.Struct("!BBBBII")   # NOP NOP kind len TSval TSecr: Linux's layout
 _SACK_BLOCK = struct.Struct("!II")
+_SYN_OPTIONS = struct.Struct("!BBHBBBBIIBBBB")    # MSS, SAckOK, Timestamp, NOP, WScale: 20 bytes
 
 
 class SegmentError(ValueError):
@@ -79,6 +80,10 @@ class Segment:
         if not (self.sack_blocks or self.sack_permitted or self.extra_options) and self.mss is None \
                 and self.wscale is None:   # the common data-segment cases, kept cheap
             return b"" if self.timestamp is None else _TIMESTAMP.pack(1, 1, 8, 10, *self.timestamp)
+        if self.mss is not None and self.sack_permitted and self.timestamp is not None \
+                and self.wscale is not None and not (self.sack_blocks or self.extra_options):
+            # a SYN as Linux sends it (MSS, SACK-permitted, timestamps, NOP, window scale): one pack
+            return _SYN_OPTIONS.pack(2, 4, self.mss, 4, 2, 8, 10, *self.timestamp, 1, 3, 3, self.wscale)
         return tcp_options.encode(self.options_list())
 
     # ---- to the wire ---------------------------------------------------------------------------
