@@ -94,6 +94,13 @@ def test_prepare_converts_arguments_and_expectations() -> None:
     assert sa.prepare(one("fcntl(3, F_GETFL) = 0x2 (flags O_RDWR)"), {}).expected.value == 2
     assert sa.prepare(one("pipe([5, 6]) = 0"), {}).args == ((5, 6),)
     assert sa.prepare(one("accept(3, ..., ...) = 4"), {}).creates_fd
+    call = sa.prepare(one("getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_state=TCP_ESTABLISHED, tcpi_snd_mss=1448}, "
+                          "[...]) = 0"), {})
+    assert call.args[3:] == (sa.TcpInfoFields((("tcpi_state", 1), ("tcpi_snd_mss", 1448))), None)
+    assert sa.compare_tcp_info(call.args[3], {"tcpi_state": 1, "tcpi_snd_mss": 1448}) is None
+    assert sa.compare_tcp_info(call.args[3], {"tcpi_state": 1, "tcpi_snd_mss": 1000}) == (
+        "Bad tcp_info tcpi_snd_mss: expected: 1448 actual: 1000")
+    assert "ends before tcpi_snd_mss" in sa.compare_tcp_info(call.args[3], {"tcpi_state": 1})
 
 
 @pytest.mark.parametrize(("line", "reason"), [
@@ -112,6 +119,7 @@ def test_prepare_converts_arguments_and_expectations() -> None:
     ("recvmsg(4, {msg_iov(1)=[{..., 1}], msg_control=[{cmsg_level=1, cmsg_type=2, cmsg_data={x=1}}]}, 0) = 0",
      "unknown cmsg_data fields: x"),
     ("pipe([5, 5]) = 0", "pipe() needs two different fds"),
+    ("getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_bogus=1}, [...]) = 0", "unknown tcp_info field tcpi_bogus"),
 ])
 def test_prepare_rejects_broken_lines_with_a_reason(line: str, reason: str) -> None:
     with pytest.raises(sa.ArgumentError, match=None) as caught:
@@ -430,6 +438,10 @@ def test_server_side_calls_and_a_blocking_accept(kernel: KernelLab) -> None:
                   "fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0",
                   "read(4, ..., 100) = -1 EAGAIN (Resource temporarily unavailable)")
         assert peer.recv(100) == bytes(10)
+        kernel.ok("getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_state=TCP_ESTABLISHED, tcpi_snd_mss=1448, "
+                  "tcpi_bytes_received=5}, [...]) = 0")
+        assert "expected: 1000 actual: 1448" in kernel.call(
+            "getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_snd_mss=1000}, [280]) = 0").mismatch()
         info = kernel.target.tcp_info()
         assert info["tcpi_state"] == tcpi.SYMBOLS["TCP_ESTABLISHED"] and info["tcpi_snd_mss"] == 1448
         assert tcpi.PythonBlocks().run("assert tcpi_bytes_received == 5, tcpi_bytes_received", info) is None

@@ -268,8 +268,8 @@ class KernelTarget:
                 raise sa.ArgumentError("sendmsg ignores msg_flags; write msg_flags=0")
             if msg.control:
                 raise sa.ArgumentError("sendmsg with control messages is not supported")
-        if call.name == "setsockopt" and call.args[3] is None:
-            raise sa.ArgumentError("setsockopt() needs a value, not ...")
+        if call.name == "setsockopt" and (call.args[3] is None or isinstance(call.args[3], sa.TcpInfoFields)):
+            raise sa.ArgumentError("setsockopt() needs a value: [int], \"text\" or {onoff=, linger=}")
 
     def _live(self, script_fd: object) -> int:
         assert isinstance(script_fd, int)
@@ -467,22 +467,24 @@ class KernelTarget:
 
     def _do_getsockopt(self, call: sa.Call) -> str | None:
         fd, level, name, expected, expected_length = call.args
-        assert isinstance(expected_length, int)
-        buffer = ctypes.create_string_buffer(max(expected_length, 0) + 1)
-        length = ctypes.c_uint32(max(expected_length, 0))
+        size = 512 if expected_length is None else max(int(expected_length), 0)  # type: ignore[call-overload]
+        buffer = ctypes.create_string_buffer(size + 1)
+        length = ctypes.c_uint32(size)
         value = _SYSCALLS["getsockopt"](self._live(fd), level, name, buffer, ctypes.byref(length))
         error, problem = self._result(call, value)
         if problem or value < 0:
             return problem
-        if length.value != expected_length:
+        if expected_length is not None and length.value != expected_length:
             return f"Bad getsockopt optlen: expected: {expected_length} actual: {length.value}"
         actual = buffer.raw[:length.value]
         if expected is None:
             return None
+        if isinstance(expected, sa.TcpInfoFields):
+            return sa.compare_tcp_info(expected, tcpi.decode(actual))
         if isinstance(expected, int):
             got = struct.unpack_from("=i", actual.ljust(4, b"\0"))[0]
             return None if got == expected else f"Bad getsockopt optval: expected: {expected} actual: {got}"
-        wanted = self._option_bytes(expected, expected_length)
+        wanted = self._option_bytes(expected, length.value)
         return None if actual == wanted else f"Bad getsockopt optval: expected: {wanted!r} actual: {actual!r}"
 
     def _do_fcntl(self, call: sa.Call) -> str | None:

@@ -24,6 +24,7 @@ import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from rawkit.script import tcp_info
 from rawkit.script.nodes import (
     Anything,
     Array,
@@ -111,6 +112,7 @@ CONSTANTS: dict[str, int] = {
     "SO_EE_ORIGIN_TXTIME": 6, "SO_EE_CODE_ZEROCOPY_COPIED": 1,
     "NULL": 0,
 }
+CONSTANTS.update(tcp_info.SYMBOLS)  # TCP_ESTABLISHED, TCP_CA_Open, TCPI_OPT_*: tcp_info field values
 CONSTANTS.update({name: getattr(errno_module, name) for name in dir(errno_module)
                   if name.startswith("E") and isinstance(getattr(errno_module, name), int)})
 
@@ -175,6 +177,14 @@ def describe(expr: Expr | Field) -> str:
 class Linger:
     onoff: int
     linger: int
+
+
+@dataclass(frozen=True)
+class TcpInfoFields:
+    """`getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_state=TCP_ESTABLISHED, tcpi_snd_mss=1448}, [...])`:
+    the named struct tcp_info fields must have these values; the others are not checked."""
+
+    values: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True)
@@ -309,12 +319,21 @@ def _fields(expr: Expr, what: str) -> dict[str, Expr]:
     return {item.name: item.value for item in expr.items if isinstance(item, Field)}
 
 
-def _optval(expr: Expr, symbols: Symbols) -> int | bytes | Linger | None:
-    """setsockopt/getsockopt value: `[int]`, `"text"`, `{onoff=1, linger=0}`, or `...` (any)."""
+def _optval(expr: Expr, symbols: Symbols) -> int | bytes | Linger | TcpInfoFields | None:
+    """setsockopt/getsockopt value: `[int]`, `"text"`, `{onoff=1, linger=0}`, `{tcpi_...=N, ...}`
+    (getsockopt TCP_INFO), or `...` (any)."""
     if isinstance(expr, Anything):
         return None
     if isinstance(expr, String):
         return expr.value.encode()
+    tcpi_names = isinstance(expr, Struct) and expr.items and all(
+        isinstance(item, Field) and item.name.startswith("tcpi_") for item in expr.items)
+    if isinstance(expr, Struct) and tcpi_names:
+        fields = _fields(expr, "struct tcp_info")
+        unknown = sorted(set(fields) - set(tcp_info.FIELDS))
+        if unknown:
+            raise ArgumentError(f"unknown tcp_info field {unknown[0]}")
+        return TcpInfoFields(tuple((name, integer(value, symbols)) for name, value in fields.items()))
     if isinstance(expr, Struct):
         fields = _fields(expr, "struct linger")
         onoff = fields.get("onoff", fields.get("l_onoff"))
@@ -436,7 +455,7 @@ SIGNATURES: dict[str, tuple[str, ...] | tuple[tuple[str, ...], ...]] = {
     "close": ("fd",),
     "shutdown": ("fd", "int"),
     "setsockopt": ("fd", "int", "int", "optval", "int"),
-    "getsockopt": ("fd", "int", "int", "optval", "[int]"),
+    "getsockopt": ("fd", "int", "int", "optval", "[int?]"),
     "fcntl": (("fd", "int"), ("fd", "int", "int")),
     "ioctl": (("fd", "int"), ("fd", "int", "[int?]")),
     "poll": ("pollfds", "int", "int"),
@@ -509,6 +528,16 @@ def compare_result(expected: Expected, value: int, error: int, *, fd_result: boo
         return f"Expected errno {describe_errno(expected.errno)} but got {describe_errno(error)}"
     if expected.errno is not None and value >= 0 and expected.value is None:
         return f"Expected errno {describe_errno(expected.errno)} but the call returned {value}"
+    return None
+
+
+def compare_tcp_info(expected: TcpInfoFields, actual: Mapping[str, int]) -> str | None:
+    """Each named field against the decoded struct (a field past a short answer is a mismatch)."""
+    for name, value in expected.values:
+        if name not in actual:
+            return f"Bad tcp_info: the kernel's answer ends before {name}"
+        if actual[name] != value:
+            return f"Bad tcp_info {name}: expected: {value} actual: {actual[name]}"
     return None
 
 
