@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -236,6 +237,19 @@ def test_connect_to_a_silent_address_is_one_line_and_exit_1(nc):
     output, errors = client.communicate(timeout=60)
     assert client.returncode == 1
     assert errors.decode() == "rawkit: connect: No route to host\n"       # ARP/ND got no answer
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_listen_in_host_address_mode_killed_leaves_no_nft_table(nc, signal_number):
+    server = nc.rawkit("listen", "7015", own_address=False)
+    deadline = time.monotonic() + 20
+    while "rawkit" not in nc.ours_ns.run(["nft", "list", "tables"]).stdout:     # the guard is up
+        assert server.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    server.send_signal(signal_number)
+    server.communicate(timeout=20)
+    assert server.returncode != 0
+    assert "rawkit" not in nc.ours_ns.run(["nft", "list", "tables"]).stdout
 
 
 def test_kernel_client_to_rawkit_listen_both_ways(nc, tmp_path):
