@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import struct
 import threading
+import time
 
 from rawkit.stack.pmtu import PacketTooBig, packet_too_big
 from rawkit.tcp import Segment, State
@@ -18,6 +20,7 @@ from rawkit.wire.ipv4 import IPv4
 from rawkit.wire.ipv6 import IPv6
 from rawkit.wire.tcp import TCP as TcpBuilder
 from tests.conftest import needs_root
+from tests.test_stack_ipv6 import PEER_IP6, RAWKIT_IP6, lab6  # noqa: F401 - the fixture
 
 
 def path_with_mtu(pair: Pair, mtu: int, reports: list[tuple[float, int]]):
@@ -144,3 +147,56 @@ def test_stack_follows_a_router_that_reports_a_smaller_mtu():
         thread.join(5)
         assert digest.get("got") == hashlib.sha256(data).hexdigest()
 
+
+
+@needs_root
+def test_stack_takes_an_icmpv6_packet_too_big_from_the_wire(lab6):  # noqa: F811
+    """The kernel peer drops our data (nft), so it stays in flight; the peer then sends a real ICMPv6
+    packet-too-big quoting it. The MSS drops to IPv6's minimum and the data arrives once let through."""
+    peer, stack = lab6
+    server = peer.socket(socket.AF_INET6)
+    server.bind((PEER_IP6, 8300))
+    server.listen()
+    server.settimeout(10)
+    digest: dict[str, str] = {}
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.settimeout(15)
+            hasher = hashlib.sha256()
+            while chunk := connection.recv(65536):
+                hasher.update(chunk)
+            digest["got"] = hasher.hexdigest()
+            connection.sendall(b"done")
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    table = f"rkpmtu{os.getpid()}"
+    data = os.urandom(30_000)
+    with server, stack.socket(socket.AF_INET6) as client:
+        client.settimeout(15)
+        client.connect((PEER_IP6, 8300))
+        peer.run(["nft", "add", "table", "inet", table, "{ chain in { type filter hook input priority 0; "
+                  "tcp dport 8300 meta length > 200 drop; }; }"])
+        try:
+            client.sendall(data)
+            connection = client.connection
+            with stack.lock:
+                in_flight = connection.snd_una
+            addresses = [socket.inet_pton(socket.AF_INET6, address) for address in (RAWKIT_IP6, PEER_IP6)]
+            quoted = struct.pack("!IHBB16s16s", 6 << 28, 1420, 6, 64, *addresses)
+            quoted += struct.pack("!HHI", connection.local[1], 8300, in_flight) + bytes(12)
+            icmp = peer.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+            with icmp:                                   # the kernel fills in the ICMPv6 checksum
+                icmp.sendto(bytes((2, 0, 0, 0)) + (1280).to_bytes(4, "big") + quoted, (RAWKIT_IP6, 0))
+            for _ in range(100):
+                if connection.send_mss < 1448:
+                    break
+                time.sleep(0.02)
+            assert connection.send_mss == 1280 - 40 - 20 - 12
+        finally:
+            peer.run(["nft", "delete", "table", "inet", table], check=False)
+        client.shutdown(socket.SHUT_WR)
+        assert client.recv(10) == b"done"
+    thread.join(5)
+    assert digest.get("got") == hashlib.sha256(data).hexdigest()
