@@ -109,7 +109,7 @@ def _run_line(line: str, cwd: str) -> tuple[int, str]:
 
 def logical_lines(command: str) -> list[str]:
     """A backtick command's lines, backslash continuations joined, blanks dropped."""
-    joined = re.sub(r"\\\s*\n", " ", command)
+    joined = re.sub(r"[ \t]*\\[ \t]*\n[ \t]*", " ", command)
     return [line.strip() for line in joined.splitlines() if line.strip()]
 
 

@@ -67,6 +67,7 @@ LATE_PACKET_SLACK = 0.5
 SWITCH_INTERVAL = 0.0002  # let the frame reader thread take the GIL quickly
 IPV4_DEFAULTS = ("198.18.0.1", "198.19.0.1", "198.18.0.2", "255.255.0.0")
 IPV6_DEFAULTS = ("fd00:18::1", "fd00:18::c0", "fd00:18::2")
+IPV6_MTU = 1520  # as the corpus runs IPv6: the MSS stays 1460, as the scripts expect
 OPTION_NAMES = {"ip_version", "local_ip", "remote_ip", "gateway_ip", "netmask_ip", "mtu", "tolerance_usecs",
                 "tolerance_percent", "tcp_ts_tick_usecs", "tcp_ts_ecr_scaled", "bind_port", "connect_port",
                 "define", "send_omit_free", "non_fatal", "verbose"}
@@ -134,7 +135,7 @@ def settings_for(script: Script, options: RunOptions) -> Settings:
             prefix_len = ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
         else:
             prefix_len = 48
-        mtu = int(pick("mtu", options.mtu) or 1500)
+        mtu = int(pick("mtu", options.mtu) or (1500 if version == 4 else IPV6_MTU))
         tolerance_usecs = int(pick("tolerance_usecs", options.tolerance_usecs) or 4000)
         tolerance_percent = float(pick("tolerance_percent", options.tolerance_percent) or 12.5)
         tick = int(pick("tcp_ts_tick_usecs", options.tcp_ts_tick_usecs) or 0)
