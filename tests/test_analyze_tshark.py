@@ -1,6 +1,7 @@
-"""Differential tests of rawkit.analyze against capinfos and tshark, on every bundled capture and on
-the crafted ones (retransmissions, overlaps, reordering, port reuse, fragments): stats numbers,
-protocol hierarchy, conversations (endpoints, packets and bytes each way) and followed bytes.
+"""Differential tests of rawkit.analyze against capinfos and tshark, on every bundled capture (damaged
+ones included: both stop at the same damage) and on the crafted ones (retransmissions, overlaps,
+reordering, port reuse, fragments, every cut of every header): stats numbers, protocol hierarchy,
+conversations (endpoints, packets and bytes each way) and followed bytes.
 
 Each capture is read by the oracles once (three processes, captures in parallel); the tests then
 compare rawkit's answers with the cached outputs."""
@@ -16,11 +17,13 @@ from pathlib import Path
 
 import pytest
 from conftest import bundled_captures
+from damaged_frames import write_damaged_capture
 from test_analyze_craft import craft_captures
 
 from rawkit.analyze import Capture, ConversationTable, capture_stats, tcp_chunks
 from rawkit.analyze.follow import gap_text
 from rawkit.analyze.reassembly import Gap
+from rawkit.pcap import CaptureError
 
 TSHARK = ["tshark", "-n", "-o", "nameres.mac_name:FALSE"]
 CONV_TABLES = ("eth", "ip", "ipv6", "tcp", "udp")
@@ -30,7 +33,15 @@ pytestmark = pytest.mark.skipif(shutil.which("tshark") is None or shutil.which("
 
 
 def _run(args: list[str]) -> str:
-    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    """An oracle's output; on a damaged file tshark and capinfos exit 1 or 2 after reporting what
+    they read before the damage."""
+    done = subprocess.run(args, capture_output=True, text=True)
+    assert done.returncode in (0, 1, 2), done.stderr
+    return done.stdout
+
+
+def _stderr(args: list[str]) -> str:
+    return subprocess.run(args, capture_output=True, text=True).stderr
 
 
 def _records(path: Path, protocols: tuple[str, ...] = CONV_TABLES) -> list[dict]:
@@ -53,7 +64,10 @@ def _tcp_stream_count(path: Path) -> int:
 def _oracle(path: Path) -> dict:
     """capinfos' numbers, and from one tshark run: per-frame fields, conv tables, io,phs, and follow
     raw of every stream (asking for a few more streams than rawkit found, so none can hide)."""
-    capinfos = _run(["capinfos", "-T", "-r", "-M", "-c", "-d", "-S", "-a", "-e", "-u", "-E", str(path)])
+    capinfos_args = ["capinfos", "-T", "-r", "-M", "-c", "-d", "-S", "-a", "-e", "-u", "-E", str(path)]
+    capinfos = _run(capinfos_args)
+    # on damage capinfos may print no table, only "An error occurred after reading N packets"
+    after = re.search(r"after reading (\d+) packets", _stderr(capinfos_args))
     names = ("tcp.stream", "udp.stream", "frame.len", "ip.src", "ipv6.src", "tcp.srcport", "udp.srcport",
              "icmp.type", "icmpv6.type", "frame.cap_len", "_ws.malformed", "_ws.expert.severity")
     asked = range(_tcp_stream_count(path) + 3)
@@ -69,27 +83,58 @@ def _oracle(path: Path) -> dict:
     rows = [[value.split(",")[0] for value in row] for row in every]  # the outermost header's values
     streams = sorted({int(row[0]) for row in rows if row[0]})
     assert set(streams) <= set(asked), f"{path.name}: tshark has more TCP streams than rawkit"
-    return {"capinfos": capinfos, "rows": rows, "streams": streams, "text": output[cut:], "damaged": damaged}
+    return {"capinfos": capinfos, "capinfos_after": int(after[1]) if after else None, "rows": rows,
+            "streams": streams, "text": output[cut:], "damaged": damaged}
+
+
+def _unreadable(path: Path) -> str | None:
+    """rawkit's error for a file that is not a capture at all (tshark's then says so too)."""
+    try:
+        capture_stats(str(path))
+    except CaptureError as error:
+        return str(error)
+    return None
 
 
 @pytest.fixture(scope="module")
 def oracles(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, dict]:
-    """Bundled captures that capinfos and rawkit's reader both read whole, plus the crafted set."""
-    paths = []
-    for path in bundled_captures():
-        if subprocess.run(["capinfos", "-c", str(path)], capture_output=True).returncode != 0:
-            continue
-        if capture_stats(str(path))["damage"] is None:
-            paths.append(path)
+    """Every bundled capture that is a capture at all (the others: test_unreadable_files_unreadable_for_both),
+    damaged ones included, plus the crafted set and the damaged-frames set."""
+    paths = [path for path in bundled_captures() if _unreadable(path) is None]
     paths += craft_captures(tmp_path_factory.mktemp("crafted"))
+    paths.append(write_damaged_capture(tmp_path_factory.mktemp("damaged") / "damaged.pcap"))
     with ThreadPoolExecutor(4) as pool:
         return dict(zip(paths, pool.map(_oracle, paths), strict=True))
 
 
+def test_unreadable_files_unreadable_for_both() -> None:
+    """A file that is no capture (bad magic, a header cut short) gives nothing to compare: rawkit and
+    tshark must both refuse it, rawkit with one line naming the file."""
+    refused = 0
+    for path in bundled_captures():
+        ours = _unreadable(path)
+        theirs = subprocess.run([*TSHARK, "-r", str(path), "-c", "1"], capture_output=True, text=True)
+        assert (ours is not None) == (theirs.returncode == 2 and not theirs.stdout), path.name
+        if ours is not None:
+            assert str(path) in ours and "\n" not in ours
+            refused += 1
+    assert refused >= 2
+
+
 def test_stats_equal_capinfos(oracles: dict[Path, dict]) -> None:
+    """capinfos' numbers; on a damaged file, rawkit notes the damage where capinfos reports an error,
+    and counts what came before it (capinfos' count, tshark's frames when capinfos prints no table)."""
+    tables = 0
     for path, oracle in oracles.items():
-        _, encapsulation, packets, data_size, duration, first, last = oracle["capinfos"].strip().split("\t")
         summary = capture_stats(str(path))
+        assert (summary["damage"] is not None) == (oracle["capinfos_after"] is not None), path.name
+        if oracle["capinfos_after"] is not None:
+            assert summary["packets"] == oracle["capinfos_after"] == len(oracle["rows"]), path.name
+            assert summary["bytes"] == sum(int(row[2]) for row in oracle["rows"]), path.name
+        if not oracle["capinfos"].strip():
+            continue
+        tables += 1
+        _, encapsulation, packets, data_size, duration, first, last = oracle["capinfos"].strip().split("\t")
         assert (summary["packets"], summary["bytes"]) == (int(packets), int(data_size)), path.name
         assert summary["encapsulation"] == encapsulation, path.name
         if "n/a" in (duration, first, last):
@@ -99,10 +144,12 @@ def test_stats_equal_capinfos(oracles: dict[Path, dict]) -> None:
         assert abs(summary["first_ns"] - float(first) * 1e9) < 1000, path.name
         assert abs(summary["last_ns"] - float(last) * 1e9) < 1000, path.name
         assert abs(summary["duration"] - float(duration)) < 1e-6, path.name
+    assert tables >= 30
 
 
 _PHS_LINE = re.compile(r"^( *)(\S+)\s+frames:(\d+) bytes:(\d+)$")
-_COMPARED = {"eth", "sll", "null", "loop", "raw", "ip", "ipv6", "arp", "tcp", "udp", "icmp", "icmpv6"}
+_COMPARED = {"eth", "sll", "null", "raw", "vlan", "ieee8021ad", "ip", "ipv6", "arp", "tcp", "udp", "icmp",
+             "icmpv6", "_ws.malformed", "_ws.short"}
 
 
 def _tshark_hierarchy(text: str) -> dict[str, tuple[int, int]]:
@@ -122,11 +169,6 @@ def _tshark_hierarchy(text: str) -> dict[str, tuple[int, int]]:
     return nodes
 
 
-def _below_link(nodes: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
-    """tshark names the loopback and cooked link layers its own way: compare below the link layer."""
-    return {name.split("/", 1)[1]: value for name, value in nodes.items() if "/" in name}
-
-
 def _damaged(oracle: dict) -> bool:
     """Whether tshark found any frame malformed or in error (its taps then depend on where exactly
     its dissectors stopped, which per-frame fields do not show)."""
@@ -134,18 +176,17 @@ def _damaged(oracle: dict) -> bool:
 
 
 def test_protocol_hierarchy_equals_tshark_phs(oracles: dict[Path, dict]) -> None:
-    """On captures without malformed frames: tshark's tree keeps a header it could only half read,
-    rawkit's decoder does not, and io,phs counts trees."""
-    compared = 0
+    """Every capture, damaged frames and damaged files included: the nodes down to the transport
+    layer, and the "_ws.malformed" / "_ws.short" nodes where tshark's dissection ran out of bytes
+    (application protocols and "data" are tshark's alone)."""
+    damaged = 0
     for path, oracle in oracles.items():
-        if _damaged(oracle):
-            continue
-        compared += 1
+        damaged += _damaged(oracle)
         hierarchy = capture_stats(str(path))["hierarchy"]
         ours = {node["protocol"]: (node["frames"], node["bytes"]) for node in hierarchy
                 if set(node["protocol"].split("/")) <= _COMPARED}
-        assert _below_link(ours) == _below_link(_tshark_hierarchy(oracle["text"])), path.name
-    assert compared >= 3
+        assert ours == _tshark_hierarchy(oracle["text"]), path.name
+    assert damaged >= 2
 
 
 _CONV_LINE = re.compile(r"^(\S+)\s+<->\s+(\S+)\s+(\d+) (\d+ \w+)\s+(\d+) (\d+ \w+)\s+\d+ \d+ \w+\s+([\d.]+)")

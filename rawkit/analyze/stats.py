@@ -1,18 +1,18 @@
 """Capture summaries as capinfos reports them, and a protocol hierarchy as `tshark -z io,phs` shows it
-(down to the transport layer: frames and bytes per protocol path)."""
+(down to the transport layer: frames and bytes per protocol path, damaged frames' "_ws.malformed" and
+"_ws.short" nodes included)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from rawkit.analyze.defrag import Defragmenter
+from rawkit.analyze.hierarchy import frame_path
 from rawkit.wire import Packet
 
 # wiretap's short encapsulation names, which capinfos prints
 ENCAPSULATION_NAMES = {0: "null", 1: "ether", 101: "rawip", 108: "loop", 113: "linux-sll", 228: "rawip4",
                        229: "rawip6", 276: "linux-sll2", 12: "rawip", 14: "rawip"}
-_LINK_NODES = {0: "null", 1: "eth", 101: "raw", 108: "loop", 113: "sll", 228: "raw", 229: "raw", 276: "sll",
-               12: "raw", 14: "raw"}
 _TRANSPORTS = (("tcp", "tcp"), ("udp", "udp"), ("icmp", "icmp"), ("icmp6", "icmpv6"))
 
 
@@ -25,13 +25,12 @@ class ProtocolHierarchy:
 
     def add(self, pkt: Packet) -> None:
         size = pkt.wirelen
-        path: list[str] = [_LINK_NODES.get(pkt.linktype, f"linktype-{pkt.linktype}")]
-        if pkt.vlans:
-            path.extend("vlan" for _ in pkt.vlans)
+        path = frame_path(pkt)
+        if path is None:
+            return
         ip = pkt.ip
-        if ip is not None:
-            path.append("ip" if pkt.ip4 is not None else "ipv6")
-            datagram = self.defragmenter.feed(pkt) if ip.is_fragment else pkt
+        if ip is not None and ip.is_fragment and path[-1] in ("ip", "ipv6"):
+            datagram = self.defragmenter.feed(pkt)
             if datagram is None:
                 path.append("data")  # a fragment held for reassembly
             else:
@@ -39,8 +38,6 @@ class ProtocolHierarchy:
                     if getattr(datagram, attribute) is not None:
                         path.append(name)
                         break
-        elif pkt.arp is not None:
-            path.append("arp")
         for depth in range(1, len(path) + 1):
             node = self.nodes.setdefault(tuple(path[:depth]), [0, 0])
             node[0] += 1
