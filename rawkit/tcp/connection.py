@@ -469,8 +469,8 @@ class Connection:
             if self.congestion.on_duplicate_ack(self.snd_una, self.snd_max, flight, now):
                 self._retransmit_head = True
                 self._rtt_seq = None
-        if self.congestion.sack:
-            self._on_sack_ack(segment, now)
+        if self.congestion.sack and (segment.sack_blocks or self.scoreboard.ranges or self._retransmit_head):
+            self._on_sack_ack(segment, now)        # (skipped on the common ACK with nothing SACKed)
         if seq.le(self.snd_una, ack) and (seq.lt(self.snd_wl1, segment.seq) or (
                 self.snd_wl1 == segment.seq and seq.le(self.snd_wl2, ack))):
             self.snd_wnd = window
