@@ -327,12 +327,18 @@ def test_udp_connect_round_trip(nc, own_address):
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
     with kernel:
-        client = nc.rawkit("connect", "-u", "-q", "3", nc.theirs, "7006", stdin=subprocess.PIPE,
+        client = nc.rawkit("connect", "-u", "-q", "0", nc.theirs, "7006", stdin=subprocess.PIPE,
                            own_address=own_address)
-        output, errors = client.communicate(b"hello udp", timeout=30)
+        try:
+            client.stdin.write(b"hello udp")
+            client.stdin.flush()
+            assert client.stdout.read(13) == b"got hello udp"      # stdin still open: no -q race
+            client.stdin.close()
+            assert client.wait(20) == 0                           # -q 0: done at stdin's end
+        finally:
+            client.kill()
         thread.join(10)
-    assert client.returncode == 0, errors
-    assert output == b"got hello udp"
+    assert client.stdout.read() == b""
 
 
 def test_udp_large_input_is_cut_into_datagrams_and_verbose_prints_them(nc, tmp_path):
@@ -340,21 +346,27 @@ def test_udp_large_input_is_cut_into_datagrams_and_verbose_prints_them(nc, tmp_p
     kernel.bind((nc.theirs, 7009))
     kernel.settimeout(20)
     payload = os.urandom(40000)
-    (tmp_path / "in").write_bytes(payload)
-    with kernel, (tmp_path / "in").open("rb") as stdin:
-        client = nc.rawkit("connect", "-u", "-v", "-q", "3", nc.theirs, "7009", stdin=stdin)
-        received = [kernel.recvfrom(65535) for _ in range(3)]
-        kernel.sendto(b"thanks", received[0][1])
-        output, errors = client.communicate(timeout=30)
-    assert client.returncode == 0, errors
-    assert [len(data) for data, _ in received] == [16384, 16384, 7232]
-    assert b"".join(data for data, _ in received) == payload and output == b"thanks"
+    with kernel:
+        client = nc.rawkit("connect", "-u", "-v", "-q", "0", nc.theirs, "7009", stdin=subprocess.PIPE)
+        try:
+            client.stdin.write(payload)                     # read in one or a few pieces
+            client.stdin.flush()
+            received = [kernel.recvfrom(65535)]
+            while sum(len(data) for data, _ in received) < len(payload):
+                received.append(kernel.recvfrom(65535))
+            kernel.sendto(b"thanks", received[0][1])
+            assert client.stdout.read(6) == b"thanks"
+            client.stdin.close()
+            assert client.wait(20) == 0
+        finally:
+            client.kill()
+        errors = client.stderr.read()
+    assert b"".join(data for data, _ in received) == payload
+    assert max(len(data) for data, _ in received) <= 16384          # pieces of at most UDP_CHUNK
     port = received[0][1][1]
     layer = "IP" if nc.version == 4 else "IP6"
     assert errors.decode().splitlines() == [
-        f"{layer} {nc.ours}.{port} > {nc.theirs}.7009: UDP, length 16384",
-        f"{layer} {nc.ours}.{port} > {nc.theirs}.7009: UDP, length 16384",
-        f"{layer} {nc.ours}.{port} > {nc.theirs}.7009: UDP, length 7232",
+        *(f"{layer} {nc.ours}.{port} > {nc.theirs}.7009: UDP, length {len(data)}" for data, _ in received),
         f"{layer} {nc.theirs}.7009 > {nc.ours}.{port}: UDP, length 6",
     ]
 
@@ -369,7 +381,7 @@ def test_udp_connect_to_a_closed_port_is_refused(nc):
 def test_udp_listen_answers_the_first_sender(nc, tmp_path):
     (tmp_path / "in").write_bytes(b"hello back")
     with (tmp_path / "in").open("rb") as stdin:
-        server = nc.rawkit("listen", "-u", "-q", "3", "7007", stdin=stdin)
+        server = nc.rawkit("listen", "-u", "-q", "0", "7007", stdin=stdin)
     kernel = nc.peer.socket(nc.family, socket.SOCK_DGRAM)
     kernel.settimeout(0.5)
     with kernel:
