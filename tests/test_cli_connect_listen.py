@@ -86,6 +86,13 @@ def nc(lab_pair, request):
     return NetcatLab(lab, ours, peer, device, request.param)
 
 
+@pytest.fixture
+def nc4(lab_pair):
+    """IPv4 only, for behaviour that does not depend on the family."""
+    lab, ours, peer, device = lab_pair
+    return NetcatLab(lab, ours, peer, device, 4)
+
+
 def echo(connection: socket.socket) -> None:
     while data := connection.recv(65536):
         connection.sendall(data)
@@ -213,7 +220,8 @@ def test_listen_in_host_address_mode(nc, tmp_path):
     assert "rawkit" not in nc.ours_ns.run(["nft", "list", "tables"]).stdout
 
 
-def test_connect_reset_mid_stream_is_one_line_and_exit_1(nc):
+def test_connect_reset_mid_stream_is_one_line_and_exit_1(nc4):
+    nc = nc4
     def reset(connection: socket.socket) -> None:
         connection.sendall(b"about to reset\n")
         connection.recv(100)                             # rawkit's first line
@@ -240,7 +248,8 @@ def test_connect_to_a_silent_address_is_one_line_and_exit_1(nc):
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_listen_in_host_address_mode_killed_leaves_no_nft_table(nc, signal_number):
+def test_listen_in_host_address_mode_killed_leaves_no_nft_table(nc4, signal_number):
+    nc = nc4
     server = nc.rawkit("listen", "7015", own_address=False)
     deadline = time.monotonic() + 20
     while "rawkit" not in nc.ours_ns.run(["nft", "list", "tables"]).stdout:     # the guard is up
@@ -295,7 +304,8 @@ def _kernel_client(family: int, host: str, port: int, payload: bytes) -> bytes:
         return bytes(received)
 
 
-def test_listen_keep_open_serves_connections_one_after_another(nc, tmp_path):
+def test_listen_keep_open_serves_connections_one_after_another(nc4, tmp_path):
+    nc = nc4
     output = tmp_path / "out"
     with output.open("wb") as stdout:
         server = nc.rawkit("listen", "-k", "7005", stdout=stdout)
