@@ -181,8 +181,12 @@ def test_stack_takes_an_icmpv6_packet_too_big_from_the_wire(lab6):  # noqa: F811
         try:
             client.sendall(data)
             connection = client.connection
-            with stack.lock:
-                in_flight = connection.snd_una
+            for _ in range(100):                         # sendall returns once queued: wait until sent
+                with stack.lock:
+                    in_flight = connection.snd_una
+                    if connection.snd_max != in_flight:
+                        break
+                time.sleep(0.01)
             addresses = [socket.inet_pton(socket.AF_INET6, address) for address in (RAWKIT_IP6, PEER_IP6)]
             quoted = struct.pack("!IHBB16s16s", 6 << 28, 1420, 6, 64, *addresses)
             quoted += struct.pack("!HHI", connection.local[1], 8300, in_flight) + bytes(12)
