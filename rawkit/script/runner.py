@@ -185,6 +185,7 @@ class Runner:
         self.clock = Clock(settings.tolerance_usecs, settings.tolerance_percent)
         self.flow: Flow | None = None
         self.pending: list[tuple[SyscallEvent, PendingCall, Due]] = []
+        self.unsettled: list[tuple[SyscallEvent, PendingCall]] = []
         self.blocks = PythonBlocks()
         self.script_dir = str(Path(script.path).resolve().parent)
         self.link: PeerLink | None = None
@@ -249,6 +250,7 @@ class Runner:
                     os.sched_setscheduler(0, *policy)
 
     def untimed(self, event: object) -> None:
+        self.settle()
         if isinstance(event, ShellEvent):
             self.run_shell(event)
         elif isinstance(event, PythonEvent):
@@ -273,6 +275,7 @@ class Runner:
 
     def shell(self, event: ShellEvent) -> None:
         assert event.timing is not None
+        self.settle()
         previous = self.clock.last_due
         due = self.clock.schedule(event.timing)
         self.wait_until(due, event.line)
@@ -282,6 +285,7 @@ class Runner:
 
     def python(self, event: PythonEvent) -> None:
         assert event.timing is not None
+        self.settle()
         previous = self.clock.last_due
         due = self.clock.schedule(event.timing)
         self.wait_until(due, event.line)
@@ -292,7 +296,8 @@ class Runner:
     # ---- system calls
 
     def syscall(self, event: SyscallEvent) -> None:
-        self.finish_pending(event.line)
+        if self.pending:
+            self.finish_pending(event.line)
         previous = self.clock.last_due
         due = self.clock.schedule(event.timing)
         self.wait_until(due, event.line)
@@ -302,11 +307,20 @@ class Runner:
         if event.timing.separator == "...":
             self.pending.append((event, call, due))
         else:
+            self.unsettled.append((event, call))
+        self.clock.finished(due)
+
+    def settle(self) -> None:
+        """Wait for the non-blocking calls begun so far and judge them. Calls run in order on the
+        target's side, so a run of them is queued at once and waited for only before the next packet,
+        block or command: the round trip per call (a few hundred microseconds in Python) would
+        otherwise push every later event late."""
+        while self.unsettled:
+            event, call = self.unsettled.pop(0)
             if not call.wait(min(NONBLOCKING_WAIT, max(self.remaining(), 0.0))):
                 raise self.fail(event.line, f"{event.name}() blocked; a blocking call needs `...` in its "
                                             "time column (such as +0...0.1)")
             self.judge(event, call)
-        self.clock.finished(due)
 
     def judge(self, event: SyscallEvent, call: PendingCall) -> None:
         problem = call.mismatch()
@@ -315,6 +329,7 @@ class Runner:
 
     def finish_pending(self, line: int) -> None:
         """Wait for the blocking calls still running, then check their results and return times."""
+        self.settle()
         while self.pending:
             event, call, due = self.pending.pop(0)
             expected_end = self.clock.monotonic(due.end) if due.end is not None else self.deadline
@@ -351,6 +366,7 @@ class Runner:
         return Addresses(net.ip_version, net.local_ip, net.remote_ip, self.link.mac)
 
     def packet(self, event: PacketEvent) -> None:
+        self.settle()
         if event.direction == "<":
             self.inbound(event)
         else:

@@ -2,10 +2,13 @@
 
 Why its own module: the rules are subtle and easy to test without any network.
 - Event times are microseconds from the script's start (the first event is at 0).
-- A relative time (`+.1`) counts from when the previous event really happened (now, when the runner
-  reaches the event; after an outbound packet, the time it left), so delays do not pile up; except
-  that an inbound packet following another inbound packet counts from that packet's scheduled time
-  (a burst keeps its spacing).
+- A relative time (`+.1`) counts from when the previous event really happened, so delays do not pile
+  up: after an outbound packet, the time it left; after an inbound packet following another inbound
+  packet, that packet's scheduled time (a burst keeps its spacing); after anything else, when the event
+  ended in packetdrill, which takes microseconds per system call. This runner takes a few hundred (a
+  Python thread hands each call to the target), so it counts from the previous event's scheduled time,
+  but never from more than half the tolerance ago: its own overhead neither piles up over a run of
+  `+0` calls (kernel timestamps would drift from the script's times) nor makes it fall behind.
 - `*` means any time; `a~b` a window; a blocking call `+0...0.2` starts at `+0` and must return at the
   end time, which is relative to the same base as the start when the start is relative.
 - Tolerance: the larger of `tolerance_usecs` and `tolerance_percent` of the time since the previous
@@ -90,6 +93,8 @@ class Clock:
                 base = self.last_due
             elif self.anchor is not None:
                 base = self.anchor
+            elif self.last_due is not None:
+                base = max(self.last_due, self.now() - self.tolerance_usecs // 2)
             else:
                 base = self.now()
             start = base + timing.start.usecs
