@@ -427,6 +427,22 @@ def test_verbose_prints_handshake_and_states(nc):
     assert lines.index("rawkit: state SYN-SENT") < first_syn
 
 
+def test_verbose_listen_prints_the_passive_open(nc4):
+    nc = nc4
+    server = nc.rawkit("listen", "-v", "7016")
+    received = nc.peer.call(_kernel_client, nc.family, nc.ours, 7016, b"hi", timeout=30)
+    output, errors = server.communicate(timeout=30)
+    text = errors.decode()
+    assert server.returncode == 0, text
+    assert (received, output) == (b"", b"hi")
+    lines = text.splitlines()
+    flags = [line.split("Flags [")[1].split("]")[0] for line in lines if "Flags [" in line]
+    assert flags[:3] == ["S", "S.", "."]
+    states = [line.split()[-1] for line in lines if line.startswith("rawkit: state ")]
+    assert states[:2] == ["SYN-RECEIVED", "ESTABLISHED"] and states[-1] in ("CLOSED", "TIME-WAIT")
+    assert any(line.startswith(f"rawkit: connection from {nc.theirs} port ") for line in lines)
+
+
 def test_usage_errors_exit_2():
     result = subprocess.run([*RAWKIT, "connect", "--src", "not-an-ip", "-i", "lo", "198.18.0.2", "80"],
                             capture_output=True, text=True, cwd=ROOT, timeout=30)
