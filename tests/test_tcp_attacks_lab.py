@@ -85,7 +85,7 @@ def test_syn_flood_keeps_the_listener_bounded_and_a_kernel_client_connects_by_co
                 cookies = listener.cookies_sent
             assert half_open <= listener.syn_backlog + listener.backlog
             assert tracked <= listener.syn_backlog + listener.backlog
-            assert cookies >= 1000            # the rest, if any, the receive ring dropped: a flood
+            assert cookies >= 500             # the rest, if any, the receive ring dropped: a flood
             client = peer.socket()
             client.settimeout(10)
             with client:
