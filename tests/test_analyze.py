@@ -397,3 +397,35 @@ def test_analyses_never_raise_on_damaged_real_traffic(seed: int, rate: float) ->
     list(tcp_chunks(iter(packets)))
     TimeSequence(0).feed(iter(packets))
     tcp_timestamp_rtt(iter(packets))
+
+
+def test_analyses_read_records_past_the_snap_length_whole_as_tshark() -> None:
+    """`rawkit read` cuts a record longer than the file's snap length as libpcap does; the analyses
+    read it whole as wiretap does (their oracles are tshark and capinfos), pcapng likewise."""
+    path = bundled_captures("caplen_over_snaplen.pcap")[0]
+    with Capture(str(path)) as capture:
+        whole = [pkt.caplen for pkt in capture.packets()]
+        snaplen = capture.snaplen
+    cut = [pkt.caplen for pkt in rawkit.read(str(path))]
+    assert cut == [min(length, snaplen) for length in whole] and max(whole) > snaplen
+    damaged = bundled_captures("caplen_over_snaplen.pcapng")[0]
+    with Capture(str(damaged)) as capture:
+        assert len(list(capture.packets())) == 3 and capture.damage is None
+    with pytest.raises(rawkit.pcap.CaptureError, match="snap length"):
+        list(rawkit.read(str(damaged)))
+
+
+def test_hierarchy_paths_of_damaged_frames() -> None:
+    """A few of tshark's paths written out (the differential test covers every cut)."""
+    from damaged_frames import templates
+
+    from rawkit.analyze.hierarchy import frame_path
+
+    tcp = templates()[0]
+    assert frame_path(rawkit.decode(tcp)) == ["eth", "ip", "tcp"]
+    assert frame_path(rawkit.decode(tcp[:10])) == ["_ws.malformed"]
+    assert frame_path(rawkit.decode(tcp[:36], wirelen=len(tcp))) == ["eth", "ip", "_ws.short"]
+    assert frame_path(rawkit.decode(tcp[:34])) == ["eth", "ip"]  # IPv4 calls nothing on nothing
+    assert frame_path(rawkit.decode(tcp[:40])) == ["eth", "ip", "tcp", "_ws.malformed"]
+    six = templates()[5]
+    assert frame_path(rawkit.decode(six[:54])) == ["eth", "ipv6", "_ws.malformed"]
