@@ -388,15 +388,17 @@ def test_udp_connect_to_a_closed_port_is_refused(nc):
     assert errors.decode() == "rawkit: recv: Connection refused\n"
 
 
-def test_udp_listen_answers_the_first_sender(nc, tmp_path):
+@pytest.mark.parametrize("own_address", [True, False], ids=["own", "host"])
+def test_udp_listen_answers_the_first_sender(nc, tmp_path, own_address):
     (tmp_path / "in").write_bytes(b"hello back")
+    ours = nc.ours if own_address else HOST_ADDRESSES[nc.version]   # host: both families listen
     with (tmp_path / "in").open("rb") as stdin:
-        server = nc.rawkit("listen", "-u", "-q", "0", "7007", stdin=stdin)
+        server = nc.rawkit("listen", "-u", "-q", "0", "7007", stdin=stdin, own_address=own_address)
     kernel = nc.peer.socket(nc.family, socket.SOCK_DGRAM)
     kernel.settimeout(0.5)
     with kernel:
         for _ in range(40):                 # until rawkit has started and answers
-            kernel.sendto(b"hello", (nc.ours, 7007))
+            kernel.sendto(b"hello", (ours, 7007))
             try:
                 reply = kernel.recv(100)
                 break

@@ -1,6 +1,7 @@
 """`rawkit listen [-i IFACE] [--src ADDR] [-k] [-u] [-v] PORT`: netcat's server over rawkit's own TCP
 (or UDP with -u). Takes one connection, copies stdin to it and it to stdout, exits when it ends;
--k keeps listening for the next one. With -u the first sender becomes the peer (-k: whoever sent last)."""
+-k keeps listening for the next one. With -u the first sender becomes the peer (-k: whoever sent last;
+on a stack with both families, the family of the first datagram is kept)."""
 
 from __future__ import annotations
 
@@ -32,12 +33,18 @@ def listen(iface: str, src: str | None, keep_open: bool, udp: bool, verbose: boo
     try:
         stdin = StdinReader()
         if udp:
-            sock = stack.socket(families[0], socket.SOCK_DGRAM)    # IPv4 when the stack has both
-            try:
-                sock.bind(("", port))
-            except OSError as error:
-                raise error_line("bind", error) from None
-            datagrams(sock, stdin, -1.0 if keep_open else quiet, "last" if keep_open else "first", verbose)
+            sockets = [stack.socket(family, socket.SOCK_DGRAM) for family in families]
+            for sock in sockets:
+                try:
+                    sock.bind(("", port))
+                except OSError as error:
+                    raise error_line("bind", error) from None
+            # the family of the first datagram is the one served from then on
+            first = select.select(sockets, [], [])[0][0] if len(sockets) > 1 else sockets[0]
+            for sock in sockets:
+                if sock is not first:
+                    sock.close()
+            datagrams(first, stdin, -1.0 if keep_open else quiet, "last" if keep_open else "first", verbose)
             return
         listeners = [stack.socket(family, socket.SOCK_STREAM) for family in families]
         for listener in listeners:        # all bound before any listens: one port, both families
