@@ -66,6 +66,15 @@ def test_inbound_burst_keeps_its_spacing_and_outbound_anchors_on_its_send_time()
     assert clock.schedule(Timing(Instant(0, True))).start == 71_234
 
 
+def test_after_a_call_relative_times_follow_the_schedule_but_not_far_behind() -> None:
+    clock = Clock(tolerance_usecs=4000)
+    clock.origin = time.monotonic() - 0.0105  # now is 10.5 ms
+    clock.finished(Due(10_000))  # a system call scheduled at 10 ms returned 0.5 ms late
+    assert clock.schedule(Timing(Instant(0, True))).start == 10_000
+    clock.origin = time.monotonic() - 0.050  # far behind: count from no more than 1 ms ago
+    assert 48_900 <= clock.schedule(Timing(Instant(0, True))).start <= 49_100
+
+
 def test_blocking_call_end_shares_the_start_base() -> None:
     clock = Clock()
     clock.finished(Due(200_000), sent_at=200_000)

@@ -7,7 +7,7 @@ Why its own module: the rules are subtle and easy to test without any network.
   packet, that packet's scheduled time (a burst keeps its spacing); after anything else, when the event
   ended in packetdrill, which takes microseconds per system call. This runner takes a few hundred (a
   Python thread hands each call to the target), so it counts from the previous event's scheduled time,
-  but never from more than half the tolerance ago: its own overhead neither piles up over a run of
+  but never from more than a quarter of the tolerance ago: its overhead neither piles up over a run of
   `+0` calls (kernel timestamps would drift from the script's times) nor makes it fall behind.
 - `*` means any time; `a~b` a window; a blocking call `+0...0.2` starts at `+0` and must return at the
   end time, which is relative to the same base as the start when the start is relative.
@@ -94,7 +94,7 @@ class Clock:
             elif self.anchor is not None:
                 base = self.anchor
             elif self.last_due is not None:
-                base = max(self.last_due, self.now() - self.tolerance_usecs // 2)
+                base = max(self.last_due, self.now() - self.tolerance_usecs // 4)
             else:
                 base = self.now()
             start = base + timing.start.usecs
