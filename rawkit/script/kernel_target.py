@@ -192,11 +192,12 @@ class KernelTarget:
     def tcp_info(self) -> dict[str, int]:
         """tcpi_* of the socket under test: the latest socket() or accept() result, as packetdrill
         picks it. Raises RuntimeError with a one-line reason if there is none or it is closed."""
-        if self._under_test is None or self._under_test not in self._fds:
+        live = None if self._under_test is None else self._fds.get(self._under_test)
+        if live is None:  # (read once: the worker may close it meanwhile)
             raise RuntimeError("no open socket to read TCP_INFO from")
         buffer = ctypes.create_string_buffer(512)
         length = ctypes.c_uint32(len(buffer))
-        if _SYSCALLS["getsockopt"](self._fds[self._under_test], sa.CONSTANTS["SOL_TCP"],
+        if _SYSCALLS["getsockopt"](live, sa.CONSTANTS["SOL_TCP"],
                                    sa.CONSTANTS["TCP_INFO"], buffer, ctypes.byref(length)) != 0:
             error = ctypes.get_errno()
             raise RuntimeError(f"getsockopt(TCP_INFO) failed: {sa.describe_errno(error)}")
