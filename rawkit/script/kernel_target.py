@@ -146,6 +146,7 @@ class KernelTarget:
         self._tolerance_usecs = 4000
         self._worker_error: str | None = None
         self._closing = False
+        self._ready = threading.Event()
 
     # -- Target protocol ----------------------------------------------------------------------
     def start(self, net: ScriptNet) -> None:
@@ -154,6 +155,9 @@ class KernelTarget:
         self._worker = threading.Thread(target=self._run_worker, args=(net,), name="kernel-target",
                                         daemon=True)
         self._worker.start()
+        # Return once the worker sits in the namespace, so starting threads and setns() happen
+        # before the runner starts its clock, not during the script's first timed call.
+        self._ready.wait(5.0)
 
     def check(self, event: SyscallEvent, symbols: Symbols) -> str | None:
         try:
@@ -233,6 +237,8 @@ class KernelTarget:
             self._worker_error = f"cannot make calls in namespace {net.namespace}: {error}"
             self._jobs.put(_STOP)
             self._fail_queued(self._worker_error)
+        finally:
+            self._ready.set()
 
     def _fail_queued(self, reason: str) -> None:
         while True:
@@ -244,6 +250,7 @@ class KernelTarget:
                 job._finish(reason)
 
     def _serve(self) -> None:
+        self._ready.set()
         while True:
             job = self._jobs.get()
             if not isinstance(job, KernelCall):
