@@ -156,7 +156,7 @@ class PeerLink:
         answer_for = {self.config.gateway_ip, self.config.remote_ip}
         while not self._stop.is_set():
             try:
-                frame = tap.recv(timeout=0.05)
+                frame = tap.recv(timeout=0.02)
                 while frame is not None:
                     if frame[12:14] in (b"\x08\x06", b"\x86\xdd"):
                         reply = neighbour_reply(frame, answer_for, GATEWAY_MAC)

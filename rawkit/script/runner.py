@@ -17,7 +17,7 @@ import ipaddress
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,18 +25,13 @@ from rawkit.script import parse_file, syscall_args
 from rawkit.script.errors import ScriptSyntaxError
 from rawkit.script.host_setup import ShellFailure, run_shell
 from rawkit.script.nodes import (
-    Array,
-    BitOr,
-    Expr,
-    Field,
     IcmpPacket,
-    Name,
     OptionLine,
     PacketEvent,
     PythonEvent,
     Script,
     ShellEvent,
-    Struct,
+    Statement,
     SyscallEvent,
     TcpPacket,
 )
@@ -147,19 +142,6 @@ def settings_for(script: Script, options: RunOptions) -> Settings:
     return Settings(net, tolerance_usecs, tolerance_percent, tick)
 
 
-def _names(expr: Expr | Field) -> Iterator[str]:
-    if isinstance(expr, Name):
-        yield expr.name
-    elif isinstance(expr, BitOr | Array):
-        for item in expr.terms if isinstance(expr, BitOr) else expr.items:
-            yield from _names(item)
-    elif isinstance(expr, Struct):
-        for item in expr.items:
-            yield from _names(item)
-    elif isinstance(expr, Field):
-        yield from _names(expr.value)
-
-
 def _wants_fastopen(event: SyscallEvent, symbols: dict[str, str]) -> bool:
     """sendto()/sendmsg() with MSG_FASTOPEN in its flags: it opens the connection."""
     position = 3 if event.name == "sendto" else 2
@@ -219,35 +201,41 @@ class Runner:
         switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
         policy = _realtime_policy()
-        with PeerLink(self.settings.net) as link:
-            self.link = link
-            try:
-                for event in events[:first_timed]:
-                    self.untimed(event)
-                self.target.start(link.net)
-                self.clock.start()
-                set_timebase = getattr(self.target, "set_timebase", None)
-                if set_timebase is not None:  # lets a target judge SCM_TIMESTAMPING times
-                    set_timebase(self.clock.origin, self.settings.tolerance_usecs)
-                for event in events[first_timed:]:
-                    if self.remaining() <= 0:
-                        raise self.fail(event.line, "script exceeded its time limit")
-                    if isinstance(event, PacketEvent):
-                        self.packet(event)
-                    elif isinstance(event, SyscallEvent):
-                        self.syscall(event)
-                    elif event.timing is None:
-                        self.untimed(event)
-                    elif isinstance(event, ShellEvent):
-                        self.shell(event)
-                    else:
-                        self.python(event)
-                self.finish_pending(events[-1].line if events else 0)
-            finally:
-                self.target.close()
-                sys.setswitchinterval(switch_interval)
-                if policy is not None:
-                    os.sched_setscheduler(0, *policy)
+        try:
+            with PeerLink(self.settings.net) as link:
+                self.link = link
+                try:
+                    self.run_events(events, first_timed)
+                finally:
+                    self.target.close()
+        finally:
+            sys.setswitchinterval(switch_interval)
+            if policy is not None:
+                os.sched_setscheduler(0, *policy)
+
+    def run_events(self, events: list[Statement], first_timed: int) -> None:
+        assert self.link is not None
+        for event in events[:first_timed]:
+            self.untimed(event)
+        self.target.start(self.link.net)
+        self.clock.start()
+        set_timebase = getattr(self.target, "set_timebase", None)
+        if set_timebase is not None:  # lets a target judge SCM_TIMESTAMPING times
+            set_timebase(self.clock.origin, self.settings.tolerance_usecs)
+        for event in events[first_timed:]:
+            if self.remaining() <= 0:
+                raise self.fail(event.line, "script exceeded its time limit")
+            if isinstance(event, PacketEvent):
+                self.packet(event)
+            elif isinstance(event, SyscallEvent):
+                self.syscall(event)
+            elif event.timing is None:
+                self.untimed(event)
+            elif isinstance(event, ShellEvent):
+                self.shell(event)
+            elif isinstance(event, PythonEvent):
+                self.python(event)
+        self.finish_pending()
 
     def untimed(self, event: object) -> None:
         self.settle()
@@ -297,7 +285,7 @@ class Runner:
 
     def syscall(self, event: SyscallEvent) -> None:
         if self.pending:
-            self.finish_pending(event.line)
+            self.finish_pending()
         previous = self.clock.last_due
         due = self.clock.schedule(event.timing)
         self.wait_until(due, event.line)
@@ -327,7 +315,7 @@ class Runner:
         if problem:
             raise self.fail(event.line, f"{event.name}(): {problem}")
 
-    def finish_pending(self, line: int) -> None:
+    def finish_pending(self) -> None:
         """Wait for the blocking calls still running, then check their results and return times."""
         self.settle()
         while self.pending:
