@@ -31,8 +31,9 @@ CORPUS_PASSING = [
 ]
 CORPUS_IPV6 = ["close/close-on-syn-sent.pkt", "close/close-remote-fin-then-close.pkt",
                "shutdown/shutdown-rdwr-close.pkt"]
-OWN_PASSING = ["connect-refused.pkt", "keepalive.pkt", "poll-events.pkt", "rst-closed-port.pkt",
-               "simultaneous-close.pkt", "simultaneous-open.pkt", "zero-window-probe.pkt"]
+OWN_PASSING = ["connect-refused.pkt", "keepalive.pkt", "poll-events.pkt", "rst-challenge-ack.pkt",
+               "rst-closed-port.pkt", "simultaneous-close.pkt", "simultaneous-open.pkt",
+               "zero-window-probe.pkt"]
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"packetdrill corpus not found at {CORPUS}")
 
 
