@@ -71,6 +71,12 @@ def test_own_script_passes_on_rawkit(name: str):
     run_rawkit(OWN / name, ip_version=4)
 
 
+@needs_root
+@pytest.mark.parametrize("name", ["connect-refused.pkt", "poll-events.pkt", "simultaneous-open.pkt"])
+def test_own_script_passes_on_rawkit_ipv6(name: str):
+    run_rawkit(OWN / name, ip_version=6, mtu=1520)
+
+
 SERVER = """\
     0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
    +0 bind(3, ..., ...) = 0
