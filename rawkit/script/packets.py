@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import rawkit
@@ -139,9 +140,9 @@ def cookie_bytes(text: str, symbols: dict[str, str]) -> bytes:
         raise PacketError(f"bad Fast Open cookie {text!r} (hex digits or a -D name)") from None
 
 
-def script_options(options: tuple[TcpOption, ...], *, sack_offset: int, ecr_map: dict[int, int] | None,
+def script_options(options: tuple[TcpOption, ...], *, sack_offset: int, ecr: Callable[[int], int] | None,
                    symbols: dict[str, str]) -> list[tuple[int, bytes]]:
-    """Script options as wire (kind, data) pairs. `ecr_map` translates TS ecr (inbound with ACK only)."""
+    """Script options as wire (kind, data) pairs. `ecr` translates TS ecr (inbound with ACK only)."""
     wire: list[tuple[int, bytes]] = []
     for option in options:
         kind = _OPTION_KINDS[option.kind]
@@ -153,8 +154,8 @@ def script_options(options: tuple[TcpOption, ...], *, sack_offset: int, ecr_map:
             data = bytes((int(option.values[0]) & 0xFF,))
         elif option.kind == "TS":
             value, echo = int(option.values[0]), int(option.values[1])
-            if ecr_map is not None:
-                echo = ecr_map.get(echo, echo)
+            if ecr is not None:
+                echo = ecr(echo)
             data = struct.pack("!II", value & 0xFFFFFFFF, echo & 0xFFFFFFFF)
         elif option.kind == "sack":
             data = b"".join(struct.pack("!II", (left + sack_offset) & 0xFFFFFFFF,
@@ -200,10 +201,10 @@ def build_inbound_tcp(event: PacketEvent, flow: Flow, addresses: Addresses, symb
     offset = flow.local_offset(syn)
     ack = ((packet.ack or 0) + offset) & 0xFFFFFFFF if bits & 0x10 else (packet.ack or 0)
     seq = (packet.seq.start + flow.remote_offset(syn)) & 0xFFFFFFFF
-    ecr_map = _ecr_translation(flow) if bits & 0x10 else None
+    ecr = _live_ecr(flow) if bits & 0x10 else None
     options = b""
     if isinstance(packet.options, tuple):
-        wire = script_options(packet.options, sack_offset=offset, ecr_map=ecr_map, symbols=symbols)
+        wire = script_options(packet.options, sack_offset=offset, ecr=ecr, symbols=symbols)
         options = _encode(wire)
     tcp = rawkit.TCP(sport=flow.remote_port, dport=flow.local_port or 0, seq=seq,
                      ack=ack, flags=bits, window=packet.window or 0,
@@ -211,23 +212,18 @@ def build_inbound_tcp(event: PacketEvent, flow: Flow, addresses: Addresses, symb
     return bytes(_ether(addresses) / _ip_layer(addresses, event.ecn) / tcp / bytes(packet.seq.length))
 
 
-class _EcrTranslation(dict):
-    """Script TS ecr -> live: an exact earlier outbound value, else extrapolated from the first one."""
+def _live_ecr(flow: Flow) -> Callable[[int], int]:
+    """Script TS ecr -> live: the live value of that exact earlier outbound TS val, else extrapolated
+    from the first one (as packetdrill's tcp_ts_ecr_scaled), else the script's number."""
 
-    def __init__(self, flow: Flow) -> None:
-        super().__init__(flow.ts_map)
-        self.first = flow.first_ts
+    def translate(echo: int) -> int:
+        if echo in flow.ts_map:
+            return flow.ts_map[echo]
+        if flow.first_ts is not None:
+            return (echo - flow.first_ts[0] + flow.first_ts[1]) & 0xFFFFFFFF
+        return echo
 
-    def get(self, key: int, default: int | None = None) -> int:  # type: ignore[override]
-        if key in self:
-            return self[key]
-        if self.first is not None:
-            return (key - self.first[0] + self.first[1]) & 0xFFFFFFFF
-        return key if default is None else default
-
-
-def _ecr_translation(flow: Flow) -> dict[int, int]:
-    return _EcrTranslation(flow)
+    return translate
 
 
 def build_inbound_icmp(event: PacketEvent, flow: Flow, addresses: Addresses,
@@ -328,7 +324,7 @@ def check_outbound(event: PacketEvent, flow: Flow, segment: Segment, symbols: di
             return _field("ip_ecn", _ECN_BITS[event.ecn], segment.ecn)
     if packet.options == "...":
         return None
-    expected = script_options(packet.options or (), sack_offset=flow.remote_offset(False), ecr_map=None,
+    expected = script_options(packet.options or (), sack_offset=flow.remote_offset(False), ecr=None,
                               symbols=symbols)
     problem = _compare_options(expected, list(segment.options), ts_tick_usecs, tolerance_usecs, flow)
     if problem:
