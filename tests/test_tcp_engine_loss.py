@@ -39,11 +39,22 @@ def test_rto_resets_congestion_window_and_goes_back():
     pair.handshake()
     mss = pair.c.send_mss
     pair.to_server.rule = drop_nth(0)
-    pair.client.outbox += bytes(2 * mss)                # two segments: too few dup ACKs for fast retransmit
-    pair.run(until=lambda: pair.c.congestion.cwnd == mss or len(pair.server.inbox) == 2 * mss, limit=5)
+    pair.client.outbox += bytes(mss)                    # one segment: no duplicate ACK can come
+    pair.run(until=lambda: pair.c.congestion.cwnd == mss or len(pair.server.inbox) == mss, limit=5)
     assert pair.c.congestion.cwnd == mss and pair.c.congestion.ssthresh == 2 * mss
+    pair.run(until=lambda: len(pair.server.inbox) == mss, limit=5)
+    assert bytes(pair.server.inbox) == bytes(mss)
+
+
+def test_early_retransmit_when_too_few_segments_for_three_duplicate_acks():
+    pair = Pair(delay=0.01)
+    pair.handshake()
+    mss = pair.c.send_mss
+    pair.to_server.rule = drop_nth(0)
+    pair.client.outbox += bytes(2 * mss)                # RFC 5827: one SACKed segment marks the first lost
+    start = pair.now
     pair.run(until=lambda: len(pair.server.inbox) == 2 * mss, limit=5)
-    assert bytes(pair.server.inbox) == bytes(2 * mss)
+    assert pair.now - start < 0.1 and pair.c.loss_episodes == 1 and pair.c.congestion.cwnd < 10 * mss
 
 
 def test_gives_up_after_max_retries():

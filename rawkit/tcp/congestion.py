@@ -10,6 +10,8 @@ SACK scoreboard decide what goes) once SACK is negotiated.
 
 from __future__ import annotations
 
+import copy
+
 from rawkit.tcp import seq
 from rawkit.tcp.cubic import Cubic
 
@@ -37,7 +39,8 @@ CONTROLLERS: dict[str, type[Reno] | type[Cubic]] = {"cubic": Cubic, "reno": Reno
 
 
 class Congestion:
-    __slots__ = ("mss", "cwnd", "ssthresh", "dupacks", "in_recovery", "recover", "controller", "sack")
+    __slots__ = ("mss", "cwnd", "ssthresh", "dupacks", "in_recovery", "recover", "controller", "sack",
+                 "dupthresh", "prior")
 
     def __init__(self, mss: int, initial_segments: int, controller: str = "cubic") -> None:
         self.mss = mss
@@ -48,6 +51,8 @@ class Congestion:
         self.recover: int | None = None
         self.controller: Reno | Cubic = CONTROLLERS[controller]()
         self.sack = False                    # RFC 6675 recovery: set once SACK is negotiated
+        self.dupthresh = DUPTHRESH           # raised when reordering is seen (undo.py)
+        self.prior: tuple[int, int, Reno | Cubic] | None = None   # state before the pending reduction
 
     def use(self, controller: str) -> None:
         """Switch controller (TCP_CONGESTION on an open connection): the window is kept."""
@@ -66,18 +71,21 @@ class Congestion:
             if not self.sack:
                 self.cwnd += self.mss        # NewReno: each dup ACK means a segment left the network
             return False
-        if self.dupacks != DUPTHRESH:
+        if self.dupacks != self.dupthresh:
             return False
         return self.enter_recovery(snd_una, snd_max, flight, now)
 
     def enter_recovery(self, snd_una: int, snd_max: int, flight: int, now: float) -> bool:
         """Start fast recovery unless still inside the last one's window (RFC 6582 step 2, RFC 6675
-        section 5: only when the cumulative ACK passed the previous recovery point)."""
-        if self.in_recovery or (self.recover is not None and not seq.lt(self.recover, snd_una)):
+        section 5: only when the cumulative ACK passed the previous recovery point; with SACK, as
+        Linux, also when it reached it: the SACK blocks then speak of data sent after that loss)."""
+        if self.in_recovery or (self.recover is not None and (
+                seq.gt(self.recover, snd_una) if self.sack else not seq.lt(self.recover, snd_una))):
             return False
+        self._save()
         self.ssthresh = self.controller.on_loss(self.cwnd, flight, self.mss, now)
         self.recover = snd_max
-        self.cwnd = self.ssthresh if self.sack else self.ssthresh + DUPTHRESH * self.mss
+        self.cwnd = self.ssthresh if self.sack else self.ssthresh + self.dupthresh * self.mss
         self.in_recovery = True
         return True
 
@@ -112,11 +120,29 @@ class Congestion:
     def on_timeout(self, flight: int, snd_max: int, now: float = 0.0) -> None:
         """RTO: one segment of window, ssthresh from the controller, forget recovery (RFC 5681 eq. 4,
         RFC 6582 sec. 4, RFC 9438 4.8)."""
+        self._save()
         self.ssthresh = self.controller.on_loss(self.cwnd, flight, self.mss, now)
         self.controller.restart()
         self.cwnd = self.mss
         self.in_recovery = False
         self.recover = snd_max
+        self.dupacks = 0
+
+    def _save(self) -> None:
+        """Remember the state before the first reduction of a loss episode, for `undo`."""
+        if self.prior is None:
+            self.prior = (self.cwnd, self.ssthresh, copy.copy(self.controller))
+
+    def undo(self) -> None:
+        """The reduction was spurious (undo.py): back to the window and controller memory it had
+        before (RFC 4015 3.2; Linux's tcp_undo_cwnd), recovery over."""
+        if self.prior is not None:
+            cwnd, ssthresh, self.controller = self.prior
+            self.cwnd = max(self.cwnd, cwnd)
+            self.ssthresh = max(self.ssthresh, ssthresh)
+            self.prior = None
+        self.in_recovery = False
+        self.recover = None
         self.dupacks = 0
 
 

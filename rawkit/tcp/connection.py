@@ -28,6 +28,7 @@ from rawkit.tcp.states import (
     Trigger,
     next_state,
 )
+from rawkit.tcp.undo import LossEpisode, reordering_degree
 
 DEFAULT_MSS = 536              # RFC 9293 3.7.1: assumed when the peer sends no MSS option
 TIMESTAMP_OVERHEAD = 12        # NOP NOP + the 10-byte option, on every segment once negotiated
@@ -111,6 +112,9 @@ class Connection:
         self._small_end = 0                    # end of the last sub-MSS segment sent (Nagle)
         self._last_data_sent = 0.0             # for the restart after idle (RFC 5681 4.1)
         self._rtt_time = 0.0
+        self._episode: LossEpisode | None = None   # a window reduction awaiting its verdict (undo.py)
+        self._rto_tsval: int | None = None         # our TSval at the last timeout retransmission
+        self.loss_episodes = self.undone_episodes = 0
         # pending output flags
         self._ack_now = False
         self._retransmit_head = False
@@ -469,6 +473,7 @@ class Connection:
             if self.congestion.on_duplicate_ack(self.snd_una, self.snd_max, flight, now):
                 self._retransmit_head = True
                 self._rtt_seq = None
+                self._begin_episode(now, timeout=False)
         if self.congestion.sack and (segment.sack_blocks or self.scoreboard.ranges or self._retransmit_head):
             self._on_sack_ack(segment, now)        # (skipped on the common ACK with nothing SACKed)
         if seq.le(self.snd_una, ack) and (seq.lt(self.snd_wl1, segment.seq) or (
@@ -501,6 +506,8 @@ class Connection:
             removed = min(seq.distance(ack, self._send_start), len(self._send))
             del self._send[:removed]
             self._send_start = seq.add(self._send_start, removed)
+        if self._episode is not None:
+            self._judge_episode(segment)
         self.snd_una = ack
         if seq.lt(self.snd_nxt, ack):
             self.snd_nxt = ack
@@ -524,16 +531,49 @@ class Connection:
         if self._retransmit_head:                  # recovery began on the third duplicate ACK
             board.high_rxt = self.snd_una
         elif not self.congestion.in_recovery and self.snd_una != self.snd_max \
-                and board.lost_edge(self.snd_una, self.send_mss) > 0 \
+                and (board.lost_edge(self.snd_una, self.send_mss) > 0 or (
+                    not self.unsent and board.early_retransmit(self.snd_una, self.snd_max, self.send_mss))) \
                 and self.congestion.enter_recovery(self.snd_una, self.snd_max,
                                                    seq.distance(self.snd_max, self.snd_una), now):
             board.high_rxt = self.snd_una
             self._retransmit_head = True
             self._rtt_seq = None
+            self._begin_episode(now, timeout=False)
+
+    def _begin_episode(self, now: float, *, timeout: bool) -> None:
+        """A window reduction began: with timestamps, keep what undo.py needs to judge it (the first
+        retransmission's TSval for the whole episode, when one reduction follows another)."""
+        self.loss_episodes += 1
+        if not self.ts_ok:
+            self.congestion.prior = None
+        elif self._episode is None:
+            self._episode = LossEpisode(self._tsval(now), self.snd_una, timeout)
+        else:
+            self._episode.timeout |= timeout
+
+    def _judge_episode(self, segment: Segment) -> None:
+        """The first ACK to move SND.UNA since the reduction: undo it when the original got there."""
+        episode, self._episode = self._episode, None
+        if episode is None or not episode.spurious(segment.timestamp[1] if segment.timestamp else None):
+            self.congestion.prior = None
+            return
+        self.undone_episodes += 1
+        self.congestion.undo()
+        if episode.timeout:
+            if seq.lt(self.snd_nxt, self.snd_max):
+                self.snd_nxt = self.snd_max        # RFC 4015: go on with new data, not go-back-N
+            return
+        degree = reordering_degree(self.scoreboard.ranges, episode.head, self.send_mss) + 1
+        if degree > self.congestion.dupthresh:
+            self.congestion.dupthresh = self.scoreboard.dupthresh = degree
 
     def _take_rtt_sample(self, ack: int, segment: Segment, now: float) -> None:
         if self.ts_ok and segment.timestamp is not None and segment.timestamp[1]:
-            elapsed = seq.distance(self._tsval(now), segment.timestamp[1])
+            echoed = segment.timestamp[1]
+            if self._rto_tsval is not None and seq.lt(echoed, self._rto_tsval):
+                return                             # echoes a send from before the timeout: its age counts
+                                                   # the wait for the timer (or lost ACKs), not the path
+            elapsed = seq.distance(self._tsval(now), echoed)
             if elapsed < seq.HALF:
                 self.rtt.sample(elapsed / 1000)
                 self.backoff = 0
@@ -675,6 +715,8 @@ class Connection:
             self._fail(TimedOut("retransmissions"), Trigger.TIMEOUT)
             return
         self.congestion.on_timeout(seq.distance(self.snd_max, self.snd_una), self.snd_max, now)
+        self._begin_episode(now, timeout=True)
+        self._rto_tsval = self._tsval(now)
         self.scoreboard.clear(self.snd_una)
         self.snd_nxt = self.snd_una                # go back: resend from the first unacknowledged byte
         self._rtt_seq = None
@@ -724,6 +766,9 @@ class Connection:
         usable = min(self.snd_wnd, self.congestion.cwnd) - in_flight
         if self._pipe is not None:                 # SACK recovery: the pipe, not SND.NXT, fills cwnd
             usable = min(self.snd_wnd - in_flight, self.congestion.cwnd - self._pipe)
+        elif self.scoreboard.ranges:               # SACKed bytes left the network: new data may take
+            sacked = self.scoreboard.sacked_below(self.snd_una, in_flight)    # their place (RFC 3042
+            usable = min(self.snd_wnd - in_flight, self.congestion.cwnd - in_flight + sacked)   # as Linux)
         if self._force_head:                       # after an RTO the head goes out whatever the window,
             self._force_head = False               # but only bytes that were sent before
             usable = max(usable, min(self.send_mss, seq.distance(self.snd_max, self.snd_nxt)))

@@ -15,12 +15,13 @@ MAX_RANGES = 64       # the peer reports at most 4 blocks per ACK; this bounds a
 
 
 class Scoreboard:
-    __slots__ = ("ranges", "high_rxt", "dsacks")
+    __slots__ = ("ranges", "high_rxt", "dsacks", "dupthresh")
 
     def __init__(self) -> None:
         self.ranges: list[tuple[int, int]] = []   # SACKed [left, right), disjoint, in sequence order
         self.high_rxt = 0                         # end of the highest byte retransmitted in this recovery
         self.dsacks = 0                           # duplicate-SACK reports seen (RFC 2883), ignored
+        self.dupthresh = DUPTHRESH                # raised when reordering is seen (undo.py)
 
     def update(self, blocks: tuple[tuple[int, int], ...], ack: int, snd_una: int, snd_max: int) -> int:
         """Fold in an ACK's SACK blocks; returns how many bytes were newly SACKed. A first block at
@@ -81,9 +82,17 @@ class Scoreboard:
         for left, right in reversed(self.ranges):
             above += seq.distance(right, left)
             count += 1
-            if above > (DUPTHRESH - 1) * mss or count >= DUPTHRESH:
+            if above > (self.dupthresh - 1) * mss or count >= self.dupthresh:
                 return self._offset(left, snd_una)
         return 0
+
+    def early_retransmit(self, snd_una: int, snd_max: int, mss: int) -> bool:
+        """RFC 5827 (SACK form): with fewer than DupThresh + 1 segments outstanding and nothing new to
+        send, DupThresh SACKed segments can never come; oseg - 1 of them mark the first hole lost."""
+        outstanding = -(-seq.distance(snd_max, snd_una) // mss)
+        if not self.ranges or not 2 <= outstanding <= self.dupthresh:
+            return False
+        return -(-self.sacked_below(snd_una, seq.distance(snd_max, snd_una)) // mss) >= outstanding - 1
 
     def pipe(self, snd_una: int, snd_max: int, mss: int) -> int:
         """SetPipe: un-SACKed bytes not yet lost, plus those retransmitted (each may be in flight)."""
