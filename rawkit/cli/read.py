@@ -70,17 +70,20 @@ def read(words: tuple[str, ...], read_file: str | None, limit: int | None, link_
         except ValueError as error:
             raise Failure(str(error), 2) from None
     packets = _filtered(capture, " ".join(words)) if words else capture
-    if limit is not None:
-        packets = itertools.islice(packets, limit)
     printer = Printer(link_headers=link_headers, verbose=verbose, absolute=absolute, quiet=quiet,
                       timestamps=_TIMESTAMP_STYLES[time_style], nano=nano, hex=hex_mode)
     with capture:
-        _output(packets, printer, capture, write_to, count_only, as_json)
+        _output(packets, printer, capture, write_to, count_only, as_json, limit)
 
 
 def _output(packets: Iterable[Any], printer: Printer, capture: Any, write_to: str | None, count_only: bool,
-            as_json: bool) -> None:
-    """Write what was asked for; the lines before a damaged record go out before the error."""
+            as_json: bool, limit: int | None) -> None:
+    """Write what was asked for (the first `limit` packets, if given); the lines before a damaged
+    record go out before the error."""
+    records = _records(packets, capture) if write_to is None and not (count_only or as_json) else None
+    if limit is not None:
+        packets = itertools.islice(packets, limit)
+        records = records if records is None else itertools.islice(records, limit)
     try:
         if write_to is not None:
             _write(packets, write_to, capture)
@@ -90,7 +93,7 @@ def _output(packets: Iterable[Any], printer: Printer, capture: Any, write_to: st
         elif as_json:
             _print(packets, lambda pkt: json.dumps(packet_record(pkt, printer), separators=(",", ":")))
         else:
-            _print_text(packets, printer)
+            _print_text(records, printer)
     except BrokenPipeError:
         _silence_stdout()
     except CaptureError as error:
@@ -164,15 +167,23 @@ def _print(packets: Iterable[Any], render: Callable[[Any], str]) -> None:
         out.flush()
 
 
-def _print_text(packets: Iterable[Any], printer: Printer) -> None:
+def _records(packets: Iterable[Any], capture: Any) -> Iterable[tuple[bytes, int, int, int]]:
+    """(data, linktype, ts_ns, wirelen) of each packet to print. Straight from the reader when it
+    yields exactly those packets (no filter, or one it ran on the raw records): no Packet is built."""
+    if packets is capture or packets is iter(capture):
+        return capture.records()
+    return ((pkt.data, pkt.linktype, pkt.ts_ns, pkt.wirelen) for pkt in packets)
+
+
+def _print_text(records: Iterable[tuple[bytes, int, int, int]], printer: Printer) -> None:
     """`_print` for the tcpdump lines, inlined: this is the loop benchmarked against tcpdump."""
     out = sys.stdout
     format_frame = printer.format_frame
     lines: list[str] = []
     append = lines.append
     try:
-        for pkt in packets:
-            append(format_frame(pkt.data, pkt.linktype, pkt.ts_ns, pkt.wirelen))
+        for record in records:
+            append(format_frame(*record))
             if len(lines) >= _CHUNK:
                 out.write("\n".join(lines) + "\n")
                 lines.clear()

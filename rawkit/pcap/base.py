@@ -66,6 +66,11 @@ class CaptureReader:
         message = f"{self.name}: {what} at byte {self._feed.base + offset}"
         return CaptureError(f"{message}: {detail}" if detail else message)
 
+    def records(self) -> Iterator[tuple[bytes, int, int, int]]:
+        """The remaining records as (data, linktype, ts_ns, wirelen) tuples, without building Packets:
+        for loops that only copy or print the bytes. Shares the position with iterating the reader."""
+        return ((pkt.data, pkt.linktype, pkt.ts_ns, pkt.wirelen) for pkt in self._iterator)
+
     def __iter__(self) -> Iterator[Packet]:
         return self._iterator
 

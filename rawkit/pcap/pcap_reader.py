@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
+from itertools import starmap
 
 from rawkit.pcap.base import CaptureReader, Interface
 from rawkit.pcap.formats import (
@@ -65,6 +66,19 @@ class PcapReader(CaptureReader):
         self._snapshot = snaplen if 0 < snaplen <= largest and libpcap_snaplen else largest
 
     def _generate(self) -> Iterator[Packet]:
+        # Packets are made from the raw records, so records() and iteration share one position
+        self._raw = self._raw_records()
+        return starmap(Packet, self._raw)
+
+    def records(self) -> Iterator[tuple[bytes, int, int, int]]:
+        return self._raw
+
+    def close(self) -> None:
+        self._raw.close()  # (the starmap over it has nothing to close)
+        self._feed.close()
+
+    def _raw_records(self) -> Iterator[tuple[bytes, int, int, int]]:
+        """(data, linktype, ts_ns, wirelen) per record that `keep` accepts, in Packet's argument order."""
         feed = self._feed
         unpack_from = self._record.unpack_from
         keep = self.keep
@@ -85,7 +99,7 @@ class PcapReader(CaptureReader):
                 off = stop
                 data = buf[start:stop]
                 if keep is None or keep(data, wirelen):
-                    yield Packet(data, linktype, sec * 1_000_000_000 + frac * scale, wirelen)
+                    yield data, linktype, sec * 1_000_000_000 + frac * scale, wirelen
             # the end of the buffer, or an oversized record
             if off + 16 > end:
                 off = feed.refill(off, PCAP_RECORD_HEADER_LEN)
@@ -113,4 +127,4 @@ class PcapReader(CaptureReader):
                 off = start + caplen
                 data = buf[start:start + snapshot]
                 if keep is None or keep(data, wirelen):
-                    yield Packet(data, linktype, sec * 1_000_000_000 + frac * scale, wirelen)
+                    yield data, linktype, sec * 1_000_000_000 + frac * scale, wirelen
