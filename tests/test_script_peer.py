@@ -8,6 +8,7 @@ namespace "target" holds the other end with 198.18.0.2 / fd00:18::2 and the kern
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
@@ -49,7 +50,7 @@ def lab(request):
 
         peers: list[Peer] = []
         try:
-            yield make_peer, server
+            yield make_peer, server, lambda: target_ns.socket(family)
         finally:
             for made in peers:
                 made.close()
@@ -59,7 +60,7 @@ def lab(request):
 
 @needs_root
 def test_handshake_with_a_listening_server(lab):
-    make_peer, server = lab
+    make_peer, server, _client = lab
     peer = make_peer(isn=1000)
     peer.send(syn(mss=1460, wscale=7, sack_ok=True, ts=True))
     reply = peer.expect(syn_ack(seq=0, ack=1, mss=ANY, wscale=ANY, sack_ok=True, ts=(ANY, ANY)), within=1.0)
@@ -76,7 +77,7 @@ def test_handshake_with_a_listening_server(lab):
 
 @needs_root
 def test_data_is_acknowledged_and_answered(lab):
-    make_peer, server = lab
+    make_peer, server, _client = lab
     peer = make_peer()
     peer.connect()
     connection, _ = server.accept()
@@ -94,7 +95,7 @@ def test_data_is_acknowledged_and_answered(lab):
 
 @needs_root
 def test_out_of_order_data_is_acknowledged_with_a_sack_block(lab):
-    make_peer, server = lab
+    make_peer, server, _client = lab
     peer = make_peer()
     reply = peer.connect(sack_ok=True, ts=True)
     assert reply.tcp.option("SAckOK") is not None
@@ -108,8 +109,27 @@ def test_out_of_order_data_is_acknowledged_with_a_sack_block(lab):
 
 
 @needs_root
+def test_peer_as_server_learns_the_clients_port_and_isn(lab):
+    make_peer, _server, make_client = lab
+    peer = make_peer(target_port=None, port=9000, isn=77)
+    client = make_client()
+    client.settimeout(5)
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(error=client.connect_ex((str(peer.ip), 9000))))
+    thread.start()
+    first = peer.expect(syn(seq=0, mss=ANY), within=2.0)
+    assert peer.target_port == first.tcp.sport and peer.target_isn == first.tcp.seq
+    peer.send(syn_ack(mss=1400))                     # ack 1 filled in from the learned ISN
+    peer.expect(ack(seq=1, ack=1), within=1.0)
+    thread.join(5)
+    assert outcome == {"error": 0}
+    assert client.getpeername()[1] == 9000
+    client.close()
+
+
+@needs_root
 def test_closed_port_answers_syn_with_rst(lab):
-    make_peer, _server = lab
+    make_peer, _server, _client = lab
     peer = make_peer(target_port=CLOSED_PORT, isn=5000)
     peer.send(syn(mss=1460))
     reset = peer.expect(rst(seq=0, ack=1, win=0), within=1.0)
@@ -119,7 +139,7 @@ def test_closed_port_answers_syn_with_rst(lab):
 
 @needs_root
 def test_syn_ack_is_retransmitted_with_backoff_when_the_peer_stays_silent(lab):
-    make_peer, _server = lab
+    make_peer, _server, _client = lab
     peer = make_peer()
     peer.send(syn(mss=1460))
     first = peer.expect(syn_ack(seq=0, ack=1), within=1.0)
@@ -132,7 +152,7 @@ def test_syn_ack_is_retransmitted_with_backoff_when_the_peer_stays_silent(lab):
 
 @needs_root
 def test_fin_exchange_both_ways(lab):
-    make_peer, server = lab
+    make_peer, server, _client = lab
     peer = make_peer()
     peer.connect()
     connection, _ = server.accept()
@@ -148,7 +168,7 @@ def test_fin_exchange_both_ways(lab):
 
 @needs_root
 def test_a_wrong_expectation_says_what_arrived(lab):
-    make_peer, _server = lab
+    make_peer, _server, _client = lab
     peer = make_peer()
     peer.send(syn(mss=1460, wscale=7))
     with pytest.raises(PeerError) as failure:
@@ -162,7 +182,7 @@ def test_a_wrong_expectation_says_what_arrived(lab):
 
 @needs_root
 def test_silence_and_unexpected_segments_fail(lab):
-    make_peer, _server = lab
+    make_peer, _server, _client = lab
     peer = make_peer(target_port=CLOSED_PORT)
     with pytest.raises(PeerError, match="nothing matching arrived"):
         peer.expect(syn_ack(), within=0.2)
