@@ -2,13 +2,20 @@
 own stack) is driven through the script's system calls, and every `>` packet, result and timing is
 checked as packetdrill checks it.
 
-    result = run_script("tcp/close/close-on-syn-sent.pkt", RunOptions(ip_version=4), KernelTarget)
-    # raises ScriptFailure (a mismatch: exit 1) or ScriptBroken (a script that cannot run: exit 2)
+    run_script("tcp/close/close-on-syn-sent.pkt", RunOptions(ip_version=4), KernelTarget)
+    # returns on a pass; raises ScriptFailure (a mismatch: exit 1) or ScriptBroken (exit 2)
 
 Like packetdrill, one connection is "under test" at a time: socket() starts a new one; an inbound
 SYN while it listens opens a passive connection (with a fresh remote port); connect() (or a Fast Open
 sendto) makes the next outbound SYN the active one's. Outbound frames of other connections are
-ignored. Every run is bounded in time (`RunOptions.timeout`) and its namespace always removed.
+ignored. A `>` line longer than the segment that arrives is matched against the following
+contiguous segments glued together (the kernel's TSO burst split smaller), as packetdrill does.
+
+Timing follows packetdrill (see timeline.py). Two things differ because this runner is Python: calls
+not marked blocking are queued to the target back to back and judged before the next packet, block
+or command (a round trip per call would push later events late), and the run takes the lowest
+real-time priority and a short GIL switch interval while it lasts (restored afterwards). Every run
+is bounded in time (`RunOptions.timeout`) and its namespace always removed.
 """
 
 from __future__ import annotations
