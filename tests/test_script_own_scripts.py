@@ -33,7 +33,8 @@ def run_with_one_timing_retry(path: Path, target: type, **options: object) -> No
 def test_every_script_is_listed():
     assert {path.name for path in SCRIPTS} >= {
         "connect-refused.pkt", "keepalive.pkt", "poll-events.pkt", "rst-challenge-ack.pkt",
-        "rst-closed-port.pkt", "simultaneous-close.pkt", "simultaneous-open.pkt", "zero-window-probe.pkt"}
+        "rst-closed-port.pkt", "simultaneous-close.pkt", "simultaneous-open.pkt", "syn-retransmit-linear.pkt",
+        "zero-window-probe.pkt"}
 
 
 @needs_root

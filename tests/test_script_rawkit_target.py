@@ -77,6 +77,13 @@ def test_own_script_passes_on_rawkit_ipv6(name: str):
     run_rawkit(OWN / name, ip_version=6, mtu=1520)
 
 
+@needs_root
+@pytest.mark.xfail(strict=True, reason="engine difference: rawkit doubles the SYN timeout at once "
+                   "(RFC 6298); Linux 6.5+ keeps 1 s for four retries (tcp_syn_linear_timeouts)")
+def test_syn_retransmission_timing_differs_from_linux():
+    run_rawkit(OWN / "syn-retransmit-linear.pkt", ip_version=4)
+
+
 SERVER = """\
     0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
    +0 bind(3, ..., ...) = 0
