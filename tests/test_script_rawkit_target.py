@@ -81,7 +81,11 @@ def test_own_script_passes_on_rawkit_ipv6(name: str):
 @pytest.mark.xfail(strict=True, reason="engine difference: rawkit doubles the SYN timeout at once "
                    "(RFC 6298); Linux 6.5+ keeps 1 s for four retries (tcp_syn_linear_timeouts)")
 def test_syn_retransmission_timing_differs_from_linux():
-    run_rawkit(OWN / "syn-retransmit-linear.pkt", ip_version=4)
+    from rawkit.script.rawkit_target import RawkitTarget
+    from rawkit.script.runner import RunOptions, run_script
+
+    options = RunOptions(ip_version=4, tolerance_usecs=TOLERANCE_USECS)
+    run_script(str(OWN / "syn-retransmit-linear.pkt"), options, RawkitTarget)
 
 
 SERVER = """\
