@@ -110,10 +110,10 @@ class PeerLink:
             self.tap = self.namespace.call(Tap, DEVICE, up=False, offload=True)
             self._run(["ip", "link", "set", DEVICE, "address", LOCAL_MAC, "mtu", str(config.mtu), "up"])
             self.mac = LOCAL_MAC
+            if config.ip_version == 6:
+                self._wait_ipv6_ready()  # first: IPv6 coming up on tun0 may flush earlier neighbours
             self._run(["ip", f"-{config.ip_version}", "neigh", "replace", config.gateway_ip, "lladdr",
                        GATEWAY_MAC, "dev", DEVICE, "nud", "permanent"])
-            if config.ip_version == 6:
-                self._wait_ipv6_ready()
             self.sniffer = self.namespace.call(_outgoing_sniffer)
             self._reader = threading.Thread(target=self._read_loop, name="script-peer", daemon=True)
             self._reader.start()
