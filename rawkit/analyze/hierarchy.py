@@ -43,7 +43,6 @@ class _Walk:
         self.data = pkt.data
         self.captured = len(pkt.data)
         self.reported = pkt.wirelen
-        self.ip_end = self.reported  # where the innermost IP header says its datagram ends
         self.quote = False  # inside the datagram an ICMP error quotes
         self.path: list[str] = [_LINK_NODES.get(pkt.linktype, f"linktype-{pkt.linktype}")]
 
@@ -57,7 +56,6 @@ class _Walk:
 
     def limit(self, end: int) -> None:
         """A header says its packet ends at `end` (when that is inside what the frame holds)."""
-        self.ip_end = end
         if end < self.reported:
             self.reported = end
             self.captured = min(self.captured, end)
