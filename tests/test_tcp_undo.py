@@ -88,3 +88,38 @@ def test_without_timestamps_nothing_is_undone():
     pair.client.outbox += bytes(1_000_000)
     pair.run(until=lambda: len(pair.server.inbox) == 1_000_000, limit=30)
     assert pair.c.loss_episodes == 1 and pair.c.undone_episodes == 0 and pair.c.congestion.prior is None
+
+
+def test_lost_retransmission_is_sent_again_without_a_timeout():
+    pair = bulk_pair()
+    counter = itertools.count()
+    doomed: list[int] = []
+
+    def rule(segment):
+        if segment.payload and next(counter) == 60:
+            doomed.append(segment.seq)
+        if doomed and segment.seq == doomed[0] and len(doomed) < 3:
+            doomed.append(segment.seq)                   # the original and its first retransmission
+            return None
+        return 0.0
+    pair.to_server.rule = rule
+    pair.client.outbox += bytes(1_000_000)
+    pair.run(until=lambda: len(pair.server.inbox) == 1_000_000, limit=30)
+    resent = [segment for _, segment in pair.to_server.sent if segment.seq == doomed[0] and segment.payload]
+    assert len(resent) == 3 and pair.c.loss_episodes == 1      # no RTO: the SACKs above told
+
+
+def test_threshold_falls_back_after_a_real_loss():
+    pair = bulk_pair()
+    counter = itertools.count()
+
+    def rule(segment):
+        index = next(counter) if segment.payload else -1
+        return 0.005 if index == 60 else None if index == 400 else 0.0
+    pair.to_server.rule = rule
+    pair.client.outbox += bytes(2_000_000)
+    pair.run(until=lambda: pair.c.undone_episodes == 1, limit=30)
+    raised = pair.c.congestion.dupthresh
+    pair.run(until=lambda: len(pair.server.inbox) == 2_000_000, limit=30)
+    assert raised > 3 and pair.c.loss_episodes == 2 and pair.c.undone_episodes == 1
+    assert pair.c.congestion.dupthresh == pair.c.scoreboard.dupthresh == max(raised // 2, 3)

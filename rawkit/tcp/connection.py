@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rawkit.tcp import seq
 from rawkit.tcp.challenge import ChallengeLimit
-from rawkit.tcp.congestion import Congestion
+from rawkit.tcp.congestion import DUPTHRESH, Congestion
 from rawkit.tcp.events import Closed, Connected, DataReceived, Event, PeerClosed, Reset, TimedOut
 from rawkit.tcp.isn import Endpoint, initial_sequence, timestamp_offset
 from rawkit.tcp.paws import is_old_duplicate
@@ -530,6 +530,8 @@ class Connection:
             board.advance(self.snd_una)
         if self._retransmit_head:                  # recovery began on the third duplicate ACK
             board.high_rxt = self.snd_una
+        elif board.resent and self.congestion.in_recovery:
+            board.find_lost_retransmissions(self.snd_una, self.send_mss)
         elif not self.congestion.in_recovery and self.snd_una != self.snd_max \
                 and (board.lost_edge(self.snd_una, self.send_mss) > 0 or (
                     not self.unsent and board.early_retransmit(self.snd_una, self.snd_max, self.send_mss))) \
@@ -556,6 +558,9 @@ class Connection:
         episode, self._episode = self._episode, None
         if episode is None or not episode.spurious(segment.timestamp[1] if segment.timestamp else None):
             self.congestion.prior = None
+            if episode is not None and not episode.timeout and self.congestion.dupthresh > DUPTHRESH:
+                self.congestion.dupthresh = self.scoreboard.dupthresh = \
+                    max(self.congestion.dupthresh // 2, DUPTHRESH)     # a real loss: trust the rule again
             return
         self.undone_episodes += 1
         self.congestion.undo()
@@ -821,6 +826,12 @@ class Connection:
                 first = board.ranges[0][0] if board.ranges else self.snd_max
                 hole: tuple[int, int] | None = (self.snd_una, min(mss, seq.distance(first, self.snd_una)))
                 force = False
+            elif board.relost:                     # a retransmission was lost: it goes first
+                start, end = board.relost.pop(0)
+                start = start if seq.gt(start, self.snd_una) else self.snd_una
+                hole = (start, min(mss, seq.distance(end, start))) if seq.lt(start, end) else None
+                if hole is None:
+                    continue
             else:
                 hole = board.next_hole(self.snd_una, self.snd_max, mss, lost_only=True)
                 if hole is None and not self.unsent:
@@ -829,7 +840,10 @@ class Connection:
             if hole is None or segment is None:
                 break
             out.append(segment)
-            board.high_rxt = seq.add(hole[0], hole[1])
+            end = seq.add(hole[0], hole[1])
+            board.resent.append((hole[0], end, self.snd_max))
+            if seq.gt(end, board.high_rxt):
+                board.high_rxt = end
             pipe += hole[1]
             if self._rtt_seq is not None and seq.in_window(self._rtt_seq, hole[0], hole[1]):
                 self._rtt_seq = None                # Karn

@@ -15,13 +15,15 @@ MAX_RANGES = 64       # the peer reports at most 4 blocks per ACK; this bounds a
 
 
 class Scoreboard:
-    __slots__ = ("ranges", "high_rxt", "dsacks", "dupthresh")
+    __slots__ = ("ranges", "high_rxt", "dsacks", "dupthresh", "resent", "relost")
 
     def __init__(self) -> None:
         self.ranges: list[tuple[int, int]] = []   # SACKed [left, right), disjoint, in sequence order
         self.high_rxt = 0                         # end of the highest byte retransmitted in this recovery
         self.dsacks = 0                           # duplicate-SACK reports seen (RFC 2883), ignored
         self.dupthresh = DUPTHRESH                # raised when reordering is seen (undo.py)
+        self.resent: list[tuple[int, int, int]] = []   # retransmitted [start, end) and SND.MAX then
+        self.relost: list[tuple[int, int]] = []        # retransmissions found lost, to send again
 
     def update(self, blocks: tuple[tuple[int, int], ...], ack: int, snd_una: int, snd_max: int) -> int:
         """Fold in an ACK's SACK blocks; returns how many bytes were newly SACKed. A first block at
@@ -59,11 +61,35 @@ class Scoreboard:
         self.ranges = kept
         if seq.lt(self.high_rxt, snd_una):
             self.high_rxt = snd_una
+        if self.resent and seq.le(self.resent[0][1], snd_una):
+            self.resent = [mark for mark in self.resent if seq.gt(mark[1], snd_una)]
+        if self.relost and seq.le(self.relost[0][1], snd_una):
+            self.relost = [hole for hole in self.relost if seq.gt(hole[1], snd_una)]
 
     def clear(self, snd_una: int) -> None:
         """After a timeout SACK information is not trusted any more (the receiver may renege)."""
         self.ranges = []
         self.high_rxt = snd_una
+        self.resent = []
+        self.relost = []
+
+    def find_lost_retransmissions(self, snd_una: int, mss: int) -> None:
+        """A retransmission is lost when more than (DupThresh - 1) * MSS of data sent after it was
+        SACKed while it was not (Linux's lost-retransmit rule, RACK's idea without per-segment times):
+        without this only the RTO would resend it. Found ones move to `relost`."""
+        if not self.ranges:
+            return
+        top, kept = self.ranges[-1][1], []
+        for start, end, sent_max in self.resent:
+            if seq.le(end, snd_una):
+                continue
+            after = self.sacked_below(snd_una, self._offset(top, snd_una)) \
+                - self.sacked_below(snd_una, self._offset(sent_max, snd_una))
+            if after <= (self.dupthresh - 1) * mss:
+                kept.append((start, end, sent_max))
+            elif not any(seq.le(left, start) and seq.ge(right, end) for left, right in self.ranges):
+                self.relost.append((start, end))
+        self.resent = kept
 
     # ---------------------------------------------------------------- RFC 6675 section 4
     def sacked_below(self, snd_una: int, offset: int) -> int:
