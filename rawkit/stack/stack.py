@@ -57,6 +57,9 @@ ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY = 128, 129
 EPHEMERAL_PORTS = range(32768, 61000)     # Linux ip_local_port_range
 ROUTE_CACHE_SIZE = 4096
 FRAMES_PER_WAKEUP = 512                   # bounds the time the lock is held by the loop
+# the loop's longest sleep: a user call that arms a timer later than the loop's wake-up need not wake
+# it (an eventfd write and a whole loop turn, ~5 per connect/request/close, otherwise)
+MAX_SLEEP = 0.05
 # the stack's default receive buffer (Linux autotunes up to 6 MiB): with the engine's 128 KiB the
 # sender stalls whenever the reading thread waits for a CPU; 2 MiB gave ~35% more download on a
 # loaded 2-core lab (tools/bench_tcp.py)
@@ -147,6 +150,7 @@ class Stack:
         self._pseudo_sums: dict[bytes, int] = {}
         self._predicted: dict[Connection, None] = {}
         self._loop_thread = 0
+        self._sleep_until = 0.0                   # when the loop wakes by itself (lock held to change)
         self._thread = threading.Thread(target=self._run, name=f"rawkit-stack-{self.link.device}",
                                         daemon=True)
         self._thread.start()
@@ -241,7 +245,9 @@ class Stack:
             if self.connections.get(key) is connection:
                 del self.connections[key]
                 self.release_port(key[2])
-        self.wake()
+        deadline = connection.next_deadline()
+        if deadline is not None and deadline < self._sleep_until:
+            self.wake()
 
     # ------------------------------------------------------------------ event loop
     def _run(self) -> None:
@@ -255,15 +261,12 @@ class Stack:
                     if self._stopping:
                         return
                     deadline = self._next_deadline()
-                if deadline is None:
-                    timeout_ms = None
-                else:
-                    timeout_ms = max(0, int((deadline - time.monotonic()) * 1000 + 0.999))
-                poller.poll(timeout_ms)
-                try:
-                    os.eventfd_read(self._wakeup)
-                except BlockingIOError:
-                    pass
+                    now = time.monotonic()
+                    until = now + MAX_SLEEP if deadline is None else min(deadline, now + MAX_SLEEP)
+                    self._sleep_until = until
+                for fd, _events in poller.poll(max(0, int((until - now) * 1000 + 0.999))):
+                    if fd == self._wakeup:
+                        os.eventfd_read(self._wakeup)
                 with self.lock:
                     if self._stopping:
                         return
