@@ -429,3 +429,27 @@ def test_hierarchy_paths_of_damaged_frames() -> None:
     assert frame_path(rawkit.decode(tcp[:40])) == ["eth", "ip", "tcp", "_ws.malformed"]
     six = templates()[5]
     assert frame_path(rawkit.decode(six[:54])) == ["eth", "ipv6", "_ws.malformed"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(template=st.integers(0, 20), flips=st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)),
+                                                   max_size=4),
+       cut=st.integers(0, 200), extra=st.integers(-4, 40))
+def test_hierarchy_path_of_any_mutated_frame(template: int, flips: list[tuple[int, int]], cut: int,
+                                             extra: int) -> None:
+    """Headers with random bytes changed, cut anywhere, any wire length: the path is link-first names
+    with at most one '_ws.' node, at its end (or None), and never an exception."""
+    from damaged_frames import templates
+
+    from rawkit.analyze.hierarchy import frame_path
+
+    shapes = templates()
+    frame = bytearray(shapes[template % len(shapes)])
+    for index, value in flips:
+        if index < len(frame):
+            frame[index] = value
+    data = bytes(frame[:cut])
+    path = frame_path(rawkit.decode(data, wirelen=max(0, len(data) + extra)))
+    if path is not None:
+        markers = [index for index, name in enumerate(path) if name.startswith("_ws.")]
+        assert markers in ([], [len(path) - 1])
