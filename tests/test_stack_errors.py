@@ -139,7 +139,7 @@ def test_linger_zero_close_resets_the_kernel_peer(lab):  # noqa: F811
             with pytest.raises(ConnectionResetError):
                 accepted.recv(10)
     with stack.socket() as other, pytest.raises(OSError) as raised:
-        other.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1000)
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
     assert raised.value.errno == errno.ENOPROTOOPT
 
 

@@ -27,6 +27,14 @@ if TYPE_CHECKING:
 
 OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
 CONGESTION_NAME_MAX = 16                    # Linux's TCP_CA_NAME_MAX
+# Linux: SO_SNDBUF/SO_RCVBUF store twice the value asked for (the kernel's bookkeeping overhead),
+# capped at net.core.wmem_max/rmem_max first and never below these minimums
+BUFFER_MINIMUM = {socket.SO_SNDBUF: 4608, socket.SO_RCVBUF: 2304}
+BUFFER_MAXIMUM_FILE = {socket.SO_SNDBUF: "/proc/sys/net/core/wmem_max",
+                       socket.SO_RCVBUF: "/proc/sys/net/core/rmem_max"}
+BUFFER_MAXIMUM_DEFAULT = 212992             # Linux's default wmem_max/rmem_max
+DEFAULT_MSS = 536                           # TCP_MAXSEG of an unconnected socket without a user MSS
+MSS_MINIMUM, MSS_MAXIMUM = 88, 32767        # Linux's TCP_MIN_MSS and MAX_TCP_WINDOW
 Address = tuple[str, int]
 _OPTIONS: dict[tuple[int, int], tuple[str, Callable[[int], object]]] = {   # -> Settings attribute
     (socket.IPPROTO_TCP, socket.TCP_NODELAY): ("nodelay", bool),
@@ -40,6 +48,15 @@ _OPTIONS: dict[tuple[int, int], tuple[str, Callable[[int], object]]] = {   # -> 
 def _error(code: int) -> OSError:
     """The OSError subclass Python raises for `code` (ConnectionRefusedError, BrokenPipeError, ...)."""
     return OSError(code, os.strerror(code))
+
+
+def _buffer_maximum(option: int) -> int:
+    """net.core.wmem_max / rmem_max of this host (Linux's default if unreadable)."""
+    try:
+        with open(BUFFER_MAXIMUM_FILE[option]) as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        return BUFFER_MAXIMUM_DEFAULT
 
 
 class Socket:
@@ -62,6 +79,8 @@ class Socket:
         self._read_shut = False
         self._error_reported = False
         self._connect_reported = connection is not None
+        self._user_mss = 0            # TCP_MAXSEG as set (0: none)
+        self._receive_buffer = 0      # SO_RCVBUF as Linux reports it (0: not set, the default's)
         self._event_fd = -1           # made by fileno(): readable exactly when recv/accept would not block
         self._fd_ready = False
 
@@ -328,7 +347,8 @@ class Socket:
         self._fd_ready = ready
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
-        """TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE/KEEPINTVL/KEEPCNT, SO_LINGER, SO_REUSEADDR (accepted)."""
+        """TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE/KEEPINTVL/KEEPCNT, SO_LINGER, SO_REUSEADDR (accepted),
+        SO_SNDBUF/SO_RCVBUF and TCP_MAXSEG with Linux's semantics."""
         settings = self.connection.settings if self.connection is not None else self.settings
         if (level, option) == (socket.IPPROTO_TCP, socket.TCP_CONGESTION):
             self._set_congestion(settings, value)
@@ -341,6 +361,12 @@ class Socket:
             return
         if (level, option) == (socket.SOL_SOCKET, socket.SO_REUSEADDR):
             return                                  # ports are free as soon as their socket closes
+        if level == socket.SOL_SOCKET and option in BUFFER_MINIMUM:
+            self._set_buffer(settings, option, int(value))
+            return
+        if (level, option) == (socket.IPPROTO_TCP, socket.TCP_MAXSEG):
+            self._set_mss(settings, int(value))
+            return
         known = _OPTIONS.get((level, option))
         if known is None:
             raise _error(errno.ENOPROTOOPT)
@@ -351,6 +377,40 @@ class Socket:
             setattr(settings, attribute, convert(value))
             if self.connection is not None and not self.stack.closed:   # e.g. NODELAY releases held data
                 self.stack.flush(self.connection, self._now())
+
+    def _set_buffer(self, settings: Settings, option: int, value: int) -> None:
+        """SO_SNDBUF/SO_RCVBUF as Linux: doubled (getsockopt reports that), capped and floored. The
+        doubled send buffer bounds the bytes queued; of the doubled receive buffer Linux offers half
+        as window (its default scaling ratio), so the window is the value asked for. Before
+        connect()/listen() the receive buffer also decides the window scale (ilog2(window) - 15)."""
+        size = max(min(max(value, 0), _buffer_maximum(option)) * 2, BUFFER_MINIMUM[option])
+        with self.stack.lock:
+            if option == socket.SO_SNDBUF:
+                settings.send_buffer_size = size
+            else:
+                self._receive_buffer = size
+                settings.receive_buffer_size = size // 2
+                if self.connection is None and self.listener is None:
+                    settings.window_scale = None
+            if self.connection is not None and not self.stack.closed:   # room to send, or a window update
+                self.stack.flush(self.connection, self._now())
+
+    def _set_mss(self, settings: Settings, value: int) -> None:
+        """TCP_MAXSEG: the MSS offered in our SYN (and a cap on what we send); EINVAL outside
+        Linux's range. On an open connection Linux keeps the MSS already agreed: so does rawkit."""
+        if not MSS_MINIMUM <= value <= MSS_MAXIMUM:
+            raise _error(errno.EINVAL)
+        with self.stack.lock:
+            if self.connection is None or self.connection.state is State.CLOSED:
+                settings.mss = value
+                self._user_mss = value
+
+    def _get_mss(self) -> int:
+        """As Linux: the MSS in use once a connection exists; before, the user's value or 536."""
+        connection = self.connection
+        if connection is not None and connection.state not in (State.CLOSED, State.SYN_SENT):
+            return connection.send_mss
+        return self._user_mss or DEFAULT_MSS
 
     def _set_congestion(self, settings: Settings, value: int | bytes) -> None:
         """TCP_CONGESTION: b"cubic" or b"reno"; ENOENT for a name Linux would not find either."""
@@ -373,6 +433,12 @@ class Socket:
             if (level, option) == (socket.IPPROTO_TCP, socket.TCP_CONGESTION):
                 name = settings.congestion_control.encode().ljust(CONGESTION_NAME_MAX, b"\0")
                 return name[:CONGESTION_NAME_MAX if buflen is None else buflen]
+            if (level, option) == (socket.SOL_SOCKET, socket.SO_SNDBUF):
+                return settings.send_buffer_size
+            if (level, option) == (socket.SOL_SOCKET, socket.SO_RCVBUF):
+                return self._receive_buffer or settings.receive_buffer_size
+            if (level, option) == (socket.IPPROTO_TCP, socket.TCP_MAXSEG):
+                return self._get_mss()
             known = _OPTIONS.get((level, option))
             if known is None:
                 raise _error(errno.ENOPROTOOPT)

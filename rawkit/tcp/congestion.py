@@ -104,8 +104,8 @@ class Congestion:
                 self.cwnd = max(self.cwnd - acked, 0) + (self.mss if acked >= self.mss else 0)
                 self.cwnd = max(self.cwnd, self.mss)
             return True
-        if self.cwnd < self.ssthresh:
-            self.cwnd += min(acked, self.mss)
+        if self.cwnd < self.ssthresh:     # as Linux's tcp_slow_start: every acked byte (no RFC 3465 L)
+            self.cwnd = min(self.cwnd + acked, max(self.ssthresh, self.cwnd + self.mss))
         else:
             self.cwnd = self.controller.grow(self.cwnd, acked, self.mss, now, srtt)
         self.cwnd = min(self.cwnd, MAX_WINDOW)
