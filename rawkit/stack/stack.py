@@ -16,6 +16,7 @@ that creates it.
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 import os
@@ -230,6 +231,8 @@ class Stack:
         return self.address if family == socket.AF_INET else self.address6
 
     def register(self, connection: Connection) -> None:
+        if getattr(self.link, "offload", None) is not None:
+            connection.offload_bytes = OFFLOAD_BYTES
         remote = packed(connection.remote[0])
         self.connections[(remote, connection.remote[1], connection.local[1])] = connection
 
@@ -238,7 +241,7 @@ class Stack:
         remote = packed(connection.remote[0])
         segments = connection.poll(now)
         if segments:
-            self._send_segments(remote, segments, now)
+            self._send_segments(remote, segments, connection.send_mss, now)
         connection.events()
         if connection.state is State.CLOSED:
             key = (remote, connection.remote[1], connection.local[1])
@@ -464,6 +467,8 @@ class Stack:
             for reply in result.replies:
                 self._send_tcp(source, reply, now)
             if result.connection is not None:
+                if getattr(self.link, "offload", None) is not None:
+                    result.connection.offload_bytes = OFFLOAD_BYTES
                 self.connections[key] = result.connection
                 self.flush(result.connection, now)
         elif self.host_ports is None or segment.dport in self.host_ports:   # else: the kernel's flow
@@ -490,20 +495,24 @@ class Stack:
         for packet in packets:
             self._send_ip(destination, packet, now)
 
-    def _send_segments(self, destination: bytes, segments: list[Segment], now: float) -> None:
+    def _send_segments(self, destination: bytes, segments: list[Segment], mss: int, now: float) -> None:
         """A connection's output. Where the link offloads (EthernetLink.send_tcp_offloaded) and the
-        neighbour is known, runs of back-to-back equal-sized data segments go as one super-segment
-        the kernel cuts at that size, and no checksum is computed here: an upload then costs Python
-        one header per run instead of a checksum, a header and a system call per segment."""
+        neighbour is known, back-to-back data segments of whole MSS-sized pieces (the engine builds
+        them that way when `offload_bytes` is set) go as one super-segment the kernel cuts at `mss`, and
+        no checksum is computed here: an upload costs Python one header per run instead of a segment,
+        a checksum and a system call per MSS. Otherwise each segment goes whole, cut here if needed."""
         link = self.link
-        offload = getattr(link, "offload", None)
         next_hop = self._next_hops.get(destination, b"")
         mac = None
-        if offload is not None and next_hop:
+        if getattr(link, "offload", None) is not None and next_hop:
             mac = self.tables[len(destination)].lookup(next_hop, now)
         if mac is None:
             for segment in segments:
-                self._send_tcp(destination, segment, now)
+                if len(segment.payload) > mss:
+                    for piece in _cut(segment, mss):
+                        self._send_tcp(destination, piece, now)
+                else:
+                    self._send_tcp(destination, segment, now)
             return
         pseudo = self._pseudo_sums.get(destination)
         if pseudo is None:
@@ -513,27 +522,25 @@ class Stack:
             pseudo = self._pseudo_sums[destination] = address_sum(destination, local)
         index, count = 0, len(segments)
         while index < count:
-            first = segments[index]
-            size = len(first.payload)
-            payloads, last, end = [first.payload], first, index + 1
-            total = size
-            if size and first.flags == ACK_FLAG:
+            first = last = segments[index]
+            payloads, total, end = [first.payload], len(first.payload), index + 1
+            if total and first.flags == ACK_FLAG and total % mss == 0:
                 fields = (first.ack, first.window, first.timestamp, first.sack_blocks)
-                expected = seq_add(first.seq, size)
-                while end < count and total + size <= OFFLOAD_BYTES:
+                expected = seq_add(first.seq, total)
+                while end < count:
                     following = segments[end]
                     length = len(following.payload)
-                    if following.seq != expected or not 0 < length <= size or following.flags & ~(
-                            PSH_FLAG | FIN_FLAG) != ACK_FLAG or (following.ack, following.window,
-                                                                  following.timestamp,
-                                                                  following.sack_blocks) != fields:
+                    if following.seq != expected or not 0 < length <= OFFLOAD_BYTES - total or \
+                            following.flags & ~(PSH_FLAG | FIN_FLAG) != ACK_FLAG or (
+                                following.ack, following.window, following.timestamp,
+                                following.sack_blocks) != fields:
                         break
                     payloads.append(following.payload)
                     total += length
                     last, end = following, end + 1
                     expected = seq_add(expected, length)
-                    if length < size or following.flags != ACK_FLAG:
-                        break               # only the run's last segment may be short, PSH or FIN
+                    if length % mss or following.flags != ACK_FLAG:
+                        break               # only the run's last piece may be short, PSH or FIN
             header = Segment(first.sport, first.dport, first.seq, first.ack, last.flags, first.window,
                              b"", timestamp=first.timestamp, sack_blocks=first.sack_blocks, mss=first.mss,
                              wscale=first.wscale, sack_permitted=first.sack_permitted,
@@ -550,7 +557,7 @@ class Stack:
                 head = link.ipv6_header(self._address6_bytes, destination, PROTO_TCP, tcp_length) + header
                 transport, ethertype = 40, ETH_P_IPV6
             link.send_tcp_offloaded(mac, ethertype, head, transport,
-                                    payloads[0] if len(payloads) == 1 else b"".join(payloads), size)
+                                    payloads[0] if len(payloads) == 1 else b"".join(payloads), mss)
             index = end
 
     def _send_tcp(self, destination: bytes, segment: Segment, now: float) -> None:
@@ -586,3 +593,17 @@ class Stack:
     def _send_frames(self, frames: list[tuple[bytes, int, bytes]]) -> None:
         for mac, ethertype, payload in frames:
             self.link.send_frame(mac, ethertype, payload)
+
+
+def _cut(segment: Segment, mss: int) -> list[Segment]:
+    """A segment of several MSS (built for a link that cuts it) as MSS-sized segments, for a path that
+    cannot: PSH and FIN stay on the last, as GSO leaves them."""
+    pieces, payload = [], segment.payload
+    for start in range(0, len(payload), mss):
+        piece = copy.copy(segment)
+        piece.seq = seq_add(segment.seq, start)
+        piece.payload = payload[start:start + mss]
+        if start + mss < len(payload):
+            piece.flags = segment.flags & ~(PSH_FLAG | FIN_FLAG)
+        pieces.append(piece)
+    return pieces

@@ -121,6 +121,9 @@ class Connection:
         self._force_head = False
         self._send_probe = False
         self._replies: list[Segment] = []
+        # set by a stack whose link cuts a segment at send_mss itself (GSO): new data may then leave as
+        # one segment of up to this many bytes of whole MSS-sized pieces, built once instead of per MSS
+        self.offload_bytes = 0
         self._events: list[Event] = []
         self.error: Event | None = None        # the Reset/TimedOut that ended the connection, if any
 
@@ -778,6 +781,9 @@ class Connection:
             self._force_head = False               # but only bytes that were sent before
             usable = max(usable, min(self.send_mss, seq.distance(self.snd_max, self.snd_nxt)))
         length = max(min(unsent, usable, self.send_mss), 0)
+        if length == self.send_mss and self.offload_bytes > length and self._pipe is None \
+                and self.snd_nxt == self.snd_max:          # new data: whole segments in one, cut by the link
+            length = min(unsent, usable, self.offload_bytes) // length * length
         fin_now = self.fin_queued and seq.add(self.snd_nxt, length) == self.fin_seq and length == unsent \
             and (usable > 0 or self.snd_wnd > 0 or length > 0)
         if length == 0 and not fin_now:
