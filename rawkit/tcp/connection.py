@@ -578,9 +578,11 @@ class Connection:
     def _take_rtt_sample(self, ack: int, segment: Segment, now: float) -> None:
         if self.ts_ok and segment.timestamp is not None and segment.timestamp[1]:
             echoed = segment.timestamp[1]
-            if self._rto_tsval is not None and seq.lt(echoed, self._rto_tsval):
-                return                             # echoes a send from before the timeout: its age counts
+            if self._rto_tsval is not None:
+                if seq.lt(echoed, self._rto_tsval):
+                    return                         # echoes a send from before the timeout: its age counts
                                                    # the wait for the timer (or lost ACKs), not the path
+                self._rto_tsval = None             # past it (and never compared across a wrap later)
             elapsed = seq.distance(self._tsval(now), echoed)
             if elapsed < seq.HALF:
                 self.rtt.sample(elapsed / 1000)
