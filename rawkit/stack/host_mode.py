@@ -180,7 +180,7 @@ class HostUdp(UdpHost):
             self.host_ports.release(endpoint.port, "udp")
 
     def receive(self, source: bytes, destination: bytes, ip_packet: bytes, payload: bytes,
-                now: float) -> tuple[int, bytes] | None:
+                now: float, checked: bool = False) -> tuple[int, bytes] | None:
         if len(payload) < 8 or (len(source), int.from_bytes(payload[2:4], "big")) not in self.ports:
             return None
-        return super().receive(source, destination, ip_packet, payload, now)
+        return super().receive(source, destination, ip_packet, payload, now, checked)

@@ -230,8 +230,13 @@ class Stack:
     def local_address(self, family: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return self.address if family == socket.AF_INET else self.address6
 
+    def _offloads(self) -> bool:
+        """Whether TCP goes through the link's send offload; not for a subclass that watches every
+        outgoing segment in _send_tcp (rawkit connect -v), which must keep seeing them all there."""
+        return getattr(self.link, "offload", None) is not None and type(self)._send_tcp is Stack._send_tcp
+
     def register(self, connection: Connection) -> None:
-        if getattr(self.link, "offload", None) is not None:
+        if self._offloads():
             connection.offload_bytes = OFFLOAD_BYTES
         remote = packed(connection.remote[0])
         self.connections[(remote, connection.remote[1], connection.local[1])] = connection
@@ -381,24 +386,27 @@ class Stack:
             self._send_frames(self.tables[4].handle_arp(frame[14:], now))
             return
         ip_bytes = frame[14:]
+        checked = type(frame) is KernelChecked     # not for a reassembled datagram: set to False there
         if ethertype == ETH_P_IP and self.address is not None:
             packet = parse_ipv4(ip_bytes, self.address.packed)
             if packet is None:                  # a UDP fragment, or nothing for us
                 whole = self.fragments.add_ipv4(ip_bytes, self.address.packed, now)
                 packet, ip_bytes = whole if whole is not None else (None, ip_bytes)
+                checked = False
         elif ethertype == ETH_P_IPV6 and self.address6 is not None:
             packet = parse_ipv6(ip_bytes, self._ipv6_destinations)
             if packet is not None and packet.proto == PROTO_FRAGMENT:
                 whole = self.fragments.add_ipv6(packet, now)
                 packet, ip_bytes = whole if whole is not None else (None, ip_bytes)
+                checked = False
         else:
             return
         if packet is None:
             return
         if packet.proto == PROTO_TCP and packet.dst in self.ours:
-            self._on_tcp(packet.src, packet.dst, packet.payload, now, type(frame) is KernelChecked)
+            self._on_tcp(packet.src, packet.dst, packet.payload, now, checked)
         elif packet.proto == PROTO_UDP and packet.dst in self.ours:
-            reply = self.udp.receive(packet.src, packet.dst, ip_bytes, packet.payload, now)
+            reply = self.udp.receive(packet.src, packet.dst, ip_bytes, packet.payload, now, checked)
             if reply is not None and self.host_ports is None:    # else the kernel answers for its ports
                 self.send_ip(packet.src, reply[0], reply[1], now)
         elif packet.proto == PROTO_ICMP:
@@ -467,7 +475,7 @@ class Stack:
             for reply in result.replies:
                 self._send_tcp(source, reply, now)
             if result.connection is not None:
-                if getattr(self.link, "offload", None) is not None:
+                if self._offloads():
                     result.connection.offload_bytes = OFFLOAD_BYTES
                 self.connections[key] = result.connection
                 self.flush(result.connection, now)
@@ -504,7 +512,7 @@ class Stack:
         link = self.link
         next_hop = self._next_hops.get(destination, b"")
         mac = None
-        if getattr(link, "offload", None) is not None and next_hop:
+        if next_hop and self._offloads():
             mac = self.tables[len(destination)].lookup(next_hop, now)
         if mac is None:
             for segment in segments:

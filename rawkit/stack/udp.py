@@ -56,10 +56,11 @@ def build_datagram(source: bytes, destination: bytes, sport: int, dport: int, pa
     return HEADER.pack(sport, dport, length, checksum or 0xFFFF) + payload
 
 
-def parse_datagram(source: bytes, destination: bytes, data: bytes) -> Datagram | None:
+def parse_datagram(source: bytes, destination: bytes, data: bytes, checked: bool = False) -> Datagram | None:
     """The datagram in an IP payload, or None when it must be dropped: shorter than its length field,
     a length under 8, a wrong checksum, or no checksum over IPv6 (mandatory there). Bytes after the
-    length field's end are padding and cut off."""
+    length field's end are padding and cut off. `checked`: the kernel vouched for the checksum (a
+    local sender's is left unfinished on an offloading link, so it must not be summed again)."""
     if len(data) < HEADER.size:
         return None
     sport, dport, length, checksum = HEADER.unpack_from(data)
@@ -69,7 +70,7 @@ def parse_datagram(source: bytes, destination: bytes, data: bytes) -> Datagram |
     if checksum == 0:
         if len(source) == 16:
             return None
-    elif ones_sum(data, pseudo_header_sum(source, destination, PROTO_UDP, length)) != 0xFFFF:
+    elif not checked and ones_sum(data, pseudo_header_sum(source, destination, PROTO_UDP, length)) != 0xFFFF:
         return None
     return Datagram(sport, dport, data[HEADER.size:])
 
@@ -246,10 +247,11 @@ class UdpHost:
         raise OSError(errno.EAGAIN, "Resource temporarily unavailable")   # as Linux's autobind
 
     def receive(self, source: bytes, destination: bytes, ip_packet: bytes, payload: bytes,
-                now: float) -> tuple[int, bytes] | None:
+                now: float, checked: bool = False) -> tuple[int, bytes] | None:
         """Handle `payload`, the UDP part of `ip_packet` (to our `destination`; the packet may carry
-        link padding after it). Returns the (protocol, ICMP message) to send back to `source`, or None."""
-        datagram = parse_datagram(source, destination, payload)
+        link padding after it; `checked` as for parse_datagram). Returns the (protocol, ICMP message)
+        to send back to `source`, or None."""
+        datagram = parse_datagram(source, destination, payload, checked)
         if datagram is None:
             return None
         endpoint = self.ports.get((len(source), datagram.dport))
