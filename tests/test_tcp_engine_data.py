@@ -106,9 +106,16 @@ def test_nagle_coalesces_small_writes_and_nodelay_does_not():
 def test_delayed_ack_waits_40ms_for_one_segment_and_acks_every_second_full_one():
     pair = Pair(delay=0.01)
     pair.handshake()
-    pair.client.outbox += b"ping"
+    pair.client.outbox += b"ping"              # the first data: quick-ACK mode (Linux) answers at once
     pair.run(until=lambda: len(pair.to_client.sent) > 2)
     (data_time, _), = data_segments(pair.to_server)
+    assert round(pair.to_client.sent[-1][0] - (data_time + 0.01), 6) == 0
+    pair.server.outbox += b"pong"              # a reply at once: interactive, so ACKs are delayed now
+    pair.run(until=lambda: pair.c.snd_una == pair.c.snd_nxt and pair.s.snd_una == pair.s.snd_nxt)
+    pair.client.outbox += b"ping"
+    before = len(pair.to_client.sent)
+    pair.run(until=lambda: len(pair.to_client.sent) > before)
+    data_time = data_segments(pair.to_server)[-1][0]
     ack_time, ack = pair.to_client.sent[-1]
     assert round(ack_time - (data_time + 0.01), 6) == 0.04 and ack.ack == pair.c.snd_nxt
     # two full-sized segments: the second is acknowledged at once

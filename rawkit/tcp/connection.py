@@ -35,6 +35,7 @@ TIMESTAMP_OVERHEAD = 12        # NOP NOP + the 10-byte option, on every segment 
 MAX_WSCALE = 14
 MAX_PERSIST_INTERVAL = 60.0
 RTO_AFTER_LOST_SYN = 3.0       # RFC 6298 5.7
+MAX_QUICKACKS = 16             # Linux's TCP_MAX_QUICKACKS
 
 
 def window_scale_for(buffer_size: int) -> int:
@@ -85,6 +86,9 @@ class Connection:
         self._peer_fin_seq: int | None = None
         self._rcv_mss = DEFAULT_MSS
         self._unacked_bytes = 0
+        self._quickacks = 0                    # segments still to acknowledge at once (Linux quick-ACK mode)
+        self._pingpong = False                 # interactive: we answered within the delayed-ACK time
+        self._last_data_received = float("-inf")
         self.fin_queued = self.fin_sent = self.fin_acked = self.fin_received = False
         self.fin_seq = 0
         self._syn_acked = False
@@ -326,10 +330,7 @@ class Connection:
             self._rcv_mss = length
         self._events.append(DataReceived(length))
         self._unacked_bytes += length
-        if not self.settings.delayed_ack or self._unacked_bytes >= 2 * self._rcv_mss:
-            self._ack_now = True
-        elif self._delack_at is None:
-            self._delack_at = now + self.settings.delayed_ack
+        self._acknowledge_data(now)
         return True
 
     def _receive_in_syn_sent(self, segment: Segment, now: float) -> None:
@@ -620,7 +621,21 @@ class Connection:
         self._unacked_bytes += arrived
         if self._peer_fin_seq is not None and self._peer_fin_seq == self.rcv_nxt:
             self._on_fin(now)
-        elif not self.settings.delayed_ack or self._unacked_bytes >= 2 * self._rcv_mss:
+        else:
+            self._acknowledge_data(now)
+
+    def _acknowledge_data(self, now: float) -> None:
+        """ACK in-order data at once or arm the delayed-ACK timer. As Linux: the first data of a
+        connection, and data after a silence longer than the RTO, start quick-ACK mode (each
+        segment acknowledged at once, up to 16, fewer for a small window) unless the exchange is
+        interactive; otherwise every second full segment, or the timer."""
+        if now - self._last_data_received > self._rto():
+            quick = min(max(self._receive_space() // (2 * self._rcv_mss), 2), MAX_QUICKACKS)
+            self._quickacks = max(self._quickacks, quick)
+        self._last_data_received = now
+        if not self.settings.delayed_ack or self._unacked_bytes >= 2 * self._rcv_mss or \
+                (self._quickacks and not self._pingpong):
+            self._quickacks = max(self._quickacks - 1, 0)
             self._ack_now = True
         elif self._delack_at is None:
             self._delack_at = now + self.settings.delayed_ack
@@ -669,12 +684,25 @@ class Connection:
         if self._send_probe:
             self._send_probe = False
             out.append(self._segment(ACK, seq.add(self.snd_una, -1), now=now))
+        last = None
         while (segment := self._next_data_segment(now)) is not None:
             out.append(segment)
+            last = segment
+        if last is not None and last.payload and not last.flags & PSH and self._window_stopped(last):
+            last.flags |= PSH                       # as Linux: a burst cut by cwnd or rwnd ends with PSH
         if self._ack_now:
             out.append(self._segment(ACK, self._ack_seq(), now=now))
         self._arm_persist(now)
         return out
+
+    def _window_stopped(self, last: Segment) -> bool:
+        """Whether the burst that ended with `last` (new data) stopped for want of window, not
+        because Nagle or sender SWS avoidance held back a small tail."""
+        if self._pipe is not None or seq.add(last.seq, len(last.payload)) != self.snd_max:
+            return False
+        unsent = len(self._send) - max(seq.delta(self.snd_nxt, self._send_start), 0)
+        in_flight = seq.distance(self.snd_nxt, self.snd_una)
+        return unsent > 0 and min(self.snd_wnd, self.congestion.cwnd) - in_flight < min(unsent, self.send_mss)
 
     def _run_timers(self, now: float) -> None:
         if self._time_wait_at is not None and now >= self._time_wait_at:
@@ -707,6 +735,7 @@ class Connection:
         if self._delack_at is not None and now >= self._delack_at:
             self._delack_at = None
             self._ack_now = True
+            self._pingpong = False                  # as Linux: a delayed ACK that fired ends it
 
     def _on_retransmission_timeout(self, now: float) -> None:
         self.retries += 1
@@ -808,6 +837,8 @@ class Connection:
                 self._rtt_seq = None                # Karn: no sample from a retransmitted byte
         elif self._rtt_seq is None and not self.ts_ok:
             self._rtt_seq, self._rtt_time = self.snd_nxt, now
+        if length and not retransmission and now - self._last_data_received < self.settings.delayed_ack:
+            self._pingpong = True                   # data answering data: interactive, delay ACKs
         self.snd_nxt = seq.add(self.snd_nxt, length + (1 if fin_now else 0))
         if seq.gt(self.snd_nxt, self.snd_max):
             self.snd_max = self.snd_nxt
