@@ -2,7 +2,8 @@
 
 Deterministic: each seed fixes the loss, reordering and duplication pattern, so a change to the
 engine can be judged by simulated completion time on the same patterns. Prints one line per seed
-and the median; also the largest RTO and the count of RTOs, fast recoveries and undone recoveries.
+(completion time, the largest backed-off RTO, loss episodes begun and undone, the final DupThresh)
+and the median.
 
     python tools/sim_tcp.py --loss 0.05 --reorder 0.02 --dup 0.01 --delay 0.01 --mb 2 --seeds 1-5
 """
