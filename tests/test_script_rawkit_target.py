@@ -33,7 +33,7 @@ CORPUS_IPV6 = ["close/close-on-syn-sent.pkt", "close/close-remote-fin-then-close
                "shutdown/shutdown-rdwr-close.pkt"]
 OWN_PASSING = ["connect-refused.pkt", "keepalive.pkt", "poll-events.pkt", "rst-challenge-ack.pkt",
                "rst-closed-port.pkt", "simultaneous-close.pkt", "simultaneous-open.pkt",
-               "zero-window-probe.pkt"]
+               "syn-retransmit-linear.pkt", "zero-window-probe.pkt"]
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"packetdrill corpus not found at {CORPUS}")
 
 
@@ -75,17 +75,6 @@ def test_own_script_passes_on_rawkit(name: str):
 @pytest.mark.parametrize("name", ["connect-refused.pkt", "poll-events.pkt", "simultaneous-open.pkt"])
 def test_own_script_passes_on_rawkit_ipv6(name: str):
     run_rawkit(OWN / name, ip_version=6, mtu=1520)
-
-
-@needs_root
-@pytest.mark.xfail(strict=True, reason="engine difference: rawkit doubles the SYN timeout at once "
-                   "(RFC 6298); Linux 6.5+ keeps 1 s for four retries (tcp_syn_linear_timeouts)")
-def test_syn_retransmission_timing_differs_from_linux():
-    from rawkit.script.rawkit_target import RawkitTarget
-    from rawkit.script.runner import RunOptions, run_script
-
-    options = RunOptions(ip_version=4, tolerance_usecs=TOLERANCE_USECS)
-    run_script(str(OWN / "syn-retransmit-linear.pkt"), options, RawkitTarget)
 
 
 SERVER = """\

@@ -11,6 +11,7 @@ import struct
 import pytest
 
 from tests.conftest import needs_root
+from tests.test_stack_ipv6 import PEER_IP6, lab6  # noqa: F401 - the fixture
 from tests.test_stack_lab import PEER_IP, lab  # noqa: F401 - the fixture
 
 pytestmark = needs_root
@@ -77,3 +78,19 @@ def test_maxseg_clamps_the_offered_mss_and_reads_back_the_mss_in_use(lab):  # no
     with stack.socket() as other, pytest.raises(OSError) as raised:
         other.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 40)
     assert raised.value.errno == errno.EINVAL
+
+
+def test_ipv6_offers_the_mtu_less_60_as_linux(lab6):  # noqa: F811
+    """MSS from the device MTU (1500): 1440 over IPv6, where a fixed 1460 would be too big."""
+    peer, stack = lab6
+    server = peer.socket(socket.AF_INET6)
+    server.bind((PEER_IP6, 8122))
+    server.listen()
+    server.settimeout(5)
+    with server, stack.socket(socket.AF_INET6) as client:
+        client.settimeout(5)
+        assert client.settings.mss == 1440
+        client.connect((PEER_IP6, 8122))
+        accepted, _ = server.accept()
+        with accepted:
+            assert _peer_info(accepted)[2] == 1440 - 12     # what the kernel heard, less timestamps

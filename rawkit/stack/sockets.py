@@ -35,6 +35,8 @@ BUFFER_MAXIMUM_FILE = {socket.SO_SNDBUF: "/proc/sys/net/core/wmem_max",
 BUFFER_MAXIMUM_DEFAULT = 212992             # Linux's default wmem_max/rmem_max
 DEFAULT_MSS = 536                           # TCP_MAXSEG of an unconnected socket without a user MSS
 MSS_MINIMUM, MSS_MAXIMUM = 88, 32767        # Linux's TCP_MIN_MSS and MAX_TCP_WINDOW
+IP_TCP_HEADERS = {socket.AF_INET: 40, socket.AF_INET6: 60}
+DEFAULT_SETTINGS_MSS = Settings().mss
 Address = tuple[str, int]
 _OPTIONS: dict[tuple[int, int], tuple[str, Callable[[int], object]]] = {   # -> Settings attribute
     (socket.IPPROTO_TCP, socket.TCP_NODELAY): ("nodelay", bool),
@@ -48,6 +50,15 @@ _OPTIONS: dict[tuple[int, int], tuple[str, Callable[[int], object]]] = {   # -> 
 def _error(code: int) -> OSError:
     """The OSError subclass Python raises for `code` (ConnectionRefusedError, BrokenPipeError, ...)."""
     return OSError(code, os.strerror(code))
+
+
+def _device_mss(stack: Stack, family: int) -> int:
+    """The MSS Linux advertises by default: the device MTU less the IP and TCP headers (1460 at
+    MTU 1500 over IPv4, 1440 over IPv6); the settings' value when the MTU cannot be read."""
+    mtu = stack.mtu
+    if not mtu:
+        return DEFAULT_SETTINGS_MSS
+    return max(min(mtu - IP_TCP_HEADERS[family], 65495), MSS_MINIMUM)
 
 
 def _buffer_maximum(option: int) -> int:
@@ -71,6 +82,8 @@ class Socket:
         self.stack = stack
         self.family, self.type = family, kind
         self.settings = stack.settings.copy()
+        if connection is None and self.settings.mss == DEFAULT_SETTINGS_MSS:
+            self.settings.mss = _device_mss(stack, family)
         self.connection = connection
         self.listener: Listener | None = None
         self._port = connection.local[1] if connection else 0

@@ -28,6 +28,7 @@ import threading
 import time
 import weakref
 
+from rawkit.link import interfaces
 from rawkit.link.frame_ring import KernelChecked
 from rawkit.stack.host_mode import HostPorts, HostUdp, host_addresses
 from rawkit.stack.ip_link import (
@@ -115,6 +116,10 @@ class Stack:
         self._next_hops: dict[bytes, bytes | None] = {}
         self.link: FrameLink = TapLink(tap) if tap is not None else \
             EthernetLink(iface, self.address, self.address6, ring=True)
+        try:                                        # read here, in the link's namespace
+            self.mtu = interfaces.mtu(self.link.device)   # sockets advertise an MSS from it, as Linux
+        except (OSError, LookupError):
+            self.mtu = 0
         self.host_ports: HostPorts | None = None    # host-address mode: ports taken from the kernel
         if host_address:
             try:

@@ -739,7 +739,8 @@ class Connection:
 
     def _on_retransmission_timeout(self, now: float) -> None:
         self.retries += 1
-        self.backoff += 1
+        if self._syn_acked or self.passive or self.retries > self.settings.syn_linear_timeouts:
+            self.backoff += 1                       # Linux keeps a SYN's first retries 1 RTO apart
         if not self._syn_acked:
             limit = self.settings.synack_retries if self.passive else self.settings.syn_retries
             if self.retries > limit:

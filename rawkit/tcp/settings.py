@@ -28,6 +28,8 @@ class Settings:
     window_scale: int | None = None      # (SYN) shift to offer; None: the least that covers the buffer
     syn_retries: int = 6                 # SYN retransmissions before TimedOut (Linux: 1+2+...+64 = 127 s)
     synack_retries: int = 5              # SYN-ACK retransmissions of a passive open
+    syn_linear_timeouts: int = 4         # SYN timeouts that keep the initial RTO before doubling
+                                         # (Linux 6.5+ tcp_syn_linear_timeouts; 0: RFC 6298 doubling)
     max_retries: int = 15                # data retransmissions before TimedOut (tcp_retries2)
     initial_rto: float = 1.0             # RFC 6298 initial RTO
     min_rto: float = 0.2                 # Linux's floor (RFC 6298 suggests 1 s, allows lower)
@@ -47,7 +49,8 @@ class Settings:
             (self.send_buffer_size >= 1, "send_buffer_size must be at least 1"),
             (self.receive_buffer_size >= 1, "receive_buffer_size must be at least 1"),
             (self.window_scale is None or 0 <= self.window_scale <= 14, "window_scale must be 0..14"),
-            (min(self.syn_retries, self.synack_retries, self.max_retries) >= 0, "retries cannot be negative"),
+            (min(self.syn_retries, self.synack_retries, self.max_retries, self.syn_linear_timeouts) >= 0,
+             "retries cannot be negative"),
             (0 < self.min_rto <= self.max_rto and self.initial_rto > 0,
              "min_rto must be above 0 and at most max_rto"),
             (self.linger is None or self.linger >= 0, "linger cannot be negative"),
