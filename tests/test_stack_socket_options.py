@@ -94,3 +94,32 @@ def test_ipv6_offers_the_mtu_less_60_as_linux(lab6):  # noqa: F811
         accepted, _ = server.accept()
         with accepted:
             assert _peer_info(accepted)[2] == 1440 - 12     # what the kernel heard, less timestamps
+
+
+def test_reuseaddr_binds_the_port_of_a_closed_listener_whose_connection_lives_on(lab):  # noqa: F811
+    """As Linux: the accepted connection inherits SO_REUSEADDR, so a new socket that sets it may bind
+    the port once the listener has closed; one without it gets EADDRINUSE, and so does a second listener."""
+    _lab, _ours, peer, stack = lab
+    listener = stack.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    assert listener.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 1
+    listener.bind(("", 8123))
+    listener.listen()
+    listener.settimeout(5)
+    client = peer.socket()
+    client.settimeout(5)
+    with client:
+        client.connect((str(stack.address), 8123))
+        accepted, _ = listener.accept()
+        with stack.socket() as blocked:
+            blocked.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            with pytest.raises(OSError) as raised:
+                blocked.bind(("", 8123))                 # the listener is still there
+            assert raised.value.errno == errno.EADDRINUSE
+        listener.close()
+        with accepted, stack.socket() as plain, stack.socket() as reusing:
+            with pytest.raises(OSError) as raised:
+                plain.bind(("", 8123))
+            assert raised.value.errno == errno.EADDRINUSE
+            reusing.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            reusing.bind(("", 8123))

@@ -44,6 +44,7 @@ _OPTIONS: dict[tuple[int, int], tuple[str, Callable[[int], object]]] = {   # -> 
     (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE): ("keepalive_idle", float),
     (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL): ("keepalive_interval", float),
     (socket.IPPROTO_TCP, socket.TCP_KEEPCNT): ("keepalive_count", int),
+    (socket.SOL_SOCKET, socket.SO_REUSEADDR): ("reuse_address", bool),
 }
 
 
@@ -165,7 +166,7 @@ class Socket:
                 raise _error(errno.EINVAL)
             if host not in ("", "0.0.0.0", "::", str(self.stack.local_address(self.family))):
                 raise _error(errno.EADDRNOTAVAIL)
-            if port and self.stack.port_in_use(port):
+            if port and self.stack.port_in_use(port, self.settings.reuse_address):
                 raise _error(errno.EADDRINUSE)
             self._port = port or self.stack.free_port()
 
@@ -360,7 +361,7 @@ class Socket:
         self._fd_ready = ready
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
-        """TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE/KEEPINTVL/KEEPCNT, SO_LINGER, SO_REUSEADDR (accepted),
+        """TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE/KEEPINTVL/KEEPCNT, SO_LINGER, SO_REUSEADDR,
         SO_SNDBUF/SO_RCVBUF and TCP_MAXSEG with Linux's semantics."""
         settings = self.connection.settings if self.connection is not None else self.settings
         if (level, option) == (socket.IPPROTO_TCP, socket.TCP_CONGESTION):
@@ -372,8 +373,6 @@ class Socket:
             onoff, seconds = struct.unpack("ii", value)
             settings.linger = float(seconds) if onoff else None
             return
-        if (level, option) == (socket.SOL_SOCKET, socket.SO_REUSEADDR):
-            return                                  # ports are free as soon as their socket closes
         if level == socket.SOL_SOCKET and option in BUFFER_MINIMUM:
             self._set_buffer(settings, option, int(value))
             return

@@ -218,10 +218,12 @@ class Stack:
                 return port
         raise OSError(98, "no free local port")
 
-    def port_in_use(self, port: int) -> bool:
-        """Whether `port` is taken; in host-address mode a free port is taken from the kernel here."""
+    def port_in_use(self, port: int, reuse: bool = False) -> bool:
+        """Whether `port` is taken; in host-address mode a free port is taken from the kernel here.
+        As Linux: with `reuse` (SO_REUSEADDR) only a listener, or a connection without it, takes it."""
         in_use = any(key[1] == port for key in self.listeners)
-        in_use = in_use or any(key[2] == port for key in self.connections)
+        in_use = in_use or any(key[2] == port and not (reuse and connection.settings.reuse_address)
+                               for key, connection in self.connections.items())
         return in_use or (self.host_ports is not None and not self.host_ports.claim(port))
 
     def release_port(self, port: int) -> None:

@@ -20,6 +20,7 @@ class Settings:
     keepalive_interval: float = 75.0     # TCP_KEEPINTVL
     keepalive_count: int = 9             # TCP_KEEPCNT, unanswered probes before TimedOut
     linger: float | None = None          # SO_LINGER; 0 makes close() send RST (abort)
+    reuse_address: bool = False          # SO_REUSEADDR: bind() may share the port with connections
     time_wait: float = 60.0              # length of TIME_WAIT (2*MSL; Linux uses 60 s)
     fin_wait2_timeout: float = 60.0      # orphaned FIN_WAIT_2 lifetime after close() (tcp_fin_timeout)
     sack: bool = True                    # (SYN) offer/accept SACK-permitted
