@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from rawkit.tcp import Segment, Settings
+from rawkit.stack.pmtu import fatal_unreachable
+from rawkit.tcp import Listener, Segment, Settings, State
 from rawkit.tcp.congestion import Congestion
-from rawkit.tcp.segment import PSH
-from rawkit.tcp.testing import Pair
+from rawkit.tcp.segment import ACK, PSH, RST, SYN
+from rawkit.tcp.seq import add as seq_add
+from rawkit.tcp.testing import CLIENT, SERVER, Pair
 
 MSS = 1000
 
@@ -101,3 +103,39 @@ def test_quick_ack_mode_lasts_sixteen_segments():
         answered.append(bool(_deliver(pair, 100)))
         pair.now += 0.001
     assert answered == [True] * 16 + [False] * 4
+
+
+def test_fatal_icmp_error_drops_a_half_open_connection_silently():
+    """Linux (tcp_req_err) removes the request quietly; the peer's next ACK then meets the listener,
+    which answers with RST."""
+    listener = Listener(SERVER[1], settings=Settings())
+    syn = Segment(CLIENT[1], SERVER[1], 1000, 0, SYN, 65535, mss=1460)
+    connection = listener.receive(syn, 1.0, SERVER, CLIENT).connection
+    syn_ack, = connection.poll(1.0)
+    assert not connection.unreachable(seq_add(syn_ack.seq, 1))       # quotes another sequence
+    assert connection.unreachable(syn_ack.seq)
+    assert connection.state is State.CLOSED and connection.poll(1.1) == []
+    ack = Segment(CLIENT[1], SERVER[1], 1001, seq_add(syn_ack.seq, 1), ACK, 65535)
+    reset, = listener.receive(ack, 1.2, SERVER, CLIENT).replies
+    assert reset.flags & RST and reset.seq == ack.ack
+
+
+def test_an_established_connection_ignores_unreachable():
+    pair = Pair()
+    pair.handshake()
+    assert not pair.s.unreachable(pair.s.iss)
+    assert pair.s.state is State.ESTABLISHED
+
+
+def test_which_icmp_errors_are_fatal_for_a_half_open_connection():
+    tcp = (8080).to_bytes(2, "big") + (40000).to_bytes(2, "big") + (1234).to_bytes(4, "big")
+    ipv4 = bytes((0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0)) + bytes((198, 18, 0, 1)) + bytes((198, 18, 0, 2))
+    quoted = ipv4 + tcp
+    assert fatal_unreachable(4, bytes((3, 1, 0, 0, 0, 0, 0, 0)) + quoted) == (bytes((198, 18, 0, 2)), 40000,
+                                                                             8080, 1234)
+    assert fatal_unreachable(4, bytes((11, 0, 0, 0, 0, 0, 0, 0)) + quoted) is not None
+    assert fatal_unreachable(4, bytes((3, 3, 0, 0, 0, 0, 0, 0)) + quoted) is None      # port: soft
+    assert fatal_unreachable(4, bytes((3, 4, 0, 0, 0, 0, 5, 220)) + quoted) is None    # PMTU
+    ipv6 = bytes((0x60, 0, 0, 0, 0, 20, 6, 64)) + bytes(15) + b"\x01" + bytes(15) + b"\x02"
+    assert fatal_unreachable(16, bytes((1, 4, 0, 0, 0, 0, 0, 0)) + ipv6 + tcp) is not None
+    assert fatal_unreachable(16, bytes((1, 3, 0, 0, 0, 0, 0, 0)) + ipv6 + tcp) is None  # address: soft

@@ -28,6 +28,34 @@ class PacketTooBig:
     path_mss: int          # TCP payload that fits the path, before options
 
 
+def fatal_unreachable(family: int, message: bytes) -> tuple[bytes, int, int, int] | None:
+    """(remote, remote port, local port, sequence) quoted by an ICMP error that Linux treats as fatal
+    for a half-open connection: IPv4 net/host unreachable, time exceeded, parameter problem; IPv6
+    the destination-unreachable codes it calls fatal (administratively prohibited, port unreachable,
+    policy failure, reject route) and parameter problem. None for anything else."""
+    if len(message) < 8:
+        return None
+    kind, code = message[0], message[1]
+    quoted = message[8:]
+    if family == 4:
+        if not (kind == ICMP_UNREACHABLE and code in (0, 1)) and kind not in (11, 12):
+            return None
+        if len(quoted) < 20 or quoted[0] >> 4 != 4 or quoted[9] != PROTO_TCP:
+            return None
+        remote, tcp = quoted[16:20], quoted[(quoted[0] & 0x0F) * 4:]
+    else:
+        if not (kind == 1 and code in (1, 4, 5, 6)) and kind != 4:
+            return None
+        if len(quoted) < 40 or quoted[0] >> 4 != 6 or quoted[6] != PROTO_TCP:
+            return None
+        remote, tcp = quoted[24:40], quoted[40:]
+    if len(tcp) < 8:
+        return None
+    ports_and_sequence = (int.from_bytes(tcp[2:4], "big"), int.from_bytes(tcp[0:2], "big"),
+                          int.from_bytes(tcp[4:8], "big"))
+    return (remote, *ports_and_sequence)
+
+
 def packet_too_big(family: int, message: bytes) -> PacketTooBig | None:
     """The report in an ICMP (`family` 4) or ICMPv6 (16) message, or None when it is not one about TCP."""
     if len(message) < 8:

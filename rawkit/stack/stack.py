@@ -44,7 +44,7 @@ from rawkit.stack.ip_link import (
 from rawkit.stack.links import FrameLink, TapLink
 from rawkit.stack.neighbour_discovery import PROTO_ICMPV6, NeighbourDiscovery, icmpv6_message
 from rawkit.stack.neighbours import Neighbours
-from rawkit.stack.pmtu import packet_too_big
+from rawkit.stack.pmtu import fatal_unreachable, packet_too_big
 from rawkit.stack.sockets import Socket
 from rawkit.stack.udp import PROTO_UDP, UdpHost
 from rawkit.stack.udp_fragments import PROTO_FRAGMENT, Reassembly, ipv4_fragments, ipv6_fragments, new_ident
@@ -451,7 +451,14 @@ class Stack:
             self._send_frames(self.nd.handle_nd(packet, now))
 
     def _on_packet_too_big(self, family: int, message: bytes, now: float) -> None:
-        """Fragmentation needed / packet too big about one of our TCP segments: the engine decides."""
+        """Fragmentation needed / packet too big about one of our TCP segments, or an error that
+        drops a half-open connection (as Linux): the engine decides."""
+        fatal = fatal_unreachable(family, message)
+        if fatal is not None:
+            half_open = self.connections.get(fatal[:3])
+            if half_open is not None and half_open.unreachable(fatal[3]):
+                self.flush(half_open, now)
+            return
         report = packet_too_big(family, message)
         if report is None:
             return

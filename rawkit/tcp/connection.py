@@ -220,6 +220,15 @@ class Connection:
             self._replies.append(self._segment(RST | ACK, self.snd_max, now=now))
         self._enter_closed(Trigger.ABORT)
 
+    def unreachable(self, quoted_seq: int) -> bool:
+        """A fatal ICMP error quoting our SYN-ACK of a passive open: as Linux (tcp_req_err), the
+        half-open connection is dropped silently, so the peer's next ACK meets the listener's RST.
+        Returns whether it was dropped; any other state ignores it (soft error)."""
+        if self.state is not State.SYN_RECEIVED or not self.passive or quoted_seq != self.iss:
+            return False
+        self._enter_closed(Trigger.ABORT)
+        return True
+
     # ================================================================ what the stack reads
     @property
     def send_space(self) -> int:
