@@ -17,6 +17,7 @@ import struct
 from rawkit.link.ring import SOL_PACKET
 
 PACKET_RX_RING = 5
+PACKET_COPY_THRESH = 7           # frames too long for a slot also go whole to the socket's queue
 PACKET_VERSION = 10
 TPACKET_V2 = 1
 TP_STATUS_USER = 1
@@ -55,12 +56,14 @@ class FrameRing:
         block_count = max(2, ring_bytes // block_size)
         self.slots = block_count * (block_size // self.frame_size)
         sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
+        sock.setsockopt(SOL_PACKET, PACKET_COPY_THRESH, 1)
+        self._sock = sock
         sock.setsockopt(SOL_PACKET, PACKET_RX_RING,
                         _REQUEST.pack(block_size, block_count, self.frame_size, self.slots))
         self._map = mmap.mmap(sock.fileno(), block_size * block_count, mmap.MAP_SHARED,
                               mmap.PROT_READ | mmap.PROT_WRITE)
         self._next = 0
-        self.truncated = 0             # frames longer than a slot, dropped
+        self.truncated = 0             # frames longer than a slot (taken whole from the socket's queue)
         self.overruns = 0              # times the kernel reported frames lost to a full ring
 
     def receive_batch(self, limit: int) -> list[bytes]:
@@ -86,6 +89,11 @@ class FrameRing:
                     append(ring[start:start + captured])
             else:
                 self.truncated += 1
+                if status & TP_STATUS_COPY:     # the slot has only the start; the whole frame is queued
+                    try:
+                        append(self._sock.recv(65535, socket.MSG_DONTWAIT))
+                    except BlockingIOError:
+                        pass
             ring[offset:offset + 4] = _FREE
             index = index + 1 if index + 1 < slots else 0
         self._next = index
