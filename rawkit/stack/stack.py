@@ -563,6 +563,10 @@ class Stack:
                     expected = seq_add(expected, length)
                     if length % mss or following.flags != ACK_FLAG:
                         break               # only the run's last piece may be short, PSH or FIN
+            if end == index + 1 and total <= mss:      # one segment: the checksum is cheap, no header copy
+                self._send_tcp(destination, first, now)
+                index = end
+                continue
             header = Segment(first.sport, first.dport, first.seq, first.ack, last.flags, first.window,
                              b"", timestamp=first.timestamp, sack_blocks=first.sack_blocks, mss=first.mss,
                              wscale=first.wscale, sack_permitted=first.sack_permitted,
