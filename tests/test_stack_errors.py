@@ -72,7 +72,7 @@ def test_silently_dropped_syns_give_etimedout(lab):  # noqa: F811
         with pytest.raises(TimeoutError) as raised:
             client.connect((PEER_IP, 8102))
         assert raised.value.errno == errno.ETIMEDOUT
-        assert 0.5 < time.monotonic() - started < 2
+        assert 0.3 < time.monotonic() - started < 2      # 0.2 + 0.2 s: Linux's linear SYN timeouts
 
 
 def test_host_without_arp_answer_is_ehostunreach(lab):  # noqa: F811
