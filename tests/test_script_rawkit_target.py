@@ -133,14 +133,15 @@ def test_tcp_info_and_poll_from_an_engine_pair():
 
     client = Connection(("198.18.0.1", 40000), ("198.18.0.2", 80), Settings(initial_window=10))
     client.connect(0.0)
-    info = connection_info(client)
+    info = connection_info(client, 0.0)
     assert info["tcpi_state"] == 2                       # TCP_SYN_SENT
     assert info["tcpi_rto"] == 1_000_000                 # initial RTO 1 s, in microseconds
     assert info["tcpi_snd_cwnd"] == 10 and info["tcpi_snd_ssthresh"] == 0x7FFFFFFF
     assert "tcpi_rtt" not in info                        # no sample yet: the field is left out
     assert info["tcpi_ca_state"] == 0 and info["tcpi_advmss"] == 1460
+    assert "tcpi_last_data_recv" not in info             # nothing heard yet
     client.congestion.in_recovery = True
-    assert connection_info(client)["tcpi_ca_state"] == 3  # TCP_CA_Recovery
+    assert connection_info(client, 0.0)["tcpi_ca_state"] == 3  # TCP_CA_Recovery
     assert client.state is State.SYN_SENT
 
 

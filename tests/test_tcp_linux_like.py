@@ -139,3 +139,14 @@ def test_which_icmp_errors_are_fatal_for_a_half_open_connection():
     ipv6 = bytes((0x60, 0, 0, 0, 0, 20, 6, 64)) + bytes(15) + b"\x01" + bytes(15) + b"\x02"
     assert fatal_unreachable(16, bytes((1, 4, 0, 0, 0, 0, 0, 0)) + ipv6 + tcp) is not None
     assert fatal_unreachable(16, bytes((1, 3, 0, 0, 0, 0, 0, 0)) + ipv6 + tcp) is None  # address: soft
+
+
+def test_last_data_received_counts_from_the_handshake_then_from_data():
+    """What tcpi_last_data_recv reads: Linux starts it when the connection is established."""
+    pair = Pair(delay=0.05)
+    pair.handshake()
+    established = pair.c.last_data_received
+    assert established is not None and pair.now - 0.1 <= established <= pair.now
+    pair.now += 1.0
+    _deliver(pair, 100)
+    assert pair.s.last_data_received == pair.now

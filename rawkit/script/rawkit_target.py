@@ -132,12 +132,13 @@ class RawkitTarget:
         sock = self._sockets.get(self._under_test) if self._under_test is not None else None
         if sock is None or self.stack is None:
             raise RuntimeError("no open socket to read TCP_INFO from")
+        self._settle()                # a `+0 %{ }%` right after a packet line sees its effect, as on Linux
         with self.stack.lock:
             if sock.listener is not None:
                 return {"tcpi_state": LINUX_STATES[State.LISTEN]}
             if sock.connection is None:
                 return {"tcpi_state": LINUX_STATES[State.CLOSED]}
-            return connection_info(sock.connection)
+            return connection_info(sock.connection, time.monotonic())
 
     def close(self) -> None:
         """Close every socket, stop the worker and the stack (which resets what is still open)."""
@@ -500,7 +501,7 @@ def ca_state(connection: Connection) -> int:
     return OPTION_BITS["TCP_CA_Open"]
 
 
-def connection_info(connection: Connection) -> dict[str, int]:
+def connection_info(connection: Connection, now: float) -> dict[str, int]:
     """tcpi_* values with an equivalent in rawkit's engine, in Linux's units; fields rawkit has no
     counterpart for are left out, so a `%{ }%` block using them fails naming the field."""
     congestion = connection.congestion
@@ -525,6 +526,8 @@ def connection_info(connection: Connection) -> dict[str, int]:
         else congestion.ssthresh // mss,
         "tcpi_snd_wnd": connection.snd_wnd,
     }
+    if connection.last_data_received is not None:
+        info["tcpi_last_data_recv"] = round((now - connection.last_data_received) * 1000)
     if connection.rtt.srtt is not None:
         info["tcpi_rtt"] = round(connection.rtt.srtt * 1_000_000)
         info["tcpi_rttvar"] = round(connection.rtt.rttvar * 1_000_000)

@@ -88,7 +88,8 @@ class Connection:
         self._unacked_bytes = 0
         self._quickacks = 0                    # segments still to acknowledge at once (Linux quick-ACK mode)
         self._pingpong = False                 # interactive: we answered within the delayed-ACK time
-        self._last_data_received = float("-inf")
+        self._data_seen = False
+        self.last_data_received: float | None = None   # data (or the handshake): tcpi_last_data_recv
         self.fin_queued = self.fin_sent = self.fin_acked = self.fin_received = False
         self.fin_seq = 0
         self._syn_acked = False
@@ -638,10 +639,12 @@ class Connection:
         connection, and data after a silence longer than the RTO, start quick-ACK mode (each
         segment acknowledged at once, up to 16, fewer for a small window) unless the exchange is
         interactive; otherwise every second full segment, or the timer."""
-        if now - self._last_data_received > self._rto():
+        last = self.last_data_received
+        if not self._data_seen or last is None or now - last > self._rto():
+            self._data_seen = True
             quick = min(max(self._receive_space() // (2 * self._rcv_mss), 2), MAX_QUICKACKS)
             self._quickacks = max(self._quickacks, quick)
-        self._last_data_received = now
+        self.last_data_received = now
         if not self.settings.delayed_ack or self._unacked_bytes >= 2 * self._rcv_mss or \
                 (self._quickacks and not self._pingpong):
             self._quickacks = max(self._quickacks - 1, 0)
@@ -847,7 +850,9 @@ class Connection:
                 self._rtt_seq = None                # Karn: no sample from a retransmitted byte
         elif self._rtt_seq is None and not self.ts_ok:
             self._rtt_seq, self._rtt_time = self.snd_nxt, now
-        if length and not retransmission and now - self._last_data_received < self.settings.delayed_ack:
+        last = self.last_data_received
+        if length and not retransmission and self._data_seen and last is not None \
+                and now - last < self.settings.delayed_ack:
             self._pingpong = True                   # data answering data: interactive, delay ACKs
         self.snd_nxt = seq.add(self.snd_nxt, length + (1 if fin_now else 0))
         if seq.gt(self.snd_nxt, self.snd_max):
@@ -1042,6 +1047,7 @@ class Connection:
             self.snd_wnd = segment.window << self.snd_wscale
             self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
         self.snd_wl1, self.snd_wl2 = segment.seq, segment.ack
+        self.last_data_received = now
         self._events.append(Connected())
 
     def _queue_fin(self) -> None:
