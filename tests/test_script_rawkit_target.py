@@ -155,3 +155,20 @@ def test_a_burst_of_mss_segments_stands_for_one_script_line_with_the_last_pieces
     glued = merge(pieces)
     assert (glued.seq, glued.payload_len, glued.flags) == (1, 3000, 0x18)
     assert merge(pieces[:2]).flags == 0x10
+
+
+def test_tcp_info_counts_sacked_and_lost_segments():
+    """One segment of eight dropped: at the start of recovery the peer has SACKed the rest that
+    arrived, and the hole below three SACKed segments is deemed lost (RFC 6675)."""
+    from rawkit.script.rawkit_target import connection_info
+    from rawkit.tcp import Settings
+    from rawkit.tcp.testing import Pair, drop_nth
+
+    pair = Pair(client_settings=Settings(nodelay=True), delay=0.05)
+    pair.handshake()
+    assert connection_info(pair.c, pair.now)["tcpi_sacked"] == 0
+    pair.to_server.rule = drop_nth(0)
+    pair.client.outbox += bytes(8 * pair.c.send_mss)
+    assert pair.run(until=lambda: pair.c.congestion.in_recovery, limit=5)
+    info = connection_info(pair.c, pair.now)
+    assert info["tcpi_sacked"] >= 3 and info["tcpi_lost"] == 1

@@ -526,6 +526,12 @@ def connection_info(connection: Connection, now: float) -> dict[str, int]:
         else congestion.ssthresh // mss,
         "tcpi_snd_wnd": connection.snd_wnd,
     }
+    board = connection.scoreboard
+    if connection.sack_ok:                    # Linux counts segments: SACKed, and deemed lost (RFC 6675)
+        outstanding = connection.unacknowledged
+        info["tcpi_sacked"] = -(-board.sacked_below(connection.snd_una, outstanding) // mss)
+        edge = board.lost_edge(connection.snd_una, mss)
+        info["tcpi_lost"] = -(-(edge - board.sacked_below(connection.snd_una, edge)) // mss)
     if connection.last_data_received is not None:
         info["tcpi_last_data_recv"] = round((now - connection.last_data_received) * 1000)
     if connection.rtt.srtt is not None:
