@@ -167,6 +167,7 @@ def test_tcp_info_counts_sacked_and_lost_segments():
     pair = Pair(client_settings=Settings(nodelay=True), delay=0.05)
     pair.handshake()
     assert connection_info(pair.c, pair.now)["tcpi_sacked"] == 0
+    assert connection_info(pair.c, pair.now)["tcpi_reordering"] == 3
     pair.to_server.rule = drop_nth(0)
     pair.client.outbox += bytes(8 * pair.c.send_mss)
     assert pair.run(until=lambda: pair.c.congestion.in_recovery, limit=5)

@@ -24,11 +24,10 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from rawkit.script import syscall_args as sa
 from rawkit.script.nodes import SyscallEvent
-from rawkit.script.target import ScriptNet, Symbols
+from rawkit.script.target import QueuedCall, ScriptNet, Symbols, fail_queued
 from rawkit.script.tcp_info import SYMBOLS as OPTION_BITS
 from rawkit.stack.sockets import Socket
 from rawkit.stack.stack import Stack
@@ -54,28 +53,6 @@ _STOP = object()
 
 class _Refused(Exception):
     """The line is well formed but rawkit sockets have no such thing; the message says what."""
-
-
-@dataclass
-class RawkitCall:
-    """One queued call (the runner's PendingCall)."""
-
-    call: sa.Call | None
-    reason: str | None = None
-    returned_at: float | None = None
-    _done: threading.Event = field(default_factory=threading.Event)
-
-    def wait(self, timeout: float) -> bool:
-        return self._done.wait(max(timeout, 0.0))
-
-    def mismatch(self) -> str | None:
-        return self.reason
-
-    def finish(self, reason: str | None) -> None:
-        if self.returned_at is None:
-            self.returned_at = time.monotonic()
-        self.reason = reason
-        self._done.set()
 
 
 def _fd_arg(value: object) -> int:
@@ -115,15 +92,15 @@ class RawkitTarget:
             return str(error)
         return None
 
-    def begin(self, event: SyscallEvent, symbols: Symbols) -> RawkitCall:
+    def begin(self, event: SyscallEvent, symbols: Symbols) -> QueuedCall:
         try:
             call = sa.prepare(event, symbols)
             self._validate(call)
         except (sa.ArgumentError, _Refused) as error:
-            pending = RawkitCall(None)
+            pending = QueuedCall(None)
             pending.finish(str(error))
             return pending
-        pending = RawkitCall(call)
+        pending = QueuedCall(call)
         self._jobs.put(pending)
         return pending
 
@@ -150,13 +127,7 @@ class RawkitTarget:
             self.stack.close()
         if self._worker is not None:
             self._worker.join(2.0)
-        while True:
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(job, RawkitCall):
-                job.finish("the target closed before this call ran")
+        fail_queued(self._jobs, "the target closed before this call ran")
 
     # -- checking what rawkit can do ----------------------------------------------------------------
     def _validate(self, call: sa.Call) -> None:
@@ -192,7 +163,7 @@ class RawkitTarget:
     def _serve(self) -> None:
         while True:
             job = self._jobs.get()
-            if not isinstance(job, RawkitCall) or job.call is None:
+            if not isinstance(job, QueuedCall) or job.call is None:
                 return
             try:
                 self._settle()
@@ -532,6 +503,7 @@ def connection_info(connection: Connection, now: float) -> dict[str, int]:
         info["tcpi_sacked"] = -(-board.sacked_below(connection.snd_una, outstanding) // mss)
         edge = board.lost_edge(connection.snd_una, mss)
         info["tcpi_lost"] = -(-(edge - board.sacked_below(connection.snd_una, edge)) // mss)
+    info["tcpi_reordering"] = board.dupthresh    # Linux's tp->reordering: 3 until reordering is seen
     if connection.last_data_received is not None:
         info["tcpi_last_data_recv"] = round((now - connection.last_data_received) * 1000)
     if connection.rtt.srtt is not None:
