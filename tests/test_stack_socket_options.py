@@ -123,3 +123,15 @@ def test_reuseaddr_binds_the_port_of_a_closed_listener_whose_connection_lives_on
             assert raised.value.errno == errno.EADDRINUSE
             reusing.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             reusing.bind(("", 8123))
+
+
+def test_user_timeout_is_set_and_read_in_milliseconds(lab):  # noqa: F811
+    _lab, _ours, _peer, stack = lab
+    with stack.socket() as sock:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 0
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 3000)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 3000
+        assert sock.settings.user_timeout == 3.0
+        with pytest.raises(OSError) as raised:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, -1)
+        assert raised.value.errno == errno.EINVAL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rawkit.stack.pmtu import fatal_unreachable
-from rawkit.tcp import Listener, Segment, Settings, State
+from rawkit.tcp import Listener, Segment, Settings, State, TimedOut
 from rawkit.tcp.congestion import Congestion
 from rawkit.tcp.segment import ACK, PSH, RST, SYN
 from rawkit.tcp.seq import add as seq_add
@@ -150,3 +150,16 @@ def test_last_data_received_counts_from_the_handshake_then_from_data():
     pair.now += 1.0
     _deliver(pair, 100)
     assert pair.s.last_data_received == pair.now
+
+
+def test_user_timeout_ends_retransmissions_when_it_runs_out():
+    """TCP_USER_TIMEOUT: data unacknowledged for that long ends the connection (the last timer is
+    cut short to fire at the deadline), long before tcp_retries2 would."""
+    pair = Pair(client_settings=Settings(user_timeout=3.0))
+    pair.handshake()
+    pair.to_server.rule = lambda segment: None              # the network eats everything now
+    sent_at = pair.now
+    pair.client.outbox += b"x" * 100
+    assert pair.run(until=lambda: pair.c.state is State.CLOSED, limit=60)
+    assert round(pair.now - sent_at, 6) == 3.0
+    assert TimedOut("retransmissions") in pair.client.events

@@ -379,6 +379,11 @@ class Socket:
         if (level, option) == (socket.IPPROTO_TCP, socket.TCP_MAXSEG):
             self._set_mss(settings, int(value))
             return
+        if (level, option) == (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT):
+            if int(value) < 0:
+                raise _error(errno.EINVAL)
+            settings.user_timeout = int(value) / 1000      # milliseconds, as Linux takes it
+            return
         known = _OPTIONS.get((level, option))
         if known is None:
             raise _error(errno.ENOPROTOOPT)
@@ -451,6 +456,8 @@ class Socket:
                 return self._receive_buffer or settings.receive_buffer_size
             if (level, option) == (socket.IPPROTO_TCP, socket.TCP_MAXSEG):
                 return self._get_mss()
+            if (level, option) == (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT):
+                return round(settings.user_timeout * 1000)
             known = _OPTIONS.get((level, option))
             if known is None:
                 raise _error(errno.ENOPROTOOPT)

@@ -89,6 +89,7 @@ class Connection:
         self._quickacks = 0                    # segments still to acknowledge at once (Linux quick-ACK mode)
         self._pingpong = False                 # interactive: we answered within the delayed-ACK time
         self._data_seen = False
+        self._stalled_since: float | None = None   # when the head now being retransmitted was sent
         self.last_data_received: float | None = None   # data (or the handshake): tcpi_last_data_recv
         self.fin_queued = self.fin_sent = self.fin_acked = self.fin_received = False
         self.fin_seq = 0
@@ -527,6 +528,7 @@ class Connection:
             self.snd_nxt = ack
         self._take_rtt_sample(ack, segment, now)
         self.retries = 0
+        self._stalled_since = None
         flight_after = seq.distance(self.snd_max, self.snd_una)
         if removed and self.congestion.on_new_ack(ack, removed, flight_after, now, self.rtt.srtt) \
                 and not self.congestion.sack:
@@ -763,7 +765,11 @@ class Connection:
             return
         if self.snd_una == self.snd_max:
             return
-        if self.retries > self.settings.max_retries:
+        if self._stalled_since is None:            # the RTO that just ran out started at its sending
+            self._stalled_since = now - self.rtt.rto * (1 << max(self.backoff - 1, 0))
+        user_timeout = self.settings.user_timeout
+        if self.retries > self.settings.max_retries or \
+                (user_timeout and now - self._stalled_since >= user_timeout):
             self._fail(TimedOut("retransmissions"), Trigger.TIMEOUT)
             return
         self.congestion.on_timeout(seq.distance(self.snd_max, self.snd_una), self.snd_max, now)
@@ -775,6 +781,8 @@ class Connection:
         self._retransmit_head = False
         self._force_head = True                    # even into a zero window: the ACK brings news
         self._rto_at = now + self._rto()
+        if user_timeout:                           # as Linux: the timer fires when the user timeout ends
+            self._rto_at = min(self._rto_at, self._stalled_since + user_timeout)
 
     def _keepalive_deadline(self) -> float | None:
         if not self.settings.keepalive or self.state not in (State.ESTABLISHED, State.CLOSE_WAIT):

@@ -32,6 +32,8 @@ class Settings:
     syn_linear_timeouts: int = 4         # SYN timeouts that keep the initial RTO before doubling
                                          # (Linux 6.5+ tcp_syn_linear_timeouts; 0: RFC 6298 doubling)
     max_retries: int = 15                # data retransmissions before TimedOut (tcp_retries2)
+    user_timeout: float = 0.0            # TCP_USER_TIMEOUT: seconds data may stay unacknowledged
+                                         # under retransmission before TimedOut; 0: max_retries decides
     initial_rto: float = 1.0             # RFC 6298 initial RTO
     min_rto: float = 0.2                 # Linux's floor (RFC 6298 suggests 1 s, allows lower)
     max_rto: float = 120.0
@@ -57,7 +59,7 @@ class Settings:
             (self.linger is None or self.linger >= 0, "linger cannot be negative"),
             (self.keepalive_count >= 1 and min(self.keepalive_idle, self.keepalive_interval) > 0,
              "keepalive needs positive idle/interval and count >= 1"),
-            (min(self.time_wait, self.fin_wait2_timeout, self.delayed_ack) >= 0,
+            (min(self.time_wait, self.fin_wait2_timeout, self.delayed_ack, self.user_timeout) >= 0,
              "timeouts cannot be negative"),
             (self.initial_window >= 1 and self.max_out_of_order >= 1,
              "initial_window and max_out_of_order must be at least 1"),
