@@ -10,7 +10,7 @@ Threads: one worker thread joins the runner's network namespace (through `Script
 every call, in script order, so sockets are born in the namespace and a blocking call
 (`+0...0.5 accept(...)`) holds back later calls as packetdrill's syscall thread does, while the
 runner goes on injecting packets. `begin` queues a call and returns at once; the runner waits on the
-returned `KernelCall`.
+returned `QueuedCall`.
 
 File descriptors: the numbers a script writes (`socket(...) = 3`) are names. A table maps each
 script fd to the live fd the call returned; every later argument (`read(4, ...)`, poll's `fd=4`)
@@ -27,12 +27,11 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from rawkit.script import syscall_args as sa
 from rawkit.script import tcp_info as tcpi
 from rawkit.script.nodes import SyscallEvent
-from rawkit.script.target import ScriptNet, Symbols
+from rawkit.script.target import QueuedCall, ScriptNet, Symbols, fail_queued
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _c_void_p, _c_int, _c_uint, _c_size_t, _c_ssize_t = (ctypes.c_void_p, ctypes.c_int, ctypes.c_uint,
@@ -105,28 +104,6 @@ class _ScriptFault(Exception):
     """A syscall line that refers to something the run does not have (an fd never opened)."""
 
 
-@dataclass
-class KernelCall:
-    """One queued call (the runner's PendingCall)."""
-
-    call: sa.Call | None
-    reason: str | None = None  # set when the line could not even be prepared
-    returned_at: float | None = None
-    _done: threading.Event = field(default_factory=threading.Event)
-
-    def wait(self, timeout: float) -> bool:
-        return self._done.wait(max(timeout, 0.0))
-
-    def mismatch(self) -> str | None:
-        return self.reason
-
-    def _finish(self, reason: str | None) -> None:
-        if self.returned_at is None:
-            self.returned_at = time.monotonic()
-        self.reason = reason
-        self._done.set()
-
-
 def _buffer(size: int, null: bool) -> ctypes.Array[ctypes.c_char] | None:
     return None if null else ctypes.create_string_buffer(max(size, 0))
 
@@ -166,18 +143,18 @@ class KernelTarget:
             return str(error)
         return None
 
-    def begin(self, event: SyscallEvent, symbols: Symbols) -> KernelCall:
+    def begin(self, event: SyscallEvent, symbols: Symbols) -> QueuedCall:
         try:
             call = sa.prepare(event, self._symbols(symbols))
             self._validate(call)
         except sa.ArgumentError as error:
-            pending = KernelCall(None)
-            pending._finish(str(error))
+            pending = QueuedCall(None)
+            pending.finish(str(error))
             return pending
-        pending = KernelCall(call)
+        pending = QueuedCall(call)
         self._jobs.put(pending)
         if self._worker_error is not None:  # the worker is gone: nobody else will take it
-            self._fail_queued(self._worker_error)
+            fail_queued(self._jobs, self._worker_error)
         return pending
 
     def _symbols(self, symbols: Symbols) -> Symbols:
@@ -215,7 +192,7 @@ class KernelTarget:
         if self._worker is not None:
             self._worker.join(2.0)
         self._close_all(shutdown=False)  # an fd a blocked accept() returned meanwhile
-        self._fail_queued("the target closed before this call ran")
+        fail_queued(self._jobs, "the target closed before this call ran")
 
     def _close_all(self, *, shutdown: bool) -> None:
         live_fds = [*self._fds.values(), *self._shadowed]
@@ -236,27 +213,18 @@ class KernelTarget:
         except Exception as error:
             self._worker_error = f"cannot make calls in namespace {net.namespace}: {error}"
             self._jobs.put(_STOP)
-            self._fail_queued(self._worker_error)
+            fail_queued(self._jobs, self._worker_error)
         finally:
             self._ready.set()
-
-    def _fail_queued(self, reason: str) -> None:
-        while True:
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(job, KernelCall):
-                job._finish(reason)
 
     def _serve(self) -> None:
         self._ready.set()
         while True:
             job = self._jobs.get()
-            if not isinstance(job, KernelCall):
+            if not isinstance(job, QueuedCall):
                 return
             if self._closing:
-                job._finish("the target closed before this call ran")
+                job.finish("the target closed before this call ran")
                 continue
             assert job.call is not None
             try:
@@ -265,7 +233,7 @@ class KernelTarget:
                 reason = str(fault)
             except Exception as error:  # never leave the runner waiting on a call that died
                 reason = f"kernel target failed in {job.call.name}(): {type(error).__name__}: {error}"
-            job._finish(reason)
+            job.finish(reason)
 
     def _validate(self, call: sa.Call) -> None:
         """What the kernel target cannot do although the line is well formed."""

@@ -12,12 +12,16 @@ after `Target.close`.
 
 from __future__ import annotations
 
+import queue
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from rawkit.script.nodes import SyscallEvent
+from rawkit.script.syscall_args import Call
 
 T = TypeVar("T")
 
@@ -78,6 +82,41 @@ class PendingCall(Protocol):
         """After return: None if the result (and errno, and out-parameters) matched the script's
         expectation, else one line such as "expected 3, got -1 (EAGAIN)"."""
         ...
+
+
+@dataclass
+class QueuedCall:
+    """A `PendingCall` that a target's worker thread makes in script order; `finish` records the
+    outcome and wakes the runner. Both targets queue these, so they share the waiting logic."""
+
+    call: Call | None  # None when the line could not even be prepared (reason set at once)
+    reason: str | None = None
+    returned_at: float | None = None
+    _done: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, timeout: float) -> bool:
+        return self._done.wait(max(timeout, 0.0))
+
+    def mismatch(self) -> str | None:
+        return self.reason
+
+    def finish(self, reason: str | None) -> None:
+        if self.returned_at is None:
+            self.returned_at = time.monotonic()
+        self.reason = reason
+        self._done.set()
+
+
+def fail_queued(jobs: queue.Queue[object], reason: str) -> None:
+    """Finish every call still in `jobs` with `reason`: the worker will never run them, and the
+    runner must not be left waiting."""
+    while True:
+        try:
+            job = jobs.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(job, QueuedCall):
+            job.finish(reason)
 
 
 class Target(Protocol):
