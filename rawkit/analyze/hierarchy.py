@@ -147,14 +147,17 @@ def _ip4(walk: _Walk, off: int) -> None:
         return
     walk.limit(off + total)
     walk.need(off + header_len)
-    _ip4_options(walk, off + 20, off + header_len)
+    _kind_length_options(walk, off + 20, off + header_len, _IP_OPTION_FIELDS)
     fragment = (data[off + 6] << 8 | data[off + 7]) & 0x3FFF
     if fragment:
         return
     _transport(walk, data[off + 9], off + header_len, ip4=True)
 
 
-def _ip4_options(walk: _Walk, off: int, end: int) -> None:
+def _kind_length_options(walk: _Walk, off: int, end: int, fields: dict[int, int]) -> None:
+    """IPv4 and TCP options share one layout (end 0, no-op 1, else kind and length), so one walk
+    serves both: an option shorter than the fields tshark reads for its kind (`fields`) is
+    malformed; a length that breaks the layout only ends the walk."""
     data = walk.data
     while off < end:
         kind = data[off]
@@ -168,7 +171,7 @@ def _ip4_options(walk: _Walk, off: int, end: int) -> None:
         length = data[off + 1]
         if length < 2 or off + length > end:
             return
-        if length < _IP_OPTION_FIELDS.get(kind, 2):
+        if length < fields.get(kind, 2):
             raise _Stop(MALFORMED)
         off += length
 
@@ -217,7 +220,7 @@ def _transport(walk: _Walk, proto: int, off: int, ip4: bool = False) -> None:
         if header_len < 20:
             return
         walk.need(off + header_len)
-        _tcp_options(walk, off + 20, off + header_len)
+        _kind_length_options(walk, off + 20, off + header_len, _TCP_OPTION_FIELDS)
         if walk.quote:
             _payload(walk, off + header_len, False)
     elif proto == 17:
@@ -273,25 +276,6 @@ def _quoted(walk: _Walk, off: int) -> None:
     finally:
         walk.path = path
     walk.quote = False
-
-
-def _tcp_options(walk: _Walk, off: int, end: int) -> None:
-    data = walk.data
-    while off < end:
-        kind = data[off]
-        if kind == 0:
-            return
-        if kind == 1:
-            off += 1
-            continue
-        if off + 1 >= end:
-            return
-        length = data[off + 1]
-        if length < 2 or off + length > end:
-            return
-        if length < _TCP_OPTION_FIELDS.get(kind, 2):
-            raise _Stop(MALFORMED)
-        off += length
 
 
 def _nd_options(walk: _Walk, off: int) -> None:
