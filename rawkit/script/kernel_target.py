@@ -273,6 +273,17 @@ class KernelTarget:
         self._fds[script] = live
         return None
 
+    def _new_socket(self, call: sa.Call, live: int) -> str | None:
+        """Judge a socket() or accept() result; a new socket becomes the one under test (the one
+        `tcp_info` reads, as packetdrill picks it)."""
+        problem = self._result(call, live)[1]
+        if problem or live < 0:
+            return problem
+        problem = self._new_fd(call, live)
+        if problem is None:
+            self._under_test = call.expected.value
+        return problem
+
     def _address(self, local: bool) -> bytes:
         net = self._net
         assert net is not None
@@ -286,13 +297,7 @@ class KernelTarget:
         if domain is None:
             domain = sa.CONSTANTS["AF_INET6"] if self._net.ip_version == 6 else sa.CONSTANTS["AF_INET"]
         live = _SYSCALLS["socket"](domain, kind, protocol)
-        error, problem = self._result(call, live)
-        if problem or live < 0:
-            return problem
-        problem = self._new_fd(call, live)
-        if problem is None:
-            self._under_test = call.expected.value
-        return problem
+        return self._new_socket(call, live)
 
     def _do_bind(self, call: sa.Call) -> str | None:
         address = self._address(local=True)
@@ -306,13 +311,7 @@ class KernelTarget:
         address = ctypes.create_string_buffer(_SOCKADDR_MAX)
         length = ctypes.c_uint32(_SOCKADDR_MAX)
         live = _SYSCALLS["accept"](self._live(call.args[0]), address, ctypes.byref(length))
-        error, problem = self._result(call, live)
-        if problem or live < 0:
-            return problem
-        problem = self._new_fd(call, live)
-        if problem is None:
-            self._under_test = call.expected.value
-        return problem
+        return self._new_socket(call, live)
 
     def _do_connect(self, call: sa.Call) -> str | None:
         address = self._address(local=False)
