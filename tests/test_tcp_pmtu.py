@@ -104,6 +104,25 @@ def test_parses_icmpv6_packet_too_big():
     assert packet_too_big(16, bytes((1,)) + message[1:]) is None                 # unreachable, not PTB
 
 
+def hash_until_eof(server: socket.socket, timeout: float) -> tuple[threading.Thread, dict[str, str]]:
+    """The kernel peer's side of a bulk transfer, on a thread: accept one connection, hash all it
+    sends until EOF, then answer b"done"; the digest lands in the returned dict under "got"."""
+    digest: dict[str, str] = {}
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.settimeout(timeout)
+            hasher = hashlib.sha256()
+            while chunk := connection.recv(65536):
+                hasher.update(chunk)
+            digest["got"] = hasher.hexdigest()
+            connection.sendall(b"done")
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread, digest
+
+
 @needs_root
 def test_stack_follows_a_router_that_reports_a_smaller_mtu():
     from rawkit.link.netns import Lab
@@ -119,19 +138,7 @@ def test_stack_follows_a_router_that_reports_a_smaller_mtu():
         server.bind(("198.18.2.2", 8200))
         server.listen()
         server.settimeout(10)
-        digest: dict[str, str] = {}
-
-        def serve() -> None:
-            connection, _ = server.accept()
-            with connection:
-                connection.settimeout(10)
-                hasher = hashlib.sha256()
-                while chunk := connection.recv(65536):
-                    hasher.update(chunk)
-                digest["got"] = hasher.hexdigest()
-                connection.sendall(b"done")
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
+        thread, digest = hash_until_eof(server, timeout=10)
         stack = ours.call(Stack, near.a.device, "198.18.1.10/24", gateway="198.18.1.1")
         try:
             data = os.urandom(300_000)
@@ -158,19 +165,7 @@ def test_stack_takes_an_icmpv6_packet_too_big_from_the_wire(lab6):  # noqa: F811
     server.bind((PEER_IP6, 8300))
     server.listen()
     server.settimeout(10)
-    digest: dict[str, str] = {}
-
-    def serve() -> None:
-        connection, _ = server.accept()
-        with connection:
-            connection.settimeout(15)
-            hasher = hashlib.sha256()
-            while chunk := connection.recv(65536):
-                hasher.update(chunk)
-            digest["got"] = hasher.hexdigest()
-            connection.sendall(b"done")
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    thread, digest = hash_until_eof(server, timeout=15)
     table = f"rkpmtu{os.getpid()}"
     data = os.urandom(30_000)
     with server, stack.socket(socket.AF_INET6) as client:
