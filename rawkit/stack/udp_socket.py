@@ -12,13 +12,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import ipaddress
-import os
 import socket
 import struct
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from rawkit.stack.socket_base import SocketBase
+from rawkit.stack.socket_base import error as _error
 from rawkit.stack.udp import DEFAULT_RCVBUF, MAX_PAYLOAD, MIN_RCVBUF, PROTO_UDP, Endpoint, build_datagram
 
 if TYPE_CHECKING:
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 
 SIOCGIFMTU = 0x8921
 ETHERNET_MTU = 1500
-
-
-def _error(code: int) -> OSError:
-    return OSError(code, os.strerror(code))
 
 
 def link_mtu(stack: Stack) -> int:
@@ -42,51 +38,20 @@ def link_mtu(stack: Stack) -> int:
     return struct.unpack_from("16si", fcntl.ioctl(sock.fileno(), SIOCGIFMTU, request))[1]
 
 
-class UdpSocket:
+class UdpSocket(SocketBase):
     """One UDP socket of `stack` (AF_INET or AF_INET6). Made by `Stack.socket(family, SOCK_DGRAM)`."""
 
     def __init__(self, stack: Stack, family: int = socket.AF_INET, kind: int = socket.SOCK_DGRAM) -> None:
-        if family not in (socket.AF_INET, socket.AF_INET6) or stack.local_address(family) is None:
-            raise _error(errno.EAFNOSUPPORT)
-        if kind != socket.SOCK_DGRAM:
-            raise _error(errno.ESOCKTNOSUPPORT)
-        self.stack = stack
-        self.family, self.type, self.proto = family, kind, PROTO_UDP
+        super().__init__(stack, family, kind, socket.SOCK_DGRAM)
+        self.proto = PROTO_UDP
         self.endpoint: Endpoint | None = None
         self._length = 4 if family == socket.AF_INET else 16
         self._max_payload = MAX_PAYLOAD[self._length]
         self._mtu = 0                  # the interface's, asked for on the first send
-        self._timeout: float | None = None
-        self._closed = False
-        self._read_shut = False
         self._reuse_address = 0
         self._rcvbuf = DEFAULT_RCVBUF
-        self._event_fd = -1            # made by fileno(): readable exactly when recv would not block
-        self._fd_ready = False
 
     # ------------------------------------------------------------------ helpers (lock held)
-    def _check_open(self) -> None:
-        if self._closed:
-            raise _error(errno.EBADF)
-        if self.stack.closed:
-            raise _error(errno.ENETDOWN)
-
-    def _wait(self, ready: Callable[[], bool], timeout: float | None) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self.stack.failure is not None:
-                raise _error(errno.ENETDOWN) from self.stack.failure
-            if self.stack.closed:
-                raise _error(errno.ENETDOWN)
-            if ready():
-                return
-            if timeout == 0:
-                raise _error(errno.EAGAIN)
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError("timed out")
-            self.stack.changed.wait(remaining)
-
     def _bound(self, port: int = 0) -> Endpoint:
         """The endpoint, binding `port` (0: an ephemeral one, Linux's autobind) first if needed."""
         if self.endpoint is None:
@@ -135,15 +100,6 @@ class UdpSocket:
             endpoint.peer = peer
             endpoint.error = 0
 
-    def connect_ex(self, address: tuple) -> int:
-        try:
-            self.connect(address)
-        except OSError as error:
-            if error.errno is None:
-                raise
-            return error.errno
-        return 0
-
     def getsockname(self) -> tuple:
         if self.endpoint is None:
             return self._address(bytes(self._length), 0)
@@ -153,17 +109,6 @@ class UdpSocket:
         if self.endpoint is None or self.endpoint.peer is None:
             raise _error(errno.ENOTCONN)
         return self._address(*self.endpoint.peer)
-
-    def settimeout(self, timeout: float | None) -> None:
-        if timeout is not None and timeout < 0:
-            raise ValueError("Timeout value out of range")
-        self._timeout = timeout
-
-    def gettimeout(self) -> float | None:
-        return self._timeout
-
-    def setblocking(self, flag: bool) -> None:
-        self._timeout = None if flag else 0.0
 
     # ------------------------------------------------------------------ data
     def send(self, data: bytes, flags: int = 0) -> int:
@@ -205,9 +150,9 @@ class UdpSocket:
             raise ValueError("negative buffersize in recvfrom")
         with self.stack.lock:
             self._check_open()
-            timeout = 0.0 if flags & socket.MSG_DONTWAIT else self._timeout
             self._wait(lambda: self._read_shut or self.endpoint is not None and
-                       (bool(self.endpoint.queue) or self.endpoint.error != 0), timeout)
+                       (bool(self.endpoint.queue) or self.endpoint.error != 0),
+                       dontwait=bool(flags & socket.MSG_DONTWAIT))
             self._raise_pending()
             endpoint = self.endpoint
             if endpoint is None or not endpoint.queue:    # after SHUT_RD
@@ -233,28 +178,10 @@ class UdpSocket:
         return len(data), address
 
     # ------------------------------------------------------------------ select() support and options
-    def fileno(self) -> int:
-        """An eventfd that select/poll see readable when recv() would not block."""
-        with self.stack.lock:
-            self._check_open()
-            if self._event_fd < 0:
-                self._event_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-                self.stack.watched.add(self)
-                self.update_readiness()
-            return self._event_fd
-
-    def update_readiness(self) -> None:
-        """Set or clear the fileno() event (lock held)."""
-        if self._event_fd < 0:
-            return
+    def _would_not_block(self) -> bool:
         endpoint = self.endpoint
-        ready = self._closed or self.stack.closed or self._read_shut or \
+        return self._closed or self.stack.closed or self._read_shut or \
             (endpoint is not None and (bool(endpoint.queue) or endpoint.error != 0))
-        if ready and not self._fd_ready:
-            os.eventfd_write(self._event_fd, 1)
-        elif self._fd_ready and not ready:
-            os.eventfd_read(self._event_fd)
-        self._fd_ready = ready
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
         """SO_RCVBUF (doubled, as Linux does, for bookkeeping overhead); SO_REUSEADDR is kept and
@@ -302,19 +229,10 @@ class UdpSocket:
             if self._closed:
                 return
             self._closed = True
-            if self._event_fd >= 0:
-                stack.watched.discard(self)
-                os.close(self._event_fd)
-                self._event_fd = -1
+            self._drop_event_fd()
             if self.endpoint is not None:
                 stack.udp.release(self.endpoint)
             stack.changed.notify_all()
-
-    def __enter__(self) -> UdpSocket:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<rawkit UdpSocket {self.getsockname()}>"
