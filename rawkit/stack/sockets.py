@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import os
 import socket
 import struct
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from rawkit.stack.socket_base import SocketBase
+from rawkit.stack.socket_base import error as _error
 from rawkit.tcp import Connection, Listener, Reset, Settings, TimedOut
 from rawkit.tcp.congestion import CONTROLLERS
 from rawkit.tcp.states import CAN_SEND, State
@@ -48,11 +49,6 @@ _OPTIONS: dict[tuple[int, int], tuple[str, Callable[[int], object]]] = {   # -> 
 }
 
 
-def _error(code: int) -> OSError:
-    """The OSError subclass Python raises for `code` (ConnectionRefusedError, BrokenPipeError, ...)."""
-    return OSError(code, os.strerror(code))
-
-
 def _device_mss(stack: Stack, family: int) -> int:
     """The MSS Linux advertises by default: the device MTU less the IP and TCP headers (1460 at
     MTU 1500 over IPv4, 1440 over IPv6); the settings' value when the MTU cannot be read."""
@@ -71,59 +67,26 @@ def _buffer_maximum(option: int) -> int:
         return BUFFER_MAXIMUM_DEFAULT
 
 
-class Socket:
+class Socket(SocketBase):
     """One TCP socket of `stack`. Made by `Stack.socket`, or returned by `accept`."""
 
     def __init__(self, stack: Stack, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM,
                  connection: Connection | None = None) -> None:
-        if family not in (socket.AF_INET, socket.AF_INET6) or stack.local_address(family) is None:
-            raise _error(errno.EAFNOSUPPORT)
-        if kind != socket.SOCK_STREAM:
-            raise _error(errno.ESOCKTNOSUPPORT)
-        self.stack = stack
-        self.family, self.type = family, kind
+        super().__init__(stack, family, kind, socket.SOCK_STREAM)
         self.settings = stack.settings.copy()
         if connection is None and self.settings.mss == DEFAULT_SETTINGS_MSS:
             self.settings.mss = _device_mss(stack, family)
         self.connection = connection
         self.listener: Listener | None = None
         self._port = connection.local[1] if connection else 0
-        self._timeout: float | None = None
-        self._closed = False
-        self._read_shut = False
         self._error_reported = False
         self._connect_reported = connection is not None
         self._user_mss = 0            # TCP_MAXSEG as set (0: none)
         self._receive_buffer = 0      # SO_RCVBUF as Linux reports it (0: not set, the default's)
-        self._event_fd = -1           # made by fileno(): readable exactly when recv/accept would not block
-        self._fd_ready = False
 
     # ------------------------------------------------------------------ helpers
     def _now(self) -> float:
         return time.monotonic()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise _error(errno.EBADF)
-        if self.stack.closed:
-            raise _error(errno.ENETDOWN)
-
-    def _wait(self, ready: Callable[[], bool]) -> None:
-        """Wait (lock held) until `ready()`; honours the timeout and non-blocking mode."""
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
-        while True:
-            if self.stack.failure is not None:
-                raise _error(errno.ENETDOWN) from self.stack.failure
-            if self.stack.closed:               # the connection was reset with the stack
-                raise _error(errno.ENETDOWN)
-            if ready():
-                return
-            if self._timeout == 0:
-                raise _error(errno.EAGAIN)
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError("timed out")
-            self.stack.changed.wait(remaining)
 
     def _pending_error(self) -> OSError | None:
         """The connection's failure as an OSError, the first time it is asked for."""
@@ -180,17 +143,6 @@ class Socket:
             raise _error(errno.ENOTCONN)
         return self._address(*self.connection.remote)
 
-    def settimeout(self, timeout: float | None) -> None:
-        if timeout is not None and timeout < 0:
-            raise ValueError("Timeout value out of range")
-        self._timeout = timeout
-
-    def gettimeout(self) -> float | None:
-        return self._timeout
-
-    def setblocking(self, flag: bool) -> None:
-        self._timeout = None if flag else 0.0
-
     # ------------------------------------------------------------------ active open
     def connect(self, address: tuple) -> None:
         """Open a connection to (IP literal of the socket's family, port); blocks until established
@@ -229,18 +181,6 @@ class Socket:
             if connection.state is State.CLOSED:
                 raise _error(errno.ECONNABORTED)
             self._connect_reported = True     # as Linux: the next connect() says EISCONN
-
-    def connect_ex(self, address: Address) -> int:
-        """connect() returning the errno instead of raising (0 on success)."""
-        try:
-            self.connect(address)
-        except TimeoutError as error:
-            return error.errno or errno.EAGAIN
-        except OSError as error:
-            if error.errno is None:
-                raise
-            return error.errno
-        return 0
 
     # ------------------------------------------------------------------ passive open
     def listen(self, backlog: int = 128) -> None:
@@ -328,16 +268,6 @@ class Socket:
         return len(data)
 
     # ------------------------------------------------------------------ select() support and options
-    def fileno(self) -> int:
-        """An eventfd that select/poll see readable when recv() or accept() would not block."""
-        with self.stack.lock:
-            self._check_open()
-            if self._event_fd < 0:
-                self._event_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-                self.stack.watched.add(self)
-                self.update_readiness()
-            return self._event_fd
-
     def _would_not_block(self) -> bool:
         if self._closed or self.stack.closed:
             return True
@@ -348,17 +278,6 @@ class Socket:
     def _recv_ready(self, connection: Connection) -> bool:
         return bool(connection.readable) or connection.eof or self._read_shut or \
             connection.state is State.CLOSED
-
-    def update_readiness(self) -> None:
-        """Set or clear the fileno() event (lock held)."""
-        if self._event_fd < 0:
-            return
-        ready = self._would_not_block()
-        if ready and not self._fd_ready:
-            os.eventfd_write(self._event_fd, 1)
-        elif self._fd_ready and not ready:
-            os.eventfd_read(self._event_fd)
-        self._fd_ready = ready
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
         """TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE/KEEPINTVL/KEEPCNT, SO_LINGER, SO_REUSEADDR,
@@ -485,10 +404,7 @@ class Socket:
             if self._closed:
                 return
             self._closed = True
-            if self._event_fd >= 0:
-                stack.watched.discard(self)
-                os.close(self._event_fd)
-                self._event_fd = -1
+            self._drop_event_fd()
             if stack.closed:
                 return
             now = self._now()
@@ -503,12 +419,6 @@ class Socket:
             if self._port:
                 stack.release_port(self._port)
             stack.changed.notify_all()
-
-    def __enter__(self) -> Socket:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = self.connection.state.value if self.connection else ("LISTEN" if self.listener else "unbound")
