@@ -163,3 +163,15 @@ def test_user_timeout_ends_retransmissions_when_it_runs_out():
     assert pair.run(until=lambda: pair.c.state is State.CLOSED, limit=60)
     assert round(pair.now - sent_at, 6) == 3.0
     assert TimedOut("retransmissions") in pair.client.events
+
+
+def test_slow_start_does_not_grow_an_unused_window():
+    """Linux grows cwnd in slow start only while at least half of it was in flight
+    (tcp_is_cwnd_limited): five segments acknowledged leave IW10 at 10, nine make it grow."""
+    for written, grown in ((5, 10), (9, 19)):
+        pair = Pair(client_settings=Settings(nodelay=True), delay=0.05)
+        pair.handshake()
+        mss = pair.c.send_mss
+        pair.client.outbox += bytes(written * mss)
+        assert pair.run(until=lambda p=pair: p.c.snd_una == p.c.snd_max and not p.client.outbox, limit=5)
+        assert pair.c.congestion.cwnd == grown * mss

@@ -90,7 +90,7 @@ class Congestion:
         return True
 
     def on_new_ack(self, ack: int, acked: int, flight_after: int, now: float = 0.0,
-                   srtt: float | None = None) -> bool:
+                   srtt: float | None = None, cwnd_limited: bool = True) -> bool:
         """Grow or deflate the window for `acked` new bytes; True on a partial ACK during recovery
         (NewReno: retransmit the next hole; SACK: the scoreboard says what)."""
         self.dupacks = 0
@@ -104,8 +104,9 @@ class Congestion:
                 self.cwnd = max(self.cwnd - acked, 0) + (self.mss if acked >= self.mss else 0)
                 self.cwnd = max(self.cwnd, self.mss)
             return True
-        if self.cwnd < self.ssthresh:     # as Linux's tcp_slow_start: every acked byte (no RFC 3465 L)
-            self.cwnd = min(self.cwnd + acked, max(self.ssthresh, self.cwnd + self.mss))
+        if self.cwnd < self.ssthresh:     # as Linux's tcp_slow_start: every acked byte (no RFC 3465 L),
+            if cwnd_limited:              # while the window was used (at least half of it in flight)
+                self.cwnd = min(self.cwnd + acked, max(self.ssthresh, self.cwnd + self.mss))
         else:
             self.cwnd = self.controller.grow(self.cwnd, acked, self.mss, now, srtt)
         self.cwnd = min(self.cwnd, MAX_WINDOW)

@@ -90,6 +90,8 @@ class Connection:
         self._pingpong = False                 # interactive: we answered within the delayed-ACK time
         self._data_seen = False
         self._stalled_since: float | None = None   # when the head now being retransmitted was sent
+        self._max_flight = 0                       # most bytes in flight since _max_flight_seq was sent
+        self._max_flight_seq = 0
         self.last_data_received: float | None = None   # data (or the handshake): tcpi_last_data_recv
         self.fin_queued = self.fin_sent = self.fin_acked = self.fin_received = False
         self.fin_seq = 0
@@ -530,7 +532,8 @@ class Connection:
         self.retries = 0
         self._stalled_since = None
         flight_after = seq.distance(self.snd_max, self.snd_una)
-        if removed and self.congestion.on_new_ack(ack, removed, flight_after, now, self.rtt.srtt) \
+        limited = self.congestion.cwnd < 2 * self._max_flight     # Linux's tcp_is_cwnd_limited
+        if removed and self.congestion.on_new_ack(ack, removed, flight_after, now, self.rtt.srtt, limited) \
                 and not self.congestion.sack:
             self._retransmit_head = True           # NewReno partial ACK: the next hole is lost too
             self._rtt_seq = None
@@ -871,6 +874,9 @@ class Connection:
             self._small_end = self.snd_nxt
         if self._pipe is not None:
             self._pipe += length
+        flight = seq.distance(self.snd_nxt, self.snd_una)  # Linux's max_packets_out, per window of data
+        if flight > self._max_flight or not seq.lt(self.snd_una, self._max_flight_seq):
+            self._max_flight, self._max_flight_seq = flight, self.snd_nxt
         self._last_data_sent = now
         if self._rto_at is None:
             self._rto_at = now + self._rto()
