@@ -121,17 +121,22 @@ class SocketBase(ABC):
             os.eventfd_read(self._event_fd)
         self._fd_ready = ready
 
-    def _drop_event_fd(self) -> None:
-        """Close the fileno() eventfd, if made (lock held, on close)."""
-        if self._event_fd >= 0:
-            self.stack.watched.discard(self)
-            os.close(self._event_fd)
-            self._event_fd = -1
-
-    # ------------------------------------------------------------------ context manager
-    @abstractmethod
+    # ------------------------------------------------------------------ teardown
     def close(self) -> None:
-        """Release what the socket holds; closing twice does nothing."""
+        """Close once (a second close does nothing): drop the fileno() event, then `_release`."""
+        with self.stack.lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._event_fd >= 0:
+                self.stack.watched.discard(self)
+                os.close(self._event_fd)
+                self._event_fd = -1
+            self._release()
+
+    @abstractmethod
+    def _release(self) -> None:
+        """Give back what the protocol holds (port, endpoint, connection) and wake waiters (lock held)."""
 
     def __enter__(self) -> Self:
         return self

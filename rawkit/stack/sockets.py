@@ -397,28 +397,23 @@ class Socket(SocketBase):
                 self.stack.flush(connection, now)
             self.stack.changed.notify_all()
 
-    def close(self) -> None:
-        """Release the socket: FIN after queued data (RST with unread data), listeners reset pending peers."""
+    def _release(self) -> None:
+        """FIN after queued data (RST with unread data); a listener resets its pending peers."""
         stack = self.stack
-        with stack.lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._drop_event_fd()
-            if stack.closed:
-                return
-            now = self._now()
-            if self.listener is not None:
-                if stack.listeners.get((self._key_length, self._port)) is self.listener:
-                    del stack.listeners[(self._key_length, self._port)]
-                for connection in self.listener.close(now):
-                    stack.flush(connection, now)
-            if self.connection is not None:
-                self.connection.close(now)
-                stack.flush(self.connection, now)
-            if self._port:
-                stack.release_port(self._port)
-            stack.changed.notify_all()
+        if stack.closed:
+            return
+        now = self._now()
+        if self.listener is not None:
+            if stack.listeners.get((self._key_length, self._port)) is self.listener:
+                del stack.listeners[(self._key_length, self._port)]
+            for connection in self.listener.close(now):
+                stack.flush(connection, now)
+        if self.connection is not None:
+            self.connection.close(now)
+            stack.flush(self.connection, now)
+        if self._port:
+            stack.release_port(self._port)
+        stack.changed.notify_all()
 
     def __repr__(self) -> str:
         state = self.connection.state.value if self.connection else ("LISTEN" if self.listener else "unbound")

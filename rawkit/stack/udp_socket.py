@@ -222,17 +222,11 @@ class UdpSocket(SocketBase):
                 self.update_readiness()
                 self.stack.changed.notify_all()
 
-    def close(self) -> None:
+    def _release(self) -> None:
         """Release the port (queued datagrams are dropped)."""
-        stack = self.stack
-        with stack.lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._drop_event_fd()
-            if self.endpoint is not None:
-                stack.udp.release(self.endpoint)
-            stack.changed.notify_all()
+        if self.endpoint is not None:
+            self.stack.udp.release(self.endpoint)
+        self.stack.changed.notify_all()
 
     def __repr__(self) -> str:
         return f"<rawkit UdpSocket {self.getsockname()}>"
