@@ -25,12 +25,21 @@ CORPUS_PASSING = [
     "cwnd_moderation/cwnd-moderation-disorder-no-moderation.pkt",
     "fast_recovery/prr-ss-10pkt-lost-1.pkt",
     "fast_retransmit/fr-4pkt.pkt",
+    "mss/mss-getsockopt-tcp_maxseg-server.pkt",
+    "mss/mss-setsockopt-tcp_maxseg-client.pkt",
+    "mss/mss-setsockopt-tcp_maxseg-server.pkt",
     "shutdown/shutdown-rd-close.pkt",
+    "shutdown/shutdown-wr-close.pkt",
+    "slow_start/slow-start-ack-per-1pkt.pkt",
+    "slow_start/slow-start-ack-per-2pkt-send-5pkt.pkt",
+    "slow_start/slow-start-app-limited.pkt",
+    "tcp_info/tcp-info-last_data_recv.pkt",
     "ts_recent/fin_tsval.pkt",
     "validate/validate-established-no-flags.pkt",
 ]
 CORPUS_IPV6 = ["close/close-on-syn-sent.pkt", "close/close-remote-fin-then-close.pkt",
-               "shutdown/shutdown-rdwr-close.pkt"]
+               "mss/mss-setsockopt-tcp_maxseg-server.pkt", "shutdown/shutdown-rdwr-close.pkt",
+               "slow_start/slow-start-ack-per-2pkt.pkt"]
 OWN_PASSING = ["connect-refused.pkt", "keepalive.pkt", "poll-events.pkt", "rst-challenge-ack.pkt",
                "rst-closed-port.pkt", "simultaneous-close.pkt", "simultaneous-open.pkt",
                "syn-retransmit-linear.pkt", "zero-window-probe.pkt"]
@@ -118,8 +127,8 @@ def test_an_option_rawkit_lacks_names_the_option(tmp_path: Path):
     from rawkit.script.runner import ScriptFailure
 
     script = tmp_path / "option.pkt"
-    script.write_text(SERVER + "   +0 setsockopt(4, SOL_TCP, TCP_USER_TIMEOUT, [3000], 4) = 0\n")
-    with pytest.raises(ScriptFailure, match="rawkit sockets do not have the option TCP_USER_TIMEOUT"):
+    script.write_text(SERVER + "   +0 setsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [4000], 4) = 0\n")
+    with pytest.raises(ScriptFailure, match="rawkit sockets do not have the option TCP_NOTSENT_LOWAT"):
         run_rawkit(script, ip_version=4)
 
 
