@@ -16,8 +16,15 @@ compiles rawkit's modules from source, about 0.5 G instructions, where an instal
 compiled bytecode. So rawkit runs with bytecode caching on, its cache under /tmp (never in the
 source tree), after one untimed warm-up run; --no-bytecode-cache measures the other case.
 
+Which rawkit runs matters as well: a third of a filtered read of 240k packets is startup (imports),
+and an editable install (a .pth hook resolving rawkit to the source tree) adds import cost a user's
+`pip install rawkit` does not have. --rawkit PATH times that executable, e.g. one in a clean venv
+(`python3 -m venv /tmp/rkvenv && /tmp/rkvenv/bin/pip install .`); the default is `rawkit` on PATH,
+else `python3 -m rawkit`.
+
     python3 tools/bench_read.py [FILE] [--runs 3] [--tz UTC] [--flags=-e] [--flags="-e -v"]
     python3 tools/bench_read.py [FILE] --filter 'tcp port 443'     # issue 5's end-to-end figure
+    python3 tools/bench_read.py [FILE] --rawkit /tmp/rkvenv/bin/rawkit
 
 FILE defaults to /tmp/rawkit-bench.pcap (tools/make_bench_capture.py makes one).
 """
@@ -50,16 +57,26 @@ def run_once(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def count_packets(path: str, expression: list[str], env: dict[str, str]) -> int:
+def count_packets(rawkit: list[str], path: str, expression: list[str], env: dict[str, str]) -> int:
     """The packet count (selected by the filter, if any), from rawkit itself (`--count`), checked
     against tcpdump's. Also the warm-up run that fills rawkit's bytecode cache."""
-    ours = subprocess.run([sys.executable, "-m", "rawkit", "read", "--count", path, *expression],
+    ours = subprocess.run([*rawkit, "read", "--count", path, *expression],
                           capture_output=True, text=True, check=True, env=env).stdout.split()[0]
     theirs = subprocess.run(["tcpdump", "--count", "-r", path, *expression], capture_output=True, text=True,
                             check=True).stdout.split()[0]
     if ours != theirs:
         raise SystemExit(f"bench_read: packet counts differ: rawkit {ours}, tcpdump {theirs}")
     return int(ours)
+
+
+def rawkit_command(path: str | None) -> list[str]:
+    """The command that runs rawkit: `path`, else `rawkit` on PATH, else this Python's `-m rawkit`."""
+    if path is not None:
+        if shutil.which(path) is None:
+            raise SystemExit(f"bench_read: {path} is not an executable")
+        return [path]
+    found = shutil.which("rawkit")
+    return [found] if found else [sys.executable, "-m", "rawkit"]
 
 
 def main() -> None:
@@ -71,6 +88,8 @@ def main() -> None:
     parser.add_argument("--filter", help="a filter expression given to both commands")
     parser.add_argument("--no-bytecode-cache", action="store_true",
                         help="keep the environment's PYTHONDONTWRITEBYTECODE (rawkit compiled at every run)")
+    parser.add_argument("--rawkit", metavar="PATH",
+                        help="the rawkit to time (default: rawkit on PATH, else python3 -m rawkit)")
     args = parser.parse_args()
     flags = args.flags.split()
     if not os.path.exists(args.capture):
@@ -78,8 +97,9 @@ def main() -> None:
     if shutil.which("tcpdump") is None:
         raise SystemExit("bench_read: tcpdump is not installed")
     expression = [args.filter] if args.filter else []
+    rawkit = rawkit_command(args.rawkit)
     commands = {
-        "rawkit": [sys.executable, "-m", "rawkit", "read", *flags, args.capture, *expression],
+        "rawkit": [*rawkit, "read", *flags, args.capture, *expression],
         "tcpdump": ["tcpdump", "-nn", *flags, "-r", args.capture, *expression],
     }
     env = dict(os.environ)
@@ -88,8 +108,8 @@ def main() -> None:
     if not args.no_bytecode_cache:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = BYTECODE_CACHE
-    packets = count_packets(args.capture, [], env)  # rates count packets read, selected or not
-    selected = count_packets(args.capture, expression, env) if expression else packets
+    packets = count_packets(rawkit, args.capture, [], env)  # rates count packets read, selected or not
+    selected = count_packets(rawkit, args.capture, expression, env) if expression else packets
     best = {name: (float("inf"), float("inf")) for name in commands}
     for _ in range(args.runs):
         for name, command in commands.items():
@@ -99,7 +119,7 @@ def main() -> None:
     cache = "off" if "PYTHONDONTWRITEBYTECODE" in env else "on"
     selection = f", filter {args.filter!r} selects {selected}" if args.filter else ""
     print(f"{args.capture}: {packets} packets{selection}, best of {args.runs} runs, flags {shown}, "
-          f"TZ={env.get('TZ', '(unset)')}, bytecode cache {cache}")
+          f"TZ={env.get('TZ', '(unset)')}, bytecode cache {cache}, rawkit {' '.join(rawkit)}")
     for name, (wall, cpu) in best.items():
         print(f"  {name:8s} wall {wall:6.2f} s  {packets / wall:10.0f} packets/s   "
               f"cpu {cpu:6.2f} s  {packets / cpu:10.0f} packets/s")
