@@ -8,7 +8,6 @@ tcpdump itself.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -91,6 +90,8 @@ def _output(packets: Iterable[Any], printer: Printer, capture: Any, write_to: st
             sys.stdout.write(f"{sum(1 for _ in packets)} packets\n")
             sys.stdout.flush()
         elif as_json:
+            import json  # only --json needs it: kept off every read's start-up
+
             _print(packets, lambda pkt: json.dumps(packet_record(pkt, printer), separators=(",", ":")))
         else:
             _print_text(records, printer)

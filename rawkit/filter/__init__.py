@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rawkit.filter.bpf import bpf_program
 from rawkit.filter.dag import ACCEPT, REJECT, Graph, decision_graph
 from rawkit.filter.errors import FilterError
 from rawkit.filter.linktypes import link_layer
@@ -31,6 +30,8 @@ class Filter:
         self.match: Callable[..., bool] = python_predicate(graph)
 
     def bpf(self, snaplen: int = 262144) -> list[tuple[int, int, int, int]]:
+        from rawkit.filter.bpf import bpf_program  # offline reading never needs the BPF back end
+
         return bpf_program(self.graph, snaplen)
 
     @property
