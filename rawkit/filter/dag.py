@@ -22,9 +22,8 @@ rawkit keeps the logical meaning there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rawkit.filter.ir import And, Cmp, Const, Not, Or, Pred, Truth
+from rawkit.filter.record import Record
 
 MAX_PASSES = 20
 
@@ -75,13 +74,13 @@ class _Builder:
         return self.node(pred, high, low)
 
 
-@dataclass(frozen=True)
-class Graph:
+class Graph(Record):
     """`root` (ACCEPT or REJECT when the outcome never depends on the frame), and `prelude`: the
     first test of the expression when the optimiser dropped it but other tests remain. tcpdump keeps
     that test's loads (they were in the program's first block), so a frame too short for them is
     still rejected."""
 
+    __slots__ = ("root", "prelude")
     root: Node
     prelude: Cmp | None
 

@@ -8,45 +8,44 @@ Which loads a frame meets is decided by the decision graph (dag.py) that both ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from rawkit.filter.record import Record
 
 MASK32 = 0xFFFFFFFF
 
 
-@dataclass(frozen=True, slots=True)
-class Const:
+class Const(Record):
+    __slots__ = ("value",)
     value: int
 
 
-@dataclass(frozen=True, slots=True)
-class Load:
+class Load(Record):
     """`size` bytes (1, 2 or 4, big-endian) at `address`."""
 
+    __slots__ = ("size", "address")
     size: int
     address: Value
 
 
-@dataclass(frozen=True, slots=True)
-class HeaderLength:
+class HeaderLength(Record):
     """4 * (frame[offset] & 0x0f): the IPv4 header length (BPF's ldxb msh)."""
 
+    __slots__ = ("offset",)
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class WireLength:
-    pass
+class WireLength(Record):
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Arith:
+class Arith(Record):
+    __slots__ = ("op", "left", "right")
     op: str  # + - * / % & | ^ << >>
     left: Value
     right: Value
 
 
-@dataclass(frozen=True, slots=True)
-class Neg:
+class Neg(Record):
+    __slots__ = ("operand",)
     operand: Value
 
 
@@ -54,36 +53,37 @@ ZERO = Const(0)
 Value = Const | Load | HeaderLength | WireLength | Arith | Neg
 
 
-@dataclass(frozen=True, slots=True)
-class Cmp:
+class Cmp(Record):
     """`origin` is "relation" for a test the user wrote as arithmetic (`ip[9] = 6`), else "primitive":
     tcpdump's optimiser never decides one kind of test from the other (see `satisfiable`)."""
 
+    __slots__ = ("op", "left", "right", "origin")
+    _defaults = {"origin": "primitive"}
     op: str  # eq, gt, ge, set (left & right != 0)
     left: Value
     right: Value
-    origin: str = "primitive"
+    origin: str
 
 
-@dataclass(frozen=True, slots=True)
-class And:
+class And(Record):
+    __slots__ = ("left", "right")
     left: Pred
     right: Pred
 
 
-@dataclass(frozen=True, slots=True)
-class Or:
+class Or(Record):
+    __slots__ = ("left", "right")
     left: Pred
     right: Pred
 
 
-@dataclass(frozen=True, slots=True)
-class Not:
+class Not(Record):
+    __slots__ = ("operand",)
     operand: Pred
 
 
-@dataclass(frozen=True, slots=True)
-class Truth:
+class Truth(Record):
+    __slots__ = ("value",)
     value: bool
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 
 from rawkit.filter.errors import FilterError
 from rawkit.filter.names import NAMED_CONSTANTS
+from rawkit.filter.record import Record
 
 KEYWORDS = frozenset("""
     host net mask port portrange src dst gateway proto ether link ip ip6 arp rarp tcp udp sctp icmp icmp6
@@ -42,14 +42,15 @@ _NUMBER = re.compile(r"0[xX][0-9A-Fa-f]+|[0-9]+")
 _DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+){1,3}")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(Record):
     """kind: 'kw', 'num', 'hid' (dotted IPv4), 'hid6', 'eid' (MAC), 'id', 'op' or 'end'."""
 
+    __slots__ = ("kind", "text", "position", "value")
+    _defaults = {"value": None}
     kind: str
     text: str
     position: int
-    value: int | None = None
+    value: int | None
 
 
 def number_value(text: str) -> int:

@@ -3,10 +3,9 @@ frame says which network protocol it carries."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rawkit.filter.errors import FilterError
 from rawkit.filter.ir import FALSE, TRUE, Const, Load, Pred, any_of, arith, cmp, conj, disj, inv
+from rawkit.filter.record import Record
 from rawkit.wire.constants import LinkType
 
 ETHERTYPE_IP = 0x0800
@@ -23,15 +22,16 @@ BSD_AF_INET = 2
 BSD_AF_INET6 = (24, 28, 30)  # NetBSD/OpenBSD, FreeBSD, Darwin: what tcpdump tests for ip6
 
 
-@dataclass(frozen=True)
-class LinkLayer:
+class LinkLayer(Record):
+    __slots__ = ("linktype", "name", "payload_offset", "type_offset", "ethernet", "family_order", "only")
+    _defaults = {"ethernet": False, "family_order": None, "only": None}
     linktype: int
     name: str  # as tcpdump names it in error messages
     payload_offset: int  # where the network-layer header starts
     type_offset: int | None  # where the EtherType sits, if the header has one
-    ethernet: bool = False
-    family_order: str | None = None  # NULL/LOOP: byte order of the 4-byte address family
-    only: int | None = None  # the one EtherType every frame carries (raw IPv4 / raw IPv6)
+    ethernet: bool
+    family_order: str | None  # NULL/LOOP: byte order of the 4-byte address family
+    only: int | None  # the one EtherType every frame carries (raw IPv4 / raw IPv6)
 
 
 LINK_LAYERS = {

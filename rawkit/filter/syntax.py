@@ -7,10 +7,9 @@ address after `and`/`or`/`not` reuses the qualifiers of the last `qualifiers id`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rawkit.filter.errors import FilterError
 from rawkit.filter.lexer import Token, tokenize
+from rawkit.filter.record import Record
 
 PROTO_QUALIFIERS = frozenset(("ether", "link", "ip", "ip6", "arp", "rarp", "tcp", "udp", "sctp", "icmp",
                               "icmp6", "igmp"))
@@ -24,87 +23,89 @@ GREEDY_OPS = ("%", "^")
 ARITH_OPS = frozenset(op for level in ARITH_LEVELS for op in level) | frozenset(GREEDY_OPS)
 
 
-@dataclass(frozen=True)
-class Qualifiers:
-    proto: str | None = None
-    dir: str | None = None  # "src", "dst", "or" (either), "and" (both)
-    kind: str | None = None  # host, net, port, portrange, gateway, proto
+class Qualifiers(Record):
+    __slots__ = ("proto", "dir", "kind")
+    _defaults = {"proto": None, "dir": None, "kind": None}
+    proto: str | None
+    dir: str | None  # "src", "dst", "or" (either), "and" (both)
+    kind: str | None  # host, net, port, portrange, gateway, proto
 
 
-@dataclass(frozen=True)
-class Ident:
+class Ident(Record):
     """kind: num, hid, hid6, eid, id; `prefix`/`mask` for net forms."""
 
+    __slots__ = ("kind", "text", "value", "prefix", "mask")
+    _defaults = {"value": None, "prefix": None, "mask": None}
     kind: str
     text: str
-    value: int | None = None
-    prefix: int | None = None
-    mask: str | None = None
+    value: int | None
+    prefix: int | None
+    mask: str | None
 
 
-@dataclass(frozen=True)
-class Primitive:
+class Primitive(Record):
+    __slots__ = ("qualifiers", "ident", "position")
     qualifiers: Qualifiers
     ident: Ident
     position: int
 
 
-@dataclass(frozen=True)
-class Keyword:
+class Keyword(Record):
     """Qualifier-free terms: pname (`tcp`), broadcast, multicast, less, greater, vlan."""
 
+    __slots__ = ("name", "proto", "number", "position")
+    _defaults = {"proto": None, "number": None, "position": 0}
     name: str
-    proto: str | None = None
-    number: int | None = None
-    position: int = 0
+    proto: str | None
+    number: int | None
+    position: int
 
 
-@dataclass(frozen=True)
-class Relation:
+class Relation(Record):
+    __slots__ = ("op", "left", "right")
     op: str
     left: Arith
     right: Arith
 
 
-@dataclass(frozen=True)
-class BoolOp:
+class BoolOp(Record):
+    __slots__ = ("op", "left", "right")
     op: str  # and, or
     left: Node
     right: Node
 
 
-@dataclass(frozen=True)
-class Negation:
+class Negation(Record):
+    __slots__ = ("operand",)
     operand: Node
 
 
-@dataclass(frozen=True)
-class Number:
+class Number(Record):
+    __slots__ = ("value",)
     value: int
 
 
-@dataclass(frozen=True)
-class PacketLength:
-    pass
+class PacketLength(Record):
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Access:
+class Access(Record):
+    __slots__ = ("proto", "index", "size", "position")
     proto: str
     index: Arith
     size: int
     position: int
 
 
-@dataclass(frozen=True)
-class Binary:
+class Binary(Record):
+    __slots__ = ("op", "left", "right")
     op: str
     left: Arith
     right: Arith
 
 
-@dataclass(frozen=True)
-class Negative:
+class Negative(Record):
+    __slots__ = ("operand",)
     operand: Arith
 
 
