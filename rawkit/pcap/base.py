@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from types import TracebackType
 
 from rawkit.pcap.errors import CaptureError
@@ -11,19 +10,44 @@ from rawkit.pcap.source import Feed
 from rawkit.wire.packet import Packet
 
 
-@dataclass(frozen=True)
 class Interface:
     """One capture interface: a pcap file has one; a pcapng file one per interface description.
 
     `ts_resolution` is timestamp units per second as stored in the file (10**6, 10**9, 2**k...);
     packets always carry nanoseconds. `ts_offset` is the pcapng if_tsoffset, in seconds.
+    An immutable value, written out rather than a @dataclass: creating one costs every command's
+    start-up about as much as the rest of this module.
     """
 
+    __slots__ = ("linktype", "snaplen", "name", "ts_resolution", "ts_offset")
     linktype: int
     snaplen: int
-    name: str | None = None
-    ts_resolution: int = 1_000_000
-    ts_offset: int = 0
+    name: str | None
+    ts_resolution: int
+    ts_offset: int
+
+    def __init__(self, linktype: int, snaplen: int, name: str | None = None, ts_resolution: int = 1_000_000,
+                 ts_offset: int = 0) -> None:
+        values = (linktype, snaplen, name, ts_resolution, ts_offset)
+        for field, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, field, value)
+
+    def _values(self) -> tuple[int, int, str | None, int, int]:
+        return self.linktype, self.snaplen, self.name, self.ts_resolution, self.ts_offset
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Interface is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return self._values() == other._values() if type(other) is Interface else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        pairs = zip(self.__slots__, self._values(), strict=True)
+        fields = ", ".join(f"{field}={value!r}" for field, value in pairs)
+        return f"Interface({fields})"
 
 
 class CaptureReader:

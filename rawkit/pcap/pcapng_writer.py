@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from rawkit.pcap.formats import (
     BYTE_ORDER_MAGIC,
@@ -25,12 +24,14 @@ from rawkit.wire.packet import Packet
 _SECTION_LENGTH_UNKNOWN = -1
 
 
-@dataclass(frozen=True)
 class _Interface:
-    linktype: int
-    snaplen: int
-    units_per_second: int
-    offset_seconds: int
+    __slots__ = ("linktype", "snaplen", "units_per_second", "offset_seconds")
+
+    def __init__(self, linktype: int, snaplen: int, units_per_second: int, offset_seconds: int) -> None:
+        self.linktype = linktype
+        self.snaplen = snaplen
+        self.units_per_second = units_per_second
+        self.offset_seconds = offset_seconds
 
 
 def _resolution_option(units_per_second: int) -> bytes:
