@@ -3,10 +3,13 @@ service and protocol databases (resolved once, at compile time)."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
+from typing import TYPE_CHECKING
 
 from rawkit.filter.errors import FilterError
+
+if TYPE_CHECKING:
+    import ipaddress
 
 _ICMP = {
     "icmptype": 0, "icmpcode": 1, "icmp-echoreply": 0, "icmp-unreach": 3, "icmp-sourcequench": 4,
@@ -68,6 +71,8 @@ def service_port(name: str) -> tuple[int, str | None]:
 
 def host_addresses(name: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """Every address the system resolver gives for `name`, in its order, without repeats."""
+    import ipaddress  # imported here: only host names need it
+
     try:
         answers = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as error:

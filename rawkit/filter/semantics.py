@@ -6,8 +6,6 @@ after it (tcpdump's rule, also across `or`).
 
 from __future__ import annotations
 
-import ipaddress
-
 from rawkit.filter import names
 from rawkit.filter.errors import FilterError
 from rawkit.filter.ir import (
@@ -240,6 +238,8 @@ class Generator:
         if q.kind not in (None, "host", "net") or prefix > 128:
             raise FilterError(f"illegal qualifier of '{q.kind}'" if prefix <= 128 else
                               "mask length must be <= 128")
+        import ipaddress  # only IPv6 hosts need it: kept off the start-up of other filters
+
         address = int(ipaddress.IPv6Address(ident.text))
         mask = (1 << 128) - (1 << (128 - prefix))
         if address & ~mask:
