@@ -11,89 +11,53 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from rawkit.wire.tcpdump.dhcp import format_dhcp
+from rawkit.wire.tcpdump.dhcp6 import format_dhcp6
+from rawkit.wire.tcpdump.dns import format_dns
+from rawkit.wire.tcpdump.http import format_http
+from rawkit.wire.tcpdump.ntp import format_ntp
+from rawkit.wire.tcpdump.ssh import format_ssh
+from rawkit.wire.tcpdump.syslog import format_syslog
+from rawkit.wire.tcpdump.text_protocols import TCP_TEXT_PROTOCOLS, UDP_TEXT_PROTOCOLS, format_text_protocol
+
 if TYPE_CHECKING:
     from rawkit.wire.tcpdump.printer import Printer
 
-# (payload as captured, verbosity, payload length on the wire) -> the text tcpdump prints.
-# Each handler imports its protocol's module when first called: most captures meet few of them, and
-# importing them all cost every `rawkit read` start-up a few milliseconds.
+# (payload as captured, verbosity, payload length on the wire) -> the text tcpdump prints
 Handler = Callable[[bytes, int, int], str]
 
 
 def _text(port: int, udp: bool = False) -> Handler:
-    def handler(payload: bytes, verbose: int, length: int) -> str:
-        from rawkit.wire.tcpdump import text_protocols
-
-        table = text_protocols.UDP_TEXT_PROTOCOLS if udp else text_protocols.TCP_TEXT_PROTOCOLS
-        name, commands = table[port]
-        text = text_protocols.format_text_protocol(payload, name, commands, verbose, length=length)
-        return text[2:] if udp else text  # on UDP the text replaces "UDP, length N": no leading ": "
-
-    return handler
+    name, commands = (UDP_TEXT_PROTOCOLS if udp else TCP_TEXT_PROTOCOLS)[port]
+    if udp:  # on UDP the text replaces "UDP, length N": no leading ": "
+        return lambda payload, verbose, length: format_text_protocol(payload, name, commands, verbose,
+                                                                     length=length)[2:]
+    return lambda payload, verbose, length: format_text_protocol(payload, name, commands, verbose,
+                                                                 length=length)
 
 
 def _http(payload: bytes, verbose: int, length: int) -> str:
-    from rawkit.wire.tcpdump.http import format_http
-
     return format_http(payload, verbose, length=length) or ": HTTP"
-
-
-def _ssh(payload: bytes, verbose: int, length: int) -> str:
-    from rawkit.wire.tcpdump.ssh import format_ssh
-
-    return format_ssh(payload, length=length)
-
-
-def _dns(over_tcp: bool, mdns: bool = False) -> Handler:
-    def handler(payload: bytes, verbose: int, length: int) -> str:
-        from rawkit.wire.tcpdump.dns import format_dns
-
-        return format_dns(payload, over_tcp, verbose, mdns=mdns, length=length)
-
-    return handler
-
-
-def _dhcp(payload: bytes, verbose: int, length: int) -> str:
-    from rawkit.wire.tcpdump.dhcp import format_dhcp
-
-    return format_dhcp(payload, verbose, length=length)
-
-
-def _ntp(payload: bytes, verbose: int, length: int) -> str:
-    from rawkit.wire.tcpdump.ntp import format_ntp
-
-    return format_ntp(payload, verbose, length=length)
-
-
-def _dhcp6(payload: bytes, verbose: int, length: int) -> str:
-    from rawkit.wire.tcpdump.dhcp6 import format_dhcp6
-
-    return format_dhcp6(payload)
-
-
-def _syslog(payload: bytes, verbose: int, length: int) -> str:
-    from rawkit.wire.tcpdump.syslog import format_syslog
-
-    return format_syslog(payload, verbose, length=length)
 
 
 _TCP_ORDER: tuple[tuple[frozenset[int], Handler], ...] = (
     (frozenset((25,)), _text(25)),
     (frozenset((43,)), _text(43)),
-    (frozenset((22,)), _ssh),
+    (frozenset((22,)), lambda payload, verbose, length: format_ssh(payload, length=length)),
     (frozenset((21,)), _text(21)),
     (frozenset((80, 8080)), _http),
     (frozenset((554, 8554)), _text(554)),
-    (frozenset((53,)), _dns(over_tcp=True)),
+    (frozenset((53,)), lambda payload, verbose, length: format_dns(payload, True, verbose, length=length)),
 )
 _UDP_ORDER: tuple[tuple[frozenset[int], Handler], ...] = (
-    (frozenset((53,)), _dns(over_tcp=False)),
-    (frozenset((5353,)), _dns(over_tcp=False, mdns=True)),
-    (frozenset((67, 68)), _dhcp),
-    (frozenset((123,)), _ntp),
-    (frozenset((546, 547)), _dhcp6),
+    (frozenset((53,)), lambda payload, verbose, length: format_dns(payload, False, verbose, length=length)),
+    (frozenset((5353,)), lambda payload, verbose, length: format_dns(payload, False, verbose, mdns=True,
+                                                                     length=length)),
+    (frozenset((67, 68)), lambda payload, verbose, length: format_dhcp(payload, verbose, length=length)),
+    (frozenset((123,)), lambda payload, verbose, length: format_ntp(payload, verbose, length=length)),
+    (frozenset((546, 547)), lambda payload, verbose, length: format_dhcp6(payload)),
     (frozenset((5060,)), _text(5060, udp=True)),
-    (frozenset((514,)), _syslog),
+    (frozenset((514,)), lambda payload, verbose, length: format_syslog(payload, verbose, length=length)),
 )
 # every TCP port with a printer: the TCP printers check this set before calling in
 APPLICATION_PORTS = frozenset(port for ports, _ in _TCP_ORDER for port in ports)
