@@ -10,33 +10,18 @@ A listed script that passes is reported as a warning, so the list can shrink.
 
 from __future__ import annotations
 
-import csv
-import multiprocessing
-import threading
 import time
 import warnings
 from pathlib import Path
 
 import pytest
 
+from rawkit.script.corpus import manifest_rows, run_corpus
 from tests.conftest import SHARED, needs_root
 
 CORPUS = SHARED / "packetdrill"
-MANIFEST = CORPUS / "MANIFEST.tsv"
 PASS_RATE = 0.90
-WORKERS = 2
-SCRIPT_TIMEOUT = 30.0  # the runner's own limit is 20 s; this catches a stuck process
 ALLOWED_CC = Path("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
-
-ADDRESSES = {
-    "ipv4": dict(local_ip="198.18.0.1", gateway_ip="198.18.0.2", netmask_ip="255.255.0.0",
-                 remote_ip="198.19.0.1"),
-    "ipv6": dict(local_ip="fd00:18::1", gateway_ip="fd00:18::2", remote_ip="fd00:18::c0", mtu=1520),
-}
-DEFINES = {
-    "ipv4": {"CODE": "host_unreachable", "CMSG_LEVEL_IP": "SOL_IP", "CMSG_TYPE_RECVERR": "IP_RECVERR"},
-    "ipv6": {"CMSG_LEVEL_IP": "SOL_IPV6", "CMSG_TYPE_RECVERR": "IPV6_RECVERR"},
-}
 
 # "path ipver" -> why rawkit's runner fails where the real packetdrill passed.
 _OVER_ACK = ("after the over-acking SYN-ACK the kernel retransmits socket 6's SYN within 2 jiffies; the "
@@ -63,75 +48,8 @@ KNOWN_FAILURES: dict[str, str] = {
 }
 
 
-def corpus_rows() -> list[dict[str, str]]:
-    if not MANIFEST.is_file():
-        return []
-    with MANIFEST.open() as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    return [row for row in rows if row["copied"] == "yes" and row["pass"] in ("yes", "flaky")]
-
-
-ROWS = corpus_rows()
+ROWS = manifest_rows(CORPUS)
 needs_corpus = pytest.mark.skipif(not ROWS, reason=f"packetdrill corpus not found at {CORPUS}")
-
-
-def _run_one(path: str, version: str, sender: multiprocessing.connection.Connection) -> None:
-    """In a child process: run one script, send back (outcome, message)."""
-    from rawkit.script.kernel_target import KernelTarget
-    from rawkit.script.runner import RunOptions, ScriptBroken, ScriptFailure, run_script
-
-    options = RunOptions(ip_version=int(version[-1]), defines=dict(DEFINES[version]),
-                         **ADDRESSES[version])  # type: ignore[arg-type]
-    try:
-        run_script(path, options, KernelTarget)
-        sender.send(("pass", ""))
-    except ScriptFailure as failure:
-        sender.send(("fail", str(failure)))
-    except ScriptBroken as broken:
-        sender.send(("broken", str(broken)))
-    except Exception as error:  # reported to the test, which names the script
-        sender.send(("error", f"{type(error).__name__}: {error}"))
-
-
-def run_corpus(rows: list[dict[str, str]]) -> dict[str, tuple[str, str]]:
-    """Run `rows` two at a time in forked children (modules preloaded); key "path ipver"."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["rawkit.script.runner", "rawkit.script.kernel_target"])
-    results: dict[str, tuple[str, str]] = {}
-    pending = list(rows)
-    lock = threading.Lock()
-
-    def worker() -> None:
-        while True:
-            with lock:
-                if not pending:
-                    return
-                row = pending.pop(0)
-            receiver, sender = context.Pipe(duplex=False)
-            script = str(CORPUS / row["path"])
-            child = context.Process(target=_run_one, args=(script, row["ipver_run"], sender))
-            child.start()
-            sender.close()
-            outcome = ("hang", f"no result within {SCRIPT_TIMEOUT:g} s")
-            if receiver.poll(SCRIPT_TIMEOUT):
-                try:
-                    outcome = receiver.recv()
-                except EOFError:
-                    outcome = ("error", "the child died without a result")
-            child.join(5.0)
-            if child.is_alive():
-                child.kill()
-                child.join()
-            receiver.close()
-            with lock:
-                results[f"{row['path']} {row['ipver_run']}"] = outcome
-
-    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @pytest.fixture()
@@ -151,7 +69,7 @@ def cubic_allowed():
 @needs_corpus
 def test_corpus_passes_with_the_kernel_target(cubic_allowed: None) -> None:
     started = time.monotonic()
-    results = run_corpus(ROWS)
+    results = run_corpus(CORPUS, ROWS)
     elapsed = time.monotonic() - started
     passed = {version: sum(1 for key, (outcome, _) in results.items() if outcome == "pass"
                            and key.endswith(version)) for version in ("ipv4", "ipv6")}
