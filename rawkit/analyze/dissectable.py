@@ -8,6 +8,8 @@ one or two comparisons.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rawkit.analyze.defrag import ip_offset
 from rawkit.wire import LinkType, Packet, decode
 from rawkit.wire.ipv4 import IPv4View
@@ -20,8 +22,10 @@ _SACK = 5
 _COMMON_TCP_OPTIONS = b"\x01\x01\x08\x0a"  # NOP NOP Timestamp, on nearly every Linux segment
 
 
-def _ipv4_options_parse(options: bytes) -> bool:
-    """False where tshark's option dissectors would read past an option too short for its fields."""
+def _options_parse(options: bytes, too_short: Callable[[int, int], bool]) -> bool:
+    """IPv4 and TCP options share one layout (end 0, no-op 1, else kind and length). False where
+    tshark's dissector for a kind would read past an option too short for its fields
+    (`too_short(kind, length)`); a length that breaks the layout is reported by tshark, not thrown."""
     index, end = 0, len(options)
     while index < end:
         kind = options[index]
@@ -34,11 +38,23 @@ def _ipv4_options_parse(options: bytes) -> bool:
             return True
         length = options[index + 1]
         if length < 2 or index + length > end:
-            return True  # reported as a bad length, not thrown
-        if (kind in _ROUTE_OPTIONS and length < 3) or (kind == _TIMESTAMP_OPTION and length < 4):
+            return True
+        if too_short(kind, length):
             return False
         index += length
     return True
+
+
+def _ipv4_option_too_short(kind: int, length: int) -> bool:
+    return (kind in _ROUTE_OPTIONS and length < 3) or (kind == _TIMESTAMP_OPTION and length < 4)
+
+
+def _tcp_option_too_short(kind: int, length: int) -> bool:
+    return kind == _SACK and (length - 2) % 8 != 0
+
+
+def _ipv4_options_parse(options: bytes) -> bool:
+    return _options_parse(options, _ipv4_option_too_short)
 
 
 def ip_counted(pkt: Packet, ip) -> bool:
@@ -80,27 +96,7 @@ def tcp_counted(pkt: Packet, tcp) -> bool:
     options = tcp.options_bytes
     if len(options) == 12 and options[:4] == _COMMON_TCP_OPTIONS:
         return True
-    return _tcp_options_parse(options)
-
-
-def _tcp_options_parse(options: bytes) -> bool:
-    index, end = 0, len(options)
-    while index < end:
-        kind = options[index]
-        if kind == 0:
-            return True
-        if kind == 1:
-            index += 1
-            continue
-        if index + 1 >= end:
-            return True
-        length = options[index + 1]
-        if length < 2 or index + length > end:
-            return True
-        if kind == _SACK and (length - 2) % 8:
-            return False
-        index += length
-    return True
+    return _options_parse(options, _tcp_option_too_short)
 
 
 def udp_counted(pkt: Packet, udp) -> bool:
