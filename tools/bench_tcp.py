@@ -174,6 +174,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=500, help="connections per round (default 500)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-scapy", action="store_true")
+    parser.add_argument("--only", choices=("download", "upload", "connections"), action="append",
+                        help="measure only this (repeatable; default all three)")
     parser.add_argument("serve", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
     size = int(args.megabytes * (1 << 20))
@@ -206,19 +208,24 @@ def run(args: argparse.Namespace, size: int, ours, stack) -> None:
     clients = {"rawkit": stack.socket, "kernel": socket.socket}
     results: dict[str, dict[str, list[float]]] = {name: {} for name in ("rawkit", "kernel", "scapy")}
     megabytes = size / 1e6
+    wanted = set(args.only or ("download", "upload", "connections"))
     for _ in range(args.rounds):
         for name, make in clients.items():
             measures = results[name]
-            measures.setdefault("download", []).append(megabytes / ours.call(download, make, size))
-            measures.setdefault("upload", []).append(megabytes / ours.call(upload, make, payload))
-            seconds = ours.call(connections, make, args.connections)
-            measures.setdefault("connections", []).append(args.connections / seconds)
-        if not args.skip_scapy:
+            if "download" in wanted:
+                measures.setdefault("download", []).append(megabytes / ours.call(download, make, size))
+            if "upload" in wanted:
+                measures.setdefault("upload", []).append(megabytes / ours.call(upload, make, payload))
+            if "connections" in wanted:
+                seconds = ours.call(connections, make, args.connections)
+                measures.setdefault("connections", []).append(args.connections / seconds)
+        if not args.skip_scapy and "download" in wanted:
             scapy_size = args.scapy_kilobytes << 10
             seconds = scapy_download(ours, scapy_size, 120.0)
             results["scapy"].setdefault("download", []).append(scapy_size / 1e6 / seconds)
     print(f"bench_tcp: MTU 1500, offloads off, {args.rounds} rounds; median (min..max)")
-    units = {"download": "MB/s", "upload": "MB/s", "connections": "conn/s"}
+    units = {measure: unit for measure, unit in (("download", "MB/s"), ("upload", "MB/s"),
+                                                 ("connections", "conn/s")) if measure in wanted}
     for measure, unit in units.items():
         for name in ("rawkit", "kernel", "scapy"):
             if measure in results[name]:
