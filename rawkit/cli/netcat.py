@@ -142,8 +142,9 @@ def tracing_stack(port: int, **kwargs: Any) -> Any:
             self._traced: dict[tuple, list] = {}     # connection key -> [connection, last state]
             super().__init__(**kwargs)
 
-        def _take_predicted(self, frame: bytes, now: float) -> bool:
-            return False                  # no bulk fast path: every segment goes through _on_tcp
+        def _take_frames(self, frames: list[bytes], now: float) -> None:
+            for frame in frames:          # no bulk fast path: every segment goes through _on_tcp
+                self._on_frame(frame, now)
 
         def _on_tcp(self, source: bytes, local: bytes, data: bytes, now: float, *more: Any) -> None:
             if len(data) >= 4 and port in (int.from_bytes(data[:2], "big"), int.from_bytes(data[2:4], "big")):

@@ -14,6 +14,7 @@ from rawkit.tcp.events import Closed, Connected, DataReceived, Event, PeerClosed
 from rawkit.tcp.isn import Endpoint, initial_sequence, timestamp_offset
 from rawkit.tcp.paws import is_old_duplicate
 from rawkit.tcp.reassembly import Reassembly
+from rawkit.tcp.receive_buffer import ReceiveBuffer
 from rawkit.tcp.reset import reset_for
 from rawkit.tcp.rtt import RttEstimator
 from rawkit.tcp.sack import Scoreboard
@@ -79,7 +80,7 @@ class Connection:
         # buffers
         self._send = bytearray()
         self._send_start = 0           # sequence number of self._send[0]
-        self._recv = bytearray()
+        self._recv = ReceiveBuffer()
         ooo_bytes = self.settings.max_out_of_order_bytes
         self._ooo = Reassembly(self.settings.max_out_of_order,
                                self.settings.receive_buffer_size if ooo_bytes is None else ooo_bytes)
@@ -179,8 +180,7 @@ class Connection:
         """Take up to `max_bytes` received bytes. b"" means nothing buffered: check `eof`."""
         if not self._recv:
             return b""
-        data = bytes(self._recv[:max_bytes])
-        del self._recv[:max_bytes]
+        data = self._recv.read(max_bytes)
         if self.state in SYNCHRONIZED and not self.fin_received:
             opening = self._receive_space() - self._advertised_space()
             if opening >= min(self.settings.receive_buffer_size // 2, 2 * self._rcv_mss):
@@ -189,7 +189,7 @@ class Connection:
 
     def peek(self, max_bytes: int = 1 << 30) -> bytes:
         """Received bytes without consuming them (MSG_PEEK)."""
-        return bytes(self._recv[:max_bytes])
+        return self._recv.peek(max_bytes)
 
     def shutdown_write(self, now: float) -> None:
         """Half-close: no more sends; a FIN follows the queued data. Idempotent once the FIN is queued."""
@@ -315,36 +315,49 @@ class Connection:
         self._rtt_seq = None
         return True
 
-    def receive_predicted(self, sequence: int, ack: int, window: int, timestamp: tuple[int, int] | None,
-                          payload: bytes | memoryview, now: float) -> bool:
-        """Header prediction (Jacobson; RFC 7323 appendix): take the common segment of a bulk receive
-        (ESTABLISHED, ACK set and no other control flag, the next in-order data, nothing of ours in
-        flight, same window, no SACK blocks) in a few steps, without building a Segment. Returns False,
-        having changed nothing, when the segment needs the full `receive`. The caller has checked the
-        flags (ACK, maybe PSH, nothing else) and the option layout."""
-        if self.state is not State.ESTABLISHED or sequence != self.rcv_nxt or ack != self.snd_una \
-                or ack != self.snd_max or window << self.snd_wscale != self.snd_wnd or self._ooo.ranges \
-                or self._user_closed \
-                or self._peer_fin_seq is not None or not 0 < len(payload) <= self._receive_space():
-            return False
-        if self.ts_ok:
-            if timestamp is None or seq.lt(timestamp[0], self.ts_recent):    # PAWS: the full path decides
-                return False
-            if seq.le(sequence, self.last_ack_sent):
-                self.ts_recent, self.ts_recent_at = timestamp[0], now
-        if seq.lt(self.snd_wl1, sequence):
-            self.snd_wl1, self.snd_wl2 = sequence, ack
+    def prediction(self) -> tuple[int, int, int, int, int] | None:
+        """Header prediction (Jacobson; RFC 7323 appendix D) for a caller that checks a burst of segments
+        itself and hands each in-order run to `receive_run` with one call, building no Segment:
+        (RCV.NXT, the ACK and the raw window field the segments must carry, TS.Recent or -1 when
+        timestamps are off, the receive space). A segment continues the run when it has ACK (maybe
+        PSH) and no other flag, starts where the run ends, carries that ACK and window, a timestamp
+        (exactly when timestamps are on) not older than the one before it (the first: not older than
+        TS.Recent), and fits the space left. None: no segment can be predicted now (not ESTABLISHED,
+        data of ours in flight, held out-of-order data, the peer's FIN seen, the user closed)."""
+        if self.state is not State.ESTABLISHED or self.snd_una != self.snd_max or self._ooo.ranges \
+                or self._user_closed or self._peer_fin_seq is not None:
+            return None
+        window = self.snd_wnd >> self.snd_wscale
+        if window << self.snd_wscale != self.snd_wnd:
+            window = -1                                 # no window field says exactly this window
+        ts_recent = self.ts_recent if self.ts_ok and self.ts_recent is not None else -1
+        if self.ts_ok and ts_recent < 0:
+            return None
+        return self.rcv_nxt, self.snd_una, window, ts_recent, self._receive_space()
+
+    def receive_run(self, payloads: list[bytes], tsval: int | None, now: float) -> None:
+        """Take a run of segments that `prediction()` allowed, as `receive` would take them one by one
+        (the ACK decision is made once for the run: a stretch ACK). `tsval` is the first segment's
+        timestamp; it becomes TS.Recent when that segment starts at Last.ACK.sent (RFC 7323 4.3: only
+        the first of a run can, since RCV.NXT >= Last.ACK.sent and no ACK leaves during a run)."""
+        if not payloads:
+            return
+        start = self.rcv_nxt
+        if tsval is not None and start == self.last_ack_sent:
+            self.ts_recent, self.ts_recent_at = tsval, now
+        length = self._recv.extend(payloads)
+        last = (start + length - len(payloads[-1])) & seq.MASK
+        if seq.lt(self.snd_wl1, last):
+            self.snd_wl1, self.snd_wl2 = last, self.snd_una
         self._last_heard = now
         self._keepalive_probes = self._persist_probes = 0
-        length = len(payload)
-        self._recv += payload
-        self.rcv_nxt = (sequence + length) & seq.MASK
-        if length > self._rcv_mss:
-            self._rcv_mss = length
+        self.rcv_nxt = (start + length) & seq.MASK
+        largest = max(map(len, payloads))
+        if largest > self._rcv_mss:
+            self._rcv_mss = largest
         self._events.append(DataReceived(length))
         self._unacked_bytes += length
         self._acknowledge_data(now)
-        return True
 
     def _receive_in_syn_sent(self, segment: Segment, now: float) -> None:
         ack_ok = False
@@ -623,12 +636,12 @@ class Connection:
             self._ack_immediately(now)              # one duplicate ACK (with SACK) per segment
             return
         had_holes = len(self._ooo) > 0
-        self._recv += payload
+        self._recv.append(payload)
         self.rcv_nxt = seq.add(self.rcv_nxt, len(payload))
         arrived = len(payload)
         if had_holes:
             more = self._ooo.pop_ready(self.rcv_nxt)
-            self._recv += more
+            self._recv.append(more)
             self.rcv_nxt = seq.add(self.rcv_nxt, len(more))
             arrived += len(more)
             self._ack_now = True

@@ -1,0 +1,72 @@
+"""The in-order bytes a connection holds for its reader, kept as the chunks they arrived in.
+
+Why not one bytearray: appending a segment to a bytearray that a read has just emptied makes
+CPython shrink it to the exact size and then regrow it 12.5% at a time, copying it each time
+(and a front deletion leaves an offset that makes the next growth copy everything again): in a bulk
+receive that cost more than all the header processing of the segment. Here an arriving payload is
+kept as it is (one reference, no copy) and a read joins what it takes once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+Buffer = bytes | bytearray | memoryview
+
+
+class ReceiveBuffer:
+    """A FIFO of bytes: `append` at the back, `read`/`peek` from the front; len() is the byte count."""
+
+    __slots__ = ("_chunks", "_size")
+
+    def __init__(self) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, data: Buffer) -> None:
+        if data:
+            self._chunks.append(data if type(data) is bytes else bytes(data))
+            self._size += len(data)
+
+    def extend(self, chunks: list[bytes]) -> int:
+        """Append several bytes objects (a run of segments); returns how many bytes they held."""
+        length = sum(map(len, chunks))
+        self._chunks.extend(chunks)
+        self._size += length
+        return length
+
+    def read(self, max_bytes: int) -> bytes:
+        """Take up to `max_bytes` from the front."""
+        data = self.peek(max_bytes)
+        chunks, taken = self._chunks, len(data)
+        self._size -= taken
+        while taken:
+            first = chunks[0]
+            if len(first) <= taken:
+                chunks.popleft()
+                taken -= len(first)
+            else:
+                chunks[0] = first[taken:]
+                taken = 0
+        return data
+
+    def peek(self, max_bytes: int) -> bytes:
+        """Up to `max_bytes` from the front, left in place."""
+        chunks = self._chunks
+        if not chunks or max_bytes <= 0:
+            return b""
+        if len(chunks[0]) >= max_bytes:
+            return chunks[0][:max_bytes]
+        if max_bytes >= self._size:
+            return b"".join(chunks)
+        parts, need = [], max_bytes
+        for chunk in chunks:
+            if len(chunk) >= need:
+                parts.append(chunk[:need])
+                break
+            parts.append(chunk)
+            need -= len(chunk)
+        return b"".join(parts)
