@@ -65,7 +65,7 @@ class SocketBase(ABC):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError("timed out")
-            self.stack.changed.wait(remaining)
+            self.stack.wait(remaining)
 
     # ------------------------------------------------------------------ modes
     def settimeout(self, timeout: float | None) -> None:

@@ -395,7 +395,7 @@ class Socket(SocketBase):
                 now = self._now()
                 connection.shutdown_write(now)
                 self.stack.flush(connection, now)
-            self.stack.changed.notify_all()
+            self.stack.notify()
 
     def _release(self) -> None:
         """FIN after queued data (RST with unread data); a listener resets its pending peers."""
@@ -413,7 +413,7 @@ class Socket(SocketBase):
             stack.flush(self.connection, now)
         if self._port:
             stack.release_port(self._port)
-        stack.changed.notify_all()
+        stack.notify()
 
     def __repr__(self) -> str:
         state = self.connection.state.value if self.connection else ("LISTEN" if self.listener else "unbound")

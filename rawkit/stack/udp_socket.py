@@ -220,13 +220,13 @@ class UdpSocket(SocketBase):
             if how in (socket.SHUT_RD, socket.SHUT_RDWR):
                 self._read_shut = True
                 self.update_readiness()
-                self.stack.changed.notify_all()
+                self.stack.notify()
 
     def _release(self) -> None:
         """Release the port (queued datagrams are dropped)."""
         if self.endpoint is not None:
             self.stack.udp.release(self.endpoint)
-        self.stack.changed.notify_all()
+        self.stack.notify()
 
     def __repr__(self) -> str:
         return f"<rawkit UdpSocket {self.getsockname()}>"
