@@ -70,8 +70,10 @@ ConnectionKey = tuple[bytes, int, int]    # remote IP, remote port, local port
 ACK_FLAG, PSH_FLAG, FIN_FLAG = 0x10, 0x08, 0x01
 OFFLOAD_BYTES = 62 << 10                  # payload of one super-segment: with headers under IP's 64 KiB
 TIMESTAMP_LAYOUT = b"\x01\x01\x08\x0a"     # NOP NOP TS 10: how Linux (and rawkit) lay out the option
-_TCP_PREDICTED = struct.Struct("!HHIIBBH")  # ports, seq, ack, data offset byte, flags, window
-_TIMESTAMPS = struct.Struct("!II")
+# the fast path's view of a frame: the IP fields it checks, TCP ports, seq, ack, data offset
+# byte, flags, window, then the first 4 option bytes and the TSval where timestamps would be
+_IPV4_TCP = struct.Struct("!14xBxH2xHxB2x4s4sHHIIBBH4x4sI")
+_IPV6_TCP = struct.Struct("!14xB3xHBx16s16sHHIIBBH4x4sI")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -165,6 +167,7 @@ class Stack:
         self._address_bytes = self.address.packed if self.address is not None else b""
         self._address6_bytes = self.address6.packed if self.address6 is not None else b""
         self._pseudo_sums: dict[bytes, int] = {}
+        self._receive_sums: dict[bytes, int] = {}     # the same, byte-swapped, for the fast path
         self._predicted: dict[Connection, None] = {}
         self._loop_thread = 0
         self._sleep_until = 0.0                   # when the loop wakes by itself (lock held to change)
@@ -360,9 +363,8 @@ class Stack:
         predicted = self._predicted
         frames = self.link.receive_batch(FRAMES_PER_WAKEUP)
         active = bool(frames)
-        for frame in frames:
-            if not self._take_predicted(frame, now):
-                self._on_frame(frame, now)
+        if frames:
+            self._take_frames(frames, now)
         if predicted:                  # one ACK per connection for the whole batch (a stretch ACK)
             for connection in predicted:
                 self.flush(connection, now)
@@ -379,58 +381,103 @@ class Stack:
                 active = True
         return active
 
-    def _take_predicted(self, frame: bytes, now: float) -> bool:
-        """The bulk-receive fast path: an IPv4 (no options, unfragmented) or IPv6 (no extension header)
-        frame to our address carrying TCP with ACK (and maybe PSH) only, no options or just timestamps,
-        which its connection takes by header prediction. Checksums are checked here; the connection is
-        flushed once after the batch. False (nothing changed): the frame needs the general path."""
-        if frame[12:14] == b"\x08\x00":
-            if frame[14] != 0x45 or frame[23] != PROTO_TCP or frame[30:34] != self._address_bytes:
-                return False
-            header_sum = int.from_bytes(frame[14:34], "big") % 0xFFFF
-            total = int.from_bytes(frame[16:18], "big")
-            if header_sum or frame[20] & 0x3F or frame[21] or not 40 <= total <= len(frame) - 14:
-                return False                      # bad header checksum, fragment, or cut short
-            source, start, end = frame[26:30], 34, total + 14
-        elif frame[12:14] == b"\x86\xdd":
-            if frame[14] >> 4 != 6 or frame[20] != PROTO_TCP or frame[38:54] != self._address6_bytes:
-                return False
-            end = int.from_bytes(frame[18:20], "big") + 54
-            if end > len(frame) or end < 74:
-                return False
-            source, start = frame[22:38], 54
+    def _take_frames(self, frames: list[bytes], now: float) -> None:
+        """A batch of frames, in order. The bulk-receive fast path: a data segment that `_bulk_segment`
+        accepts and that continues its connection's predicted run (Connection.prediction) joins that
+        run; a run goes to its connection in one call (receive_run) when a frame breaks it and at the
+        end of the batch, and `_step` flushes the connection once after the batch (a stretch ACK).
+        Every other frame takes the general path (_on_frame) once the run before it is handed over."""
+        bulk_segment, connections, predicted = self._bulk_segment, self.connections, self._predicted
+        current: Connection | None = None       # the connection whose run is being gathered
+        payloads: list[bytes] = []
+        first_tsval: int | None = None
+        next_seq = ack_wanted = window_wanted = last_tsval = space = 0
+        for frame in frames:
+            parsed = bulk_segment(frame)
+            if parsed is not None:
+                key, sequence, ack, window, tsval, payload = parsed
+                connection = connections.get(key)
+                if connection is not current and connection is not None:
+                    if payloads:
+                        current.receive_run(payloads, first_tsval, now)
+                        predicted[current] = None
+                        payloads = []
+                    expected = connection.prediction()
+                    current = connection if expected is not None else None
+                    if expected is not None:
+                        next_seq, ack_wanted, window_wanted, last_tsval, space = expected
+                if connection is current and connection is not None and sequence == next_seq \
+                        and ack == ack_wanted and window == window_wanted and len(payload) <= space and (
+                            last_tsval < 0 if tsval is None else
+                            last_tsval >= 0 and (tsval - last_tsval) & 0xFFFFFFFF < 0x80000000):
+                    if not payloads:
+                        first_tsval = tsval
+                    payloads.append(payload)
+                    next_seq = (next_seq + len(payload)) & 0xFFFFFFFF
+                    space -= len(payload)
+                    if tsval is not None:
+                        last_tsval = tsval
+                    continue
+            if payloads:
+                current.receive_run(payloads, first_tsval, now)
+                predicted[current] = None
+                payloads = []
+            current = None                  # the general path may change what is predicted
+            self._on_frame(frame, now)
+        if payloads:
+            current.receive_run(payloads, first_tsval, now)
+            predicted[current] = None
+
+    def _bulk_segment(self, frame: bytes) -> tuple[ConnectionKey, int, int, int, int | None, bytes] | None:
+        """(connection key, seq, ack, raw window, TSval or None, payload) of a frame the fast path may
+        take: an IPv4 (no options, unfragmented) or IPv6 (no extension header) frame to our address
+        carrying TCP data with ACK (maybe PSH) and no other flag, no options or just timestamps, whose
+        checksums hold. None: the general path decides (it also drops what fails a checksum).
+        The checksums are summed as little-endian integers (faster to build in Python than big-endian):
+        the ones' complement sum of byte-swapped words is the byte-swapped sum (RFC 1071 2(B))."""
+        size = len(frame)
+        kind = frame[12:14]
+        if kind == b"\x08\x00" and size >= 62:
+            (version, total, fragment, proto, source, destination, sport, dport, sequence, ack, offset, flags,
+             window, layout, tsval) = _IPV4_TCP.unpack_from(frame)
+            end = total + 14
+            if version != 0x45 or proto != PROTO_TCP or destination != self._address_bytes \
+                    or fragment & 0x3FFF or not 54 < end <= size \
+                    or int.from_bytes(frame[14:34], "little") % 0xFFFF:
+                return None                       # options, fragment, cut short or bad header checksum
+            start = 34
+        elif kind == b"\x86\xdd" and size >= 82:
+            (version, payload_length, next_header, source, destination, sport, dport, sequence, ack, offset,
+             flags, window, layout, tsval) = _IPV6_TCP.unpack_from(frame)
+            end = payload_length + 54
+            if version >> 4 != 6 or next_header != PROTO_TCP or destination != self._address6_bytes \
+                    or not 74 < end <= size:
+                return None
+            start = 54
         else:
-            return False
-        sport, dport, sequence, ack, offset, flags, window = _TCP_PREDICTED.unpack_from(frame, start)
-        if flags & ~PSH_FLAG != ACK_FLAG or offset & 0x0F:
-            return False
-        if offset == 0x80 and frame[start + 20:start + 24] == TIMESTAMP_LAYOUT:
-            timestamp = _TIMESTAMPS.unpack_from(frame, start + 24)
+            return None
+        if flags & ~PSH_FLAG != ACK_FLAG:
+            return None
+        if offset == 0x80 and layout == TIMESTAMP_LAYOUT:
+            data = start + 32
         elif offset == 0x50:
-            timestamp = None
+            data, tsval = start + 20, None
         else:
-            return False
-        connection = self.connections.get((source, sport, dport))
-        if connection is None:
-            return False
-        pseudo = self._pseudo_sums.get(source)
-        if pseudo is None:
-            if len(self._pseudo_sums) >= ROUTE_CACHE_SIZE:
-                self._pseudo_sums.clear()
-            local = self._address_bytes if start == 34 else self._address6_bytes
-            pseudo = self._pseudo_sums[source] = address_sum(source, local)
-        length = end - start
+            return None
+        if data >= end:
+            return None                           # no payload: the general path takes ACKs
         if type(frame) is not KernelChecked:
-            value = int.from_bytes(frame[start:end], "big")
-            if length & 1:
-                value <<= 8
-            if (value + pseudo + length) % 0xFFFF:
-                return False                      # bad checksum: the general path drops it
-        payload = memoryview(frame)[start + (offset >> 2):end]
-        if not connection.receive_predicted(sequence, ack, window, timestamp, payload, now):
-            return False
-        self._predicted[connection] = None
-        return True
+            pseudo = self._receive_sums.get(source)
+            if pseudo is None:
+                if len(self._receive_sums) >= ROUTE_CACHE_SIZE:
+                    self._receive_sums.clear()
+                pseudo = address_sum(source, destination)
+                pseudo = self._receive_sums[source] = (pseudo >> 8) | (pseudo & 0xFF) << 8
+            length = end - start
+            if (int.from_bytes(frame[start:end], "little") % 0xFFFF + pseudo + (length >> 8)
+                    + ((length & 0xFF) << 8)) % 0xFFFF:
+                return None
+        return (source, sport, dport), sequence, ack, window, tsval, frame[data:end]
 
     def _on_unreachable(self, ip: bytes, now: float) -> None:
         """ARP failed: connections still opening to that host fail with EHOSTUNREACH, as on Linux."""
