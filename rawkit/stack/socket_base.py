@@ -124,7 +124,7 @@ class SocketBase(ABC):
     # ------------------------------------------------------------------ teardown
     def close(self) -> None:
         """Close once (a second close does nothing): drop the fileno() event, then `_release`."""
-        with self.stack.lock:
+        with self.stack.call:
             if self._closed:
                 return
             self._closed = True

@@ -156,7 +156,7 @@ class Socket(SocketBase):
             raise _error(errno.EAFNOSUPPORT)
         remote_ip = str(remote)
         stack = self.stack
-        with stack.lock:
+        with stack.call:
             self._check_open()
             if self.listener is not None:
                 raise _error(errno.EINVAL)
@@ -195,7 +195,7 @@ class Socket(SocketBase):
 
     def accept(self) -> tuple[Socket, Address]:
         """The next connection whose handshake completed, as a new blocking socket and its peer."""
-        with self.stack.lock:
+        with self.stack.call:
             self._check_open()
             listener = self.listener
             if listener is None:
@@ -211,7 +211,7 @@ class Socket(SocketBase):
     def send(self, data: bytes, flags: int = 0) -> int:
         """Queue up to len(data) bytes; returns how many were taken (blocks while the buffer is full)."""
         stack = self.stack
-        with stack.lock:
+        with stack.call:
             self._check_open()
             connection = self.connection
             if connection is None:
@@ -239,7 +239,7 @@ class Socket(SocketBase):
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
         stack = self.stack
-        with stack.lock:
+        with stack.call:
             self._check_open()
             connection = self.connection
             if connection is None:
@@ -384,7 +384,7 @@ class Socket(SocketBase):
 
     # ------------------------------------------------------------------ teardown
     def shutdown(self, how: int) -> None:
-        with self.stack.lock:
+        with self.stack.call:
             self._check_open()
             connection = self.connection
             if connection is None or connection.state is State.CLOSED:

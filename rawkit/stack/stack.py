@@ -147,12 +147,14 @@ class Stack:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._wakeup = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        # the loop's epoll: a caller that takes the frames itself (wait) turns the link off in it,
-        # which epoll (unlike poll) applies to a wait already in progress
+        # the loop's epoll: while a socket call runs (`call`) the link is off in it, which epoll
+        # (unlike poll) applies to a wait already in progress: the caller takes the frames
         self._link_fd = self.link.fileno()
         self._poller = select.epoll()
         self._poller.register(self._link_fd, select.EPOLLIN)
         self._poller.register(self._wakeup, select.EPOLLIN)
+        self._calls = 0                           # socket calls running (not waiting on `changed`)
+        self.call = SocketCall(self)
         self._driving = False                     # a caller in wait() is taking the frames
         self._driver_wakeup = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._driver_poller = select.poll()
@@ -217,16 +219,21 @@ class Stack:
 
     # ------------------------------------------------------------------ used by sockets (lock held)
     def wait(self, timeout: float | None) -> None:
-        """Wait (lock held, as Condition.wait) until something may have changed or `timeout` passes.
-        Why not just the condition: handing every frame from the loop thread to the waiting one costs
-        a second thread wake-up and a GIL hand-over per exchange; so, when no other caller does, this
-        thread takes the frames itself (the loop keeps the timers and ignores the link meanwhile)."""
-        if self._driving or self._stopping or self.failure is not None \
-                or threading.get_ident() == self._loop_thread:
-            self.changed.wait(timeout)
+        """Wait inside `with stack.call` (lock held, as Condition.wait) until something may have
+        changed or `timeout` passes. Why not just the condition: handing every frame from the loop
+        thread to the waiting one costs a second thread wake-up and a GIL hand-over per exchange; so,
+        when no other caller does, this thread takes the frames itself (the loop keeps the timers)."""
+        in_call = self._calls > 0
+        if self._driving or self._stopping or self.failure is not None or not in_call:
+            if in_call:                         # another thread takes the frames meanwhile
+                self._end_call(take=False)
+            try:
+                self.changed.wait(timeout)
+            finally:
+                if in_call:
+                    self._begin_call()
             return
         self._driving = True
-        self._poller.modify(self._link_fd, 0)
         saved = self.lock._release_save()          # the whole RLock, as Condition.wait releases it
         try:
             ready = self._driver_poller.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
@@ -235,12 +242,36 @@ class Stack:
             self._driving = False
             if self._stopping:
                 self.changed.notify_all()       # close() waits for the fds to be out of use
-            else:
-                self._poller.modify(self._link_fd, select.EPOLLIN)
         if self._stopping:
             return
         if any(fd == self._driver_wakeup for fd, _events in ready):
             os.eventfd_read(self._driver_wakeup)
+        self._step_here()
+
+    def _link_to_loop(self, on: bool) -> None:
+        """Give the link to the loop thread (`on`) or take it back (lock held)."""
+        if not self._stopping:
+            self._poller.modify(self._link_fd, select.EPOLLIN if on else 0)
+
+    def _begin_call(self) -> None:
+        self._calls += 1
+        if self._calls == 1:
+            self._link_to_loop(False)
+
+    def _end_call(self, take: bool = True) -> None:
+        """The last running call hands the link back, after taking what arrived during it (often
+        the answer to what it sent), which would otherwise wake the loop thread at once."""
+        self._calls -= 1
+        if self._calls or self._stopping:
+            return
+        try:
+            if take and self._driver_poller.poll(0):
+                self._step_here()
+        finally:
+            self._link_to_loop(True)
+
+    def _step_here(self) -> None:
+        """One loop step in the calling thread (lock held): waiters and fileno() learn of it."""
         try:
             active = self._step(time.monotonic())
         except BaseException as error:         # as in the loop: every socket call learns of it
@@ -721,6 +752,32 @@ class Stack:
     def _send_frames(self, frames: list[tuple[bytes, int, bytes]]) -> None:
         for mac, ethertype, payload in frames:
             self.link.send_frame(mac, ethertype, payload)
+
+
+class SocketCall:
+    """`with stack.call:` around a socket call: the stack's lock, and the link taken from the loop
+    thread while the call runs (Stack.wait, Stack._end_call), so the frames it provokes are taken
+    by the calling thread instead of waking the loop and queueing for the lock behind the call."""
+
+    __slots__ = ("_stack", "_lock")
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self._lock = stack.lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            self._stack._begin_call()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._stack._end_call()
+        finally:
+            self._lock.release()
 
 
 def _cut(segment: Segment, mss: int) -> list[Segment]:

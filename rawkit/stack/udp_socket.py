@@ -113,7 +113,7 @@ class UdpSocket(SocketBase):
     # ------------------------------------------------------------------ data
     def send(self, data: bytes, flags: int = 0) -> int:
         """Send one datagram to the connected peer (EDESTADDRREQ when there is none)."""
-        with self.stack.lock:
+        with self.stack.call:
             self._check_open()
             if self.endpoint is None or self.endpoint.peer is None:
                 raise _error(errno.EDESTADDRREQ)
@@ -126,7 +126,7 @@ class UdpSocket(SocketBase):
                 raise TypeError("sendto() takes an address tuple")
             address = flags_or_address
         peer = self._peer(address)
-        with self.stack.lock:
+        with self.stack.call:
             self._check_open()
             return self._send(bytes(data), peer)
 
@@ -148,7 +148,7 @@ class UdpSocket(SocketBase):
         SHUT_RD. MSG_PEEK leaves it queued; MSG_DONTWAIT does not block."""
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
-        with self.stack.lock:
+        with self.stack.call:
             self._check_open()
             self._wait(lambda: self._read_shut or self.endpoint is not None and
                        (bool(self.endpoint.queue) or self.endpoint.error != 0),
