@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from rawkit.pcap import open_capture
 from rawkit.pcap.base import CaptureReader
 from rawkit.pcap.pcap_reader import PcapReader
 from rawkit.wire.packet import Packet
+
+if TYPE_CHECKING:
+    from rawkit.filter import Filter
 
 
 def read(path: str | os.PathLike | BinaryIO, filter: str | None = None) -> Iterator[Packet]:
@@ -40,8 +43,20 @@ def selected(capture: CaptureReader, expression: str) -> Iterator[Packet]:
             match = matchers[linktype] = compile_filter(expression, 1 if linktype is None else linktype).match
         return match
 
-    first = matcher(capture.linktype)
     if isinstance(capture, PcapReader):
-        capture.keep = first
-        return iter(capture)
+        return selected_records(capture, compile_filter(expression, capture.linktype))
+    matcher(capture.linktype)  # now, so that a bad expression fails before the first packet
     return (pkt for pkt in capture if matcher(pkt.linktype)(pkt.data, pkt.wirelen))
+
+
+def selected_records(capture: PcapReader, flt: Filter) -> Iterator[Packet]:
+    """A classic pcap's packets that a compiled filter selects, tested on the raw records: in the
+    file's buffer by the record walk itself where the filter has a window form, else sliced."""
+    capture.keep = flt.match
+    test = flt.window(capture.byte_order)
+    if test is not None:
+        from rawkit.pcap.scan import pcap_scanner
+
+        capture.scan = pcap_scanner(test, flt.match, capture.byte_order, capture._snapshot, capture.linktype,
+                                    capture.nanosecond)
+    return iter(capture)

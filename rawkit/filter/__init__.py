@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rawkit.filter.dag import ACCEPT, REJECT, Graph, decision_graph
 from rawkit.filter.errors import FilterError
@@ -15,6 +16,9 @@ from rawkit.filter.linktypes import link_layer
 from rawkit.filter.pycode import python_predicate, python_source
 from rawkit.filter.semantics import Generator
 from rawkit.filter.syntax import parse
+
+if TYPE_CHECKING:
+    from rawkit.filter.window import Window
 
 __all__ = ["Filter", "FilterError", "compile", "read_filter_file"]
 
@@ -33,6 +37,13 @@ class Filter:
         from rawkit.filter.bpf import bpf_program  # offline reading never needs the BPF back end
 
         return bpf_program(self.graph, snaplen)
+
+    def window(self, byte_order: str) -> Window | None:
+        """The filter as one expression over a record left in a capture's buffer (see window.py), for
+        a reader's record walk; None when the filter is too large for that form."""
+        from rawkit.filter.window import window  # only pcap reading uses it
+
+        return window(self.graph, byte_order)
 
     @property
     def python_source(self) -> str:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 
 class Record:
-    __slots__ = ()
+    __slots__ = ("_hash",)  # computed on first use: the optimiser hashes nested records over and over
     _defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -45,7 +45,12 @@ class Record:
         return self._values() == other._values()  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash(self._values())
+        try:
+            return self._hash
+        except AttributeError:
+            value = hash(self._values())
+            object.__setattr__(self, "_hash", value)
+            return value
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)

@@ -10,7 +10,7 @@ A snap length of 0 or above that maximum counts as the maximum, as libpcap does.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from itertools import starmap
 
 from rawkit.pcap.base import CaptureReader, Interface
@@ -43,6 +43,9 @@ class PcapReader(CaptureReader):
     # A test of each record's bytes and wire length made before its Packet is built (a compiled
     # filter: most records are dropped unseen). Set it before iterating.
     keep: Callable[[bytes, int], bool] | None = None
+    # The same test inlined into a walk of the records in the buffer (rawkit.pcap.scan), tried
+    # first at each buffer position; `keep` decides the records it leaves.
+    scan: Callable[[bytes, int, int], Generator[tuple[bytes, int, int, int], None, int]] | None = None
 
     def __init__(self, feed: Feed, libpcap_snaplen: bool = True) -> None:
         super().__init__(feed, libpcap_snaplen)
@@ -82,6 +85,7 @@ class PcapReader(CaptureReader):
         feed = self._feed
         unpack_from = self._record.unpack_from
         keep = self.keep
+        scan = self.scan
         linktype = self.linktype
         snapshot = self._snapshot
         scale = 1 if self.nanosecond else 1000
@@ -89,6 +93,8 @@ class PcapReader(CaptureReader):
         end = len(buf)
         off = PCAP_HEADER_LEN
         while True:
+            if scan is not None:
+                off = yield from scan(buf, off, end)
             # the hot loop: one unpack and one slice per record
             while off + 16 <= end:
                 sec, frac, caplen, wirelen = unpack_from(buf, off)

@@ -1,0 +1,133 @@
+"""The pcap record walk with the filter inlined (rawkit.filter.window + rawkit.pcap.scan) selects
+exactly the records `match` selects (which test_filter_tcpdump holds to tcpdump): every expression of
+the table, every link type, both byte orders of the file, frames cut at every length the fused
+fields straddle, a small snap length, and random bytes."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_filter_corpus import GENERATED, read_capture
+from test_filter_tcpdump import EXPRESSIONS
+
+import rawkit.filter
+from rawkit._read import selected, selected_records
+from rawkit.pcap import open_capture
+from tests.conftest import bundled_captures
+
+CAPTURE_LIMIT = 150  # frames per bundled capture
+
+
+def write_pcap(path: Path, order: str, linktype: int, records: list[tuple[bytes, int]],
+               snaplen: int = 262144) -> None:
+    with open(path, "wb") as out:
+        out.write(struct.pack(order + "IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype))
+        for index, (data, wirelen) in enumerate(records):
+            out.write(struct.pack(order + "IIII", 1_700_000_000 + index, index, len(data), wirelen) + data)
+
+
+def with_cuts(records: list[tuple[bytes, int]]) -> list[tuple[bytes, int]]:
+    """Each frame whole and cut short at a few lengths around the headers the filters read (a
+    different few for each frame, so that every length occurs for some of each kind of frame)."""
+    cuts = (0, 4, 13, 14, 18, 21, 22, 24, 34, 37, 38, 42, 54, 57, 58, 62)
+    out = []
+    for index, (data, wirelen) in enumerate(records):
+        out.append((data, wirelen))
+        out.extend((data[:cut], wirelen) for cut in cuts[index % 4::4] if cut < len(data))
+    return out
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, int, list[tuple[bytes, int]]]]:
+    directory = tmp_path_factory.mktemp("scan-captures")
+    merged = {linktype: with_cuts(build()) for linktype, build in GENERATED.values()}
+    for source in bundled_captures():
+        read = read_capture(source, CAPTURE_LIMIT)
+        if read is not None and read[0] in merged:
+            merged[read[0]].extend(read[1])
+    files = []
+    for linktype, records in merged.items():
+        for order in "<>":
+            path = directory / f"linktype-{linktype}-{'le' if order == '<' else 'be'}.pcap"
+            write_pcap(path, order, linktype, records)
+            files.append((path, linktype, records))
+    return files
+
+
+def scanned(path: Path, flt: rawkit.filter.Filter) -> tuple[list[tuple[bytes, int]], bool]:
+    """The records `rawkit.read` selects from `path`, and whether the inlined walk was used."""
+    with open_capture(str(path)) as capture:
+        chosen = [(bytes(pkt.data), pkt.wirelen) for pkt in selected_records(capture, flt)]
+        return chosen, capture.scan is not None
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_walk_selects_what_match_selects(expression: str, captures) -> None:
+    for path, linktype, records in captures:
+        try:
+            flt = rawkit.filter.compile(expression, linktype)
+        except rawkit.filter.FilterError:
+            continue
+        chosen, _ = scanned(path, flt)
+        assert chosen == [record for record in records if flt.match(*record)], path.name
+
+
+def test_walk_is_used_for_nearly_every_expression(captures) -> None:
+    path = next(path for path, linktype, _ in captures if linktype == 1)
+    used = []
+    for expression in EXPRESSIONS:
+        try:
+            flt = rawkit.filter.compile(expression, 1)
+        except rawkit.filter.FilterError:
+            continue
+        used.append(scanned(path, flt)[1])
+    assert sum(used) >= 0.95 * len(used)
+
+
+def test_small_snap_length(tmp_path: Path) -> None:
+    """Records longer than the snap length leave the walk (the reader cuts them) and come back."""
+    records = with_cuts(GENERATED["ethernet"][1]())
+    for order in "<>":
+        path = tmp_path / f"snap-{order == '<'}.pcap"
+        write_pcap(path, order, 1, records, snaplen=60)
+        for expression in ("tcp port 80", "ip[2:2] > 60", "len > 60", "tcp[13] & 2 != 0", "ip6"):
+            flt = rawkit.filter.compile(expression)
+            expected = [(data[:60], wirelen) for data, wirelen in records if flt.match(data[:60], wirelen)]
+            with open_capture(str(path)) as capture:  # through rawkit.read's own entry
+                chosen = [(bytes(pkt.data), pkt.wirelen) for pkt in selected(capture, expression)]
+            assert chosen == expected, expression
+
+
+PROPERTY_EXPRESSIONS = (
+    "tcp port 80 or udp portrange 50-60", "host 198.18.0.1 or net fd00:18::/48", "vlan and tcp[13] & 2 != 0",
+    "icmp[icmptype] = icmp-echo or icmp6[icmp6type] = icmp6-echo", "ip[2:2] - ((ip[0] & 0xf) << 2) > 20",
+    "len % 3 = 1 and ether[len - 60] = 0", "tcp[(tcp[12] >> 4) * 4 - 1] != 0", "ip6 proto 17 or arp",
+    "ether[12:2] / ip[1] > 100", "(ip[8] ^ 0xff) << 2 >= 0x200", "len << -ip[1] = 0", "len >> ip[14] = 0",
+    "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn", "ip[6:2] & 0x1fff = 0 and tcp dst port 443",
+)
+PROPERTY_FILTERS = [rawkit.filter.compile(expression) for expression in PROPERTY_EXPRESSIONS]
+SEEDS = [data for data, _ in GENERATED["ethernet"][1]()]
+
+
+FRAMES = st.tuples(st.sampled_from(SEEDS), st.integers(0, 120),
+                   st.lists(st.tuples(st.integers(0, 119), st.integers(0, 255)), max_size=6))
+
+
+@settings(max_examples=25, deadline=None)
+@given(frames=st.lists(FRAMES, min_size=1, max_size=30), order=st.sampled_from("<>"))
+def test_walk_agrees_with_match_on_any_bytes(tmp_path_factory, frames, order: str) -> None:
+    records = []
+    for seed, cut, flips in frames:
+        frame = bytearray(seed[:cut])
+        for index, value in flips:
+            if index < len(frame):
+                frame[index] = value
+        records += [(bytes(frame), len(seed)), (seed, len(seed))]
+    path = tmp_path_factory.mktemp("scan-random") / "random.pcap"
+    write_pcap(path, order, 1, records)
+    for flt in PROPERTY_FILTERS:
+        assert scanned(path, flt)[0] == [r for r in records if flt.match(*r)], flt.expression
