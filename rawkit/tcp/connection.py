@@ -704,6 +704,12 @@ class Connection:
                 out.append(self._segment(ACK, self._ack_seq(), now=now))
             return out
         self._pipe = None
+        if not (self._ack_now or self._retransmit_head or self._send_probe or self._force_head
+                or self.congestion.in_recovery) and self.snd_nxt == self.snd_max \
+                and (self.fin_sent or not self.fin_queued) \
+                and seq.delta(self.snd_max, self._send_start) >= len(self._send):
+            self._persist_at = None                 # nothing waits to be sent (as _arm_persist)
+            return out                              # the common poll: no segment to build
         if self.congestion.sack and self.congestion.in_recovery:
             out += self._sack_retransmissions(now)
         if self._retransmit_head:
