@@ -4,6 +4,7 @@ wire layer), RFC 6528 ISNs, the closed-port reset, and the state table's errors.
 from __future__ import annotations
 
 import ipaddress
+import struct
 
 import pytest
 from hypothesis import Phase, given, settings
@@ -15,6 +16,7 @@ from rawkit.tcp import seq as seqmath
 from rawkit.tcp.connection import window_scale_for
 from rawkit.tcp.segment import ACK, FIN, PSH, RST, SYN
 from rawkit.tcp.states import TRANSITIONS, LocalProtocolError, State, Trigger, next_state
+from rawkit.wire.tcp import TCPView
 
 scapy = pytest.importorskip("scapy.all")
 
@@ -101,6 +103,24 @@ def test_parse_fields_from_scapy_built_segment():
 def test_parse_rejects_malformed(raw, message):
     with pytest.raises(SegmentError, match=message):
         Segment.parse(raw)
+
+
+LINUX_LAYOUTS = (bytes.fromhex("0101080a") + bytes(8),                                # NOP NOP TS
+                 bytes.fromhex("020405b40402080a") + bytes(8) + bytes.fromhex("01030307"))   # a SYN's
+
+
+@FAST
+@given(st.sampled_from(LINUX_LAYOUTS),
+       st.lists(st.tuples(st.integers(0, 19), st.integers(0, 255)), max_size=3), st.binary(max_size=8))
+def test_parse_shortcuts_give_what_the_option_codec_gives(layout, changes, payload):
+    """Segment.parse reads Linux's two usual option layouts directly; the same Segment must come out
+    as through the wire view and the option codec, also for bytes that only nearly match one."""
+    options = bytearray(layout)
+    for index, value in changes:
+        options[index % len(options)] = value
+    header = struct.pack("!HHIIBBHHH", 40000, 80, 1, 2, (20 + len(options)) << 2, ACK, 501, 0, 0)
+    raw = header + options + payload
+    assert Segment.parse(raw) == Segment.from_view(TCPView(raw, 0, len(raw)), raw[20 + len(options):])
 
 
 def test_unknown_options_are_kept():

@@ -18,6 +18,9 @@ _MSS = struct.Struct("!BBH")
 _TIMESTAMP = struct.Struct("!BBBBII")   # NOP NOP kind len TSval TSecr: Linux's layout
 _SACK_BLOCK = struct.Struct("!II")
 _SYN_OPTIONS = struct.Struct("!BBHBBBBIIBBBB")    # MSS, SAckOK, Timestamp, NOP, WScale: 20 bytes
+_FIXED = struct.Struct("!HHIIHHHH")               # the header without options
+_TIMESTAMP_LAYOUT = b"\x01\x01\x08\x0a"
+_TIMESTAMP_VALUES = struct.Struct("!II")
 
 
 class SegmentError(ValueError):
@@ -123,14 +126,28 @@ class Segment:
 
     @classmethod
     def parse(cls, data: bytes) -> Segment:
-        """From the bytes of a TCP segment (header + payload). Raises SegmentError on malformed input."""
+        """From the bytes of a TCP segment (header + payload). Raises SegmentError on malformed input.
+        The header is one unpack and the options Linux puts on every segment (NOP NOP timestamps)
+        one more: this is the stack's path for every segment its fast path does not take."""
         data = bytes(data)
         if len(data) < 20:
             raise SegmentError(f"tcp: {len(data)} bytes is shorter than a header")
-        view = TCPView(data, 0, len(data))
-        if not 20 <= view.header_len <= len(data):
-            raise SegmentError(f"tcp: bad data offset {view.header_len}")
-        return cls.from_view(view, data[view.header_len:])
+        sport, dport, sequence, ack, offset_flags, window, _checksum, urgptr = _FIXED.unpack_from(data)
+        header_len = offset_flags >> 12 << 2
+        if not 20 <= header_len <= len(data):
+            raise SegmentError(f"tcp: bad data offset {header_len}")
+        segment = cls(sport, dport, sequence, ack, offset_flags & 0x1FF, window, data[header_len:],
+                      urgptr=urgptr)
+        if header_len == 32 and data[20:24] == _TIMESTAMP_LAYOUT:
+            segment.timestamp = _TIMESTAMP_VALUES.unpack_from(data, 24)
+        elif header_len == 40 and data[20:22] == b"\x02\x04" and data[24:28] == b"\x04\x02\x08\x0a" \
+                and data[36:39] == b"\x01\x03\x03":       # a SYN or SYN-ACK as Linux lays it out
+            fields = _SYN_OPTIONS.unpack_from(data, 20)
+            segment.mss, segment.timestamp, segment.wscale = fields[2], fields[7:9], fields[12]
+            segment.sack_permitted = True
+        elif header_len > 20:
+            segment._take_options(tcp_options.parse(data[20:header_len])[0])
+        return segment
 
     def _take_options(self, options: list[tcp_options.Option]) -> None:
         extra = []
