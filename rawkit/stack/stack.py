@@ -739,8 +739,14 @@ class Stack:
             if len(self._next_hops) >= ROUTE_CACHE_SIZE:    # many strangers (RSTs to a scan): start over
                 self._next_hops.clear()
             next_hop = self._next_hops[destination] = self._route(destination)
-        if next_hop is not None:          # no route: dropped; the connection times out
-            self._send_frames(self.tables[len(destination)].resolve(next_hop, packet, now))
+        if next_hop is None:              # no route: dropped; the connection times out
+            return
+        table = self.tables[len(destination)]
+        mac = table.lookup(next_hop, now)
+        if mac is not None:               # the common case, without resolve's list of frames
+            self.link.send_frame(mac, table.ethertype, packet)
+        else:
+            self._send_frames(table.resolve(next_hop, packet, now))
 
     def _route(self, destination: bytes) -> bytes | None:
         """The on-link neighbour a packet to `destination` goes to (itself, the gateway, or None)."""

@@ -279,10 +279,13 @@ class Connection:
         return events
 
     def next_deadline(self) -> float | None:
-        """The earliest time `poll` has timer work to do; None when no timer runs."""
-        deadlines = [at for at in (self._rto_at, self._delack_at, self._persist_at, self._time_wait_at,
-                                   self._fin_wait_2_at, self._keepalive_deadline()) if at is not None]
-        return min(deadlines) if deadlines else None
+        """The earliest time `poll` has timer work to do; None when no timer runs. (The stack asks
+        after every flush: a loop, not a list and min().)"""
+        earliest = self._keepalive_deadline() if self.settings.keepalive else None
+        for at in (self._rto_at, self._delack_at, self._persist_at, self._time_wait_at, self._fin_wait_2_at):
+            if at is not None and (earliest is None or at < earliest):
+                earliest = at
+        return earliest
 
     # ================================================================ segment arrival
     def receive(self, segment: Segment, now: float) -> list[Event]:
@@ -704,10 +707,11 @@ class Connection:
                 out.append(self._segment(ACK, self._ack_seq(), now=now))
             return out
         self._pipe = None
-        if not (self._ack_now or self._retransmit_head or self._send_probe or self._force_head
-                or self.congestion.in_recovery) and self.snd_nxt == self.snd_max \
-                and (self.fin_sent or not self.fin_queued) \
-                and seq.delta(self.snd_max, self._send_start) >= len(self._send):
+        unsent = seq.delta(self.snd_max, self._send_start) < len(self._send)
+        data_waiting = unsent or self._force_head or self.snd_nxt != self.snd_max \
+            or (self.fin_queued and not self.fin_sent)
+        if not (data_waiting or self._ack_now or self._retransmit_head or self._send_probe
+                or self.congestion.in_recovery):
             self._persist_at = None                 # nothing waits to be sent (as _arm_persist)
             return out                              # the common poll: no segment to build
         if self.congestion.sack and self.congestion.in_recovery:
@@ -721,7 +725,7 @@ class Connection:
             self._send_probe = False
             out.append(self._segment(ACK, seq.add(self.snd_una, -1), now=now))
         last = None
-        while (segment := self._next_data_segment(now)) is not None:
+        while data_waiting and (segment := self._next_data_segment(now)) is not None:
             out.append(segment)
             last = segment
         if last is not None and last.payload and not last.flags & PSH and self._window_stopped(last):
