@@ -74,6 +74,7 @@ TIMESTAMP_LAYOUT = b"\x01\x01\x08\x0a"     # NOP NOP TS 10: how Linux (and rawki
 # byte, flags, window, then the first 4 option bytes and the TSval where timestamps would be
 _IPV4_TCP = struct.Struct("!14xBxH2xHxB2x4s4sHHIIBBH4x4sI")
 _IPV6_TCP = struct.Struct("!14xB3xHBx16s16sHHIIBBH4x4sI")
+_FOLD_5920, _FOLD_2960, _FOLD_1488 = (1 << 5920) - 1, (1 << 2960) - 1, (1 << 1488) - 1
 
 
 @functools.lru_cache(maxsize=4096)
@@ -505,8 +506,11 @@ class Stack:
                 pseudo = address_sum(source, destination)
                 pseudo = self._receive_sums[source] = (pseudo >> 8) | (pseudo & 0xFF) << 8
             length = end - start
-            if (int.from_bytes(frame[start:end], "little") % 0xFFFF + pseudo + (length >> 8)
-                    + ((length & 0xFF) << 8)) % 0xFFFF:
+            value = int.from_bytes(frame[start:end], "little")
+            value = (value >> 5920) + (value & _FOLD_5920)    # folds at multiples of 16 bits keep the
+            value = (value >> 2960) + (value & _FOLD_2960)    # sum mod 0xFFFF and are cheaper than a
+            value = (value >> 1488) + (value & _FOLD_1488)    # long division of the whole segment
+            if (value + pseudo + (length >> 8) + ((length & 0xFF) << 8)) % 0xFFFF:
                 return None
         return (source, sport, dport), sequence, ack, window, tsval, frame[data:end]
 
