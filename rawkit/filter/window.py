@@ -58,20 +58,27 @@ def window(graph: Graph, byte_order: str) -> Window | None:
     if graph.prelude is not None:
         tests.append(graph.prelude)
     units = _Units(tests, byte_order)
-    writer = _Writer(units)
+    first = _Writer(units, None)  # finds which loads a path reads twice: only those get a name
     try:
-        body = writer.expression(graph.root, {}, 0)
-        if graph.prelude is not None:
-            loads = [writer.value(value, {}) for value in (graph.prelude.left, graph.prelude.right)
-                     if _computed(value)]
-            if loads:  # loads tcpdump keeps from a first test it optimised away: they can still reject
-                body = f"({' >= 0 and '.join(loads)} >= 0 and {body})"
+        _unfold(graph, first)
+        writer = _Writer(units, first.reused)
+        body = _unfold(graph, writer)
     except TooLarge:
         return None
     namespace = {"_L1": _load1, "_L2": _load2, "_L4": _load4, "_L2LE": _load2_le, "_L4LE": _load4_le,
                  "_SHL": _shift_left}
     return Window(tuple(units.fields), body, namespace, units.need, writer.uses_wirelen,
                   (IndexError, ZeroDivisionError))
+
+
+def _unfold(graph: Graph, writer: _Writer) -> str:
+    body = writer.expression(graph.root, {}, 0)
+    if graph.prelude is not None:
+        loads = [writer.value(value, {}) for value in (graph.prelude.left, graph.prelude.right)
+                 if _computed(value)]
+        if loads:  # loads tcpdump keeps from a first test it optimised away: they can still reject
+            body = f"({' >= 0 and '.join(loads)} >= 0 and {body})"
+    return body
 
 
 def _computed(value: Value) -> bool:
@@ -200,7 +207,10 @@ class _Units:
         for index, byte in enumerate(range(start, start + size)):
             field, field_start, field_size, little = self.byte_sources[byte]
             position = byte - field_start if little else field_start + field_size - 1 - byte
-            text = f"({field} >> {8 * position} & 255)" if field_size > 1 else field
+            if field_size == 1:
+                text = field
+            else:
+                text = f"({field} >> {8 * position} & 255)" if position else f"({field} & 255)"
             shift = 8 * (size - 1 - index)
             parts.append(f"{text} << {shift}" if shift else text)
         return "(" + " | ".join(parts) + ")"
@@ -221,8 +231,11 @@ def _clusters(ranges: list[tuple[int, int]]) -> Iterator[list[tuple[int, int]]]:
 
 
 class _Writer:
-    def __init__(self, units: _Units) -> None:
+    def __init__(self, units: _Units, reused: set | None) -> None:
+        """`reused`: the loads to name (all, and note which are read again, when None)."""
         self.units = units
+        self.name_all = reused is None
+        self.reused: set = set() if reused is None else reused
         self.uses_wirelen = False
         self.tests = 0
         self.names = 0
@@ -251,6 +264,8 @@ class _Writer:
             return f"(-{self.value(value.operand, known)} & 0xFFFFFFFF)"
         key = (value, little)
         if key in known:
+            if self.name_all:
+                self.reused.add(key)
             return known[key]
         if isinstance(value, HeaderLength):
             byte = self.units.big_endian((value.offset, 1))
@@ -271,6 +286,8 @@ class _Writer:
         else:
             address = self.address(value.address, known)
             loaded = f"_L{value.size}{suffix}(b, s, c, {address})"
+        if not self.name_all and key not in self.reused:
+            return loaded
         name = known[key] = self.fresh()
         return f"({name} := {loaded})"
 
