@@ -52,10 +52,24 @@ REJECT = Node(None, verdict=False)
 class _Builder:
     def __init__(self) -> None:
         self.interned: dict[tuple, Node] = {}
+        self.tests: dict[Cmp, Cmp] = {}
+        self.loads: dict[object, object] = {}
+
+    def canonical(self, test: Cmp) -> Cmp:
+        """One object per distinct test and per distinct left operand, so that the optimiser's
+        lookups find them by identity instead of comparing nested records field by field."""
+        found = self.tests.get(test)
+        if found is None:
+            left = self.loads.setdefault(test.left, test.left)
+            if left is not test.left:
+                test = Cmp(test.op, left, test.right, test.origin)
+            found = self.tests[test] = test
+        return found
 
     def node(self, test: Cmp, high: Node, low: Node) -> Node:
         if high is low:
             return high
+        test = self.canonical(test)
         key = (test, id(high), id(low))
         found = self.interned.get(key)
         if found is None:
@@ -137,11 +151,17 @@ def _edge_fact(test: Cmp, outcome: bool) -> tuple:
     return (test, "was", outcome)
 
 
-def _decide(test: Cmp, facts: dict) -> bool | None:
-    key = _key(test)
-    for fact_key, kind, value in facts.values():
-        if fact_key != key:
-            continue
+# What the dominating edges of a node establish: {key: {edge: (kind, value)}}, grouped by the key a
+# test looks up so that deciding a test reads only the facts about its own load, however long the
+# chain of tests above it (a filter of 300 ports has thousands).
+Facts = dict[object, dict[tuple, tuple]]
+
+
+def _decide(test: Cmp, facts: Facts) -> bool | None:
+    about = facts.get(_key(test))
+    if not about:
+        return None
+    for kind, value in about.values():
         if kind == "was":
             return value
         if kind == "is":
@@ -151,13 +171,33 @@ def _decide(test: Cmp, facts: dict) -> bool | None:
     return None
 
 
+def _with_edge(known: Facts, edge: tuple, test: Cmp, outcome: bool) -> Facts:
+    key, kind, value = _edge_fact(test, outcome)
+    extended = dict(known)
+    extended[key] = {**known.get(key, {}), edge: (kind, value)}
+    return extended
+
+
+def _common(before: Facts, known: Facts) -> Facts:
+    """The facts established on both ways in: those of the edges both have."""
+    common: Facts = {}
+    for key, about in before.items():
+        other = known.get(key)
+        if other is None:
+            continue
+        kept = {edge: fact for edge, fact in about.items() if edge in other}
+        if kept:
+            common[key] = kept
+    return common
+
+
 def _optimise(root: Node) -> tuple[Node, bool]:
     changed = False
     order = topological(root)
-    # dominating facts: edge id -> fact, intersected over every way into the node
-    facts: dict[int, dict] = {id(root): {}}
+    # dominating facts of each node, intersected over every way into it
+    facts: dict[int, Facts] = {id(root): {}}
 
-    def thread(target: Node, known: dict) -> Node:
+    def thread(target: Node, known: Facts) -> Node:
         while not target.leaf:
             decided = _decide(target.test, known)
             if decided is None:
@@ -165,14 +205,11 @@ def _optimise(root: Node) -> tuple[Node, bool]:
             target = target.high if decided else target.low
         return target
 
-    def arrive(target: Node, known: dict) -> None:
+    def arrive(target: Node, known: Facts) -> None:
         if target.leaf:
             return
         before = facts.get(id(target))
-        if before is None:
-            facts[id(target)] = known
-        else:
-            facts[id(target)] = {edge: fact for edge, fact in before.items() if edge in known}
+        facts[id(target)] = known if before is None else _common(before, known)
 
     if not root.leaf:
         decided = _decide(root.test, {})
@@ -183,7 +220,7 @@ def _optimise(root: Node) -> tuple[Node, bool]:
         if known is None:  # no longer reachable
             continue
         for outcome in (True, False):
-            edge_known = {**known, (id(node), outcome): _edge_fact(node.test, outcome)}
+            edge_known = _with_edge(known, (id(node), outcome), node.test, outcome)
             target = node.high if outcome else node.low
             threaded = thread(target, edge_known)
             if threaded is not target:

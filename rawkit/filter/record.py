@@ -40,8 +40,12 @@ class Record:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
     def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
         if type(other) is not type(self):
             return NotImplemented
+        if hash(self) != hash(other):  # cached: most unequal pairs stop here, without a field walk
+            return False
         return self._values() == other._values()  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
