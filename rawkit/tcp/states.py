@@ -10,6 +10,10 @@ from enum import Enum
 
 
 class State(Enum):
+    # members are singletons compared by identity: hash them by identity too, in C, instead of
+    # Enum's hash of the name (a Python call on every table and frozenset lookup of the hot path)
+    __hash__ = object.__hash__
+
     CLOSED = "CLOSED"
     LISTEN = "LISTEN"
     SYN_SENT = "SYN-SENT"
@@ -25,6 +29,8 @@ class State(Enum):
 
 class Trigger(Enum):
     """What moves a connection: user calls, segment arrivals, timers."""
+
+    __hash__ = object.__hash__                # as State's
 
     CONNECT = "connect"                     # user: active open, SYN queued
     RECV_SYN = "receive SYN"                # SYN without ACK: passive open (Listener) / simultaneous open
