@@ -6,11 +6,9 @@ permission and environment errors, and whatever a subcommand decides otherwise.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-
-import click
+from typing import Any, NoReturn
 
 # name -> "module:attribute"; each subcommand lives in its own module
 COMMANDS: dict[str, str] = {
@@ -30,56 +28,65 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+def __getattr__(name: str) -> Any:
+    """`cli`, `LazyGroup` and `Failure` live in rawkit.cli.group: they need click, whose import is a
+    large part of a short `rawkit read`'s start-up; a read parsed by rawkit.cli.read_args never
+    imports it."""
+    if name in ("cli", "LazyGroup", "Failure"):
+        from rawkit.cli import group
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
-            return None
-        module, attribute = target.split(":")
-        return getattr(importlib.import_module(module), attribute)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="rawkit")
-def cli() -> None:
-    """Decode, craft, capture, ping, trace and analyse packets; a userspace TCP on raw frames."""
-
-
-class Failure(click.ClickException):
-    """An error to report as one line with a chosen exit code."""
-
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+        return getattr(group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        result = cli.main(args=argv, prog_name="rawkit", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except click.ClickException as error:
+        result = _run(args)
+    except Exception as error:  # noqa: BLE001 - each kind is reported or re-raised by _exit
+        _exit(error)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _run(args: list[str]) -> Any:
+    if args[:1] == ["read"]:
+        from rawkit.cli.read_args import parse_read
+
+        options = parse_read(args[1:])
+        if options is not None:  # plain flags: run it without click (anything else goes to click)
+            from rawkit.cli.read import run
+
+            return run(**options)
+    from rawkit.cli.group import cli
+
+    return cli.main(args=args, prog_name="rawkit", standalone_mode=False)
+
+
+def _exit(error: Exception) -> NoReturn:
+    """Every failure as one line on stderr and an exit code; anything else is a bug and raises."""
+    import click
+
+    if isinstance(error, click.exceptions.Exit):
+        sys.exit(error.exit_code)
+    if isinstance(error, click.ClickException):
         message = error.format_message()
         if isinstance(error, click.UsageError) and error.ctx is not None and error.ctx.command_path:
             message = f"{error.ctx.command_path.removeprefix('rawkit').strip() or 'usage'}: {message}"
         print(f"rawkit: {message}", file=sys.stderr)
         sys.exit(2 if isinstance(error, click.UsageError) else error.exit_code)
-    except click.Abort:
+    if isinstance(error, click.Abort):
         sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
+    if isinstance(error, BrokenPipeError):
         # `rawkit read big.pcap | head`: stop quietly, as tcpdump does
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
-    except PermissionError as error:
+    if isinstance(error, PermissionError):
         print(f"rawkit: {error.strerror or error} (need root or CAP_NET_RAW)", file=sys.stderr)
         sys.exit(2)
-    except OSError as error:
+    if isinstance(error, OSError):
         print(f"rawkit: {error.strerror or error}", file=sys.stderr)
         sys.exit(2)
-    sys.exit(result if isinstance(result, int) else 0)
+    raise error

@@ -13,10 +13,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import click
-
 from rawkit._read import selected
-from rawkit.cli import Failure
 from rawkit.pcap import CaptureError, open_capture
 from rawkit.wire.tcpdump import Printer, timestamps
 
@@ -28,36 +25,18 @@ _TIMESTAMP_STYLES = {0: timestamps.DEFAULT, 1: timestamps.NONE, 2: timestamps.EP
                      4: timestamps.DATE, 5: timestamps.SINCE_FIRST}
 
 
-@click.command("read", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("words", nargs=-1, metavar="FILE [FILTER...]")
-@click.option("-r", "read_file", metavar="FILE", help="Capture to read (then every argument is filter).")
-@click.option("-c", "limit", type=click.IntRange(min=1), help="Stop after N packets.")
-@click.option("-e", "link_headers", is_flag=True, help="Print the link-level header.")
-@click.option("-v", "verbose", count=True, help="More detail (-v, -vv, -vvv).")
-@click.option("-x", "hex_only", count=True, help="Hex dump from the network layer (-xx: whole frame).")
-@click.option("-X", "hex_ascii", count=True, help="Hex and ASCII dump (-XX: whole frame).")
-@click.option("-A", "ascii_only", is_flag=True, help="ASCII dump from the network layer.")
-@click.option("-t", "time_style", count=True,
-              help="-t none, -tt epoch, -ttt delta, -tttt date, -ttttt since first.")
-@click.option("-S", "absolute", is_flag=True, help="Absolute TCP sequence numbers.")
-@click.option("-q", "quiet", is_flag=True, help="Less protocol detail.")
-@click.option("-n", "numeric", count=True, hidden=True, help="Accepted from tcpdump habit: always -nn.")
-@click.option("--nano", is_flag=True, help="Nanosecond timestamps.")
-@click.option("--count", "count_only", is_flag=True, help="Print only the number of packets.")
-@click.option("-w", "write_to", metavar="OUT", help="Write the selected packets to OUT (pcap, '-': stdout).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per packet.")
-@click.option("-F", "filter_file", metavar="FILE", help="Read the filter from FILE ('#' starts a comment).")
-def read(words: tuple[str, ...], read_file: str | None, limit: int | None, link_headers: bool, verbose: int,
-         hex_only: int, hex_ascii: int, ascii_only: bool, time_style: int, absolute: bool, quiet: bool,
-         numeric: int, nano: bool, count_only: bool, write_to: str | None, as_json: bool,
-         filter_file: str | None) -> None:
-    """Print FILE like `tcpdump -nn -r FILE [FILTER]`."""
+def run(words: tuple[str, ...], read_file: str | None, limit: int | None, link_headers: bool, verbose: int,
+        hex_only: int, hex_ascii: int, ascii_only: bool, time_style: int, absolute: bool, quiet: bool,
+        numeric: int, nano: bool, count_only: bool, write_to: str | None, as_json: bool,
+        filter_file: str | None) -> None:
+    """Print FILE like `tcpdump -nn -r FILE [FILTER]` (the command's body: rawkit.cli.main calls it
+    directly when rawkit.cli.read_args could parse the words, else through click)."""
     if read_file is None:
         if not words:
-            raise click.UsageError("missing FILE (or -r FILE)")
+            raise _usage("missing FILE (or -r FILE)")
         read_file, words = words[0], words[1:]
     if time_style > 5:
-        raise click.UsageError("at most five -t")
+        raise _usage("at most five -t")
     hex_mode = _hex_mode(hex_only, hex_ascii, ascii_only)
     capture = _open(read_file)
     _announce(read_file, capture)
@@ -67,12 +46,65 @@ def read(words: tuple[str, ...], read_file: str | None, limit: int | None, link_
         try:
             words = (read_filter_file(filter_file),)
         except ValueError as error:
-            raise Failure(str(error), 2) from None
+            raise _failure(str(error), 2) from None
     packets = _filtered(capture, " ".join(words)) if words else capture
     printer = Printer(link_headers=link_headers, verbose=verbose, absolute=absolute, quiet=quiet,
                       timestamps=_TIMESTAMP_STYLES[time_style], nano=nano, hex=hex_mode)
     with capture:
         _output(packets, printer, capture, write_to, count_only, as_json, limit)
+
+
+def __getattr__(name: str) -> Any:
+    """`read`, the click command that rawkit.cli.COMMANDS names, is built on first use: a read that
+    rawkit.cli.read_args parses runs `run` without importing click."""
+    if name == "read":
+        command = globals()["read"] = _command()
+        return command
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _command() -> Any:
+    import click
+
+    @click.command("read", context_settings={"help_option_names": ["-h", "--help"]})
+    @click.argument("words", nargs=-1, metavar="FILE [FILTER...]")
+    @click.option("-r", "read_file", metavar="FILE", help="Capture to read (then every argument is filter).")
+    @click.option("-c", "limit", type=click.IntRange(min=1), help="Stop after N packets.")
+    @click.option("-e", "link_headers", is_flag=True, help="Print the link-level header.")
+    @click.option("-v", "verbose", count=True, help="More detail (-v, -vv, -vvv).")
+    @click.option("-x", "hex_only", count=True, help="Hex dump from the network layer (-xx: whole frame).")
+    @click.option("-X", "hex_ascii", count=True, help="Hex and ASCII dump (-XX: whole frame).")
+    @click.option("-A", "ascii_only", is_flag=True, help="ASCII dump from the network layer.")
+    @click.option("-t", "time_style", count=True,
+                  help="-t none, -tt epoch, -ttt delta, -tttt date, -ttttt since first.")
+    @click.option("-S", "absolute", is_flag=True, help="Absolute TCP sequence numbers.")
+    @click.option("-q", "quiet", is_flag=True, help="Less protocol detail.")
+    @click.option("-n", "numeric", count=True, hidden=True, help="Accepted from tcpdump habit: always -nn.")
+    @click.option("--nano", is_flag=True, help="Nanosecond timestamps.")
+    @click.option("--count", "count_only", is_flag=True, help="Print only the number of packets.")
+    @click.option("-w", "write_to", metavar="OUT",
+                  help="Write the selected packets to OUT (pcap, '-': stdout).")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object per packet.")
+    @click.option("-F", "filter_file", metavar="FILE",
+                  help="Read the filter from FILE ('#' starts a comment).")
+    def read(**options: Any) -> None:
+        """Print FILE like `tcpdump -nn -r FILE [FILTER]`."""
+        run(**options)
+
+    return read
+
+
+def _usage(message: str) -> Exception:
+    import click
+
+    return click.UsageError(message)
+
+
+def _failure(message: str, exit_code: int) -> Exception:
+    """rawkit.cli's one-line error (a click exception: imported only when there is an error)."""
+    from rawkit.cli import Failure
+
+    return Failure(message, exit_code)
 
 
 def _output(packets: Iterable[Any], printer: Printer, capture: Any, write_to: str | None, count_only: bool,
@@ -98,7 +130,7 @@ def _output(packets: Iterable[Any], printer: Printer, capture: Any, write_to: st
     except BrokenPipeError:
         _silence_stdout()
     except CaptureError as error:
-        raise Failure(str(error), 1) from None
+        raise _failure(str(error), 1) from None
     except ValueError as error:  # a filter that does not fit a later pcapng interface's link type
         raise _filter_failure(error) from None
 
@@ -119,9 +151,9 @@ def _open(path: str) -> Any:
     try:
         return open_capture(path)
     except CaptureError as error:
-        raise Failure(str(error), 1) from None
+        raise _failure(str(error), 1) from None
     except OSError as error:
-        raise Failure(f"{path}: {error.strerror or error}", 1) from None
+        raise _failure(f"{path}: {error.strerror or error}", 1) from None
 
 
 def _announce(path: str, capture: Any) -> None:
@@ -140,14 +172,14 @@ def _filtered(capture: Any, expression: str) -> Iterable[Any]:
         raise _filter_failure(error) from None
 
 
-def _filter_failure(error: ValueError) -> Failure:
+def _filter_failure(error: ValueError) -> Exception:
     """A filter error as one line, exit 2; any other ValueError is a bug and stays one.
     (rawkit.filter is imported only when a filter is given: it costs start-up time.)"""
     from rawkit.filter import FilterError
 
     if not isinstance(error, FilterError):
         raise error
-    return Failure(str(error), 2)
+    return _failure(str(error), 2)
 
 
 def _print(packets: Iterable[Any], render: Callable[[Any], str]) -> None:
@@ -179,12 +211,11 @@ def _records(packets: Iterable[Any], capture: Any) -> Iterable[tuple[bytes, int,
 def _print_text(records: Iterable[tuple[bytes, int, int, int]], printer: Printer) -> None:
     """`_print` for the tcpdump lines, inlined: this is the loop benchmarked against tcpdump."""
     out = sys.stdout
-    format_frame = printer.format_frame
     lines: list[str] = []
     append = lines.append
     try:
-        for record in records:
-            append(format_frame(*record))
+        for line in printer.lines(records):
+            append(line)
             if len(lines) >= _CHUNK:
                 out.write("\n".join(lines) + "\n")
                 lines.clear()
