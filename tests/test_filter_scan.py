@@ -5,6 +5,7 @@ fields straddle, a small snap length, and random bytes."""
 
 from __future__ import annotations
 
+import gzip
 import struct
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from hypothesis import strategies as st
 from test_filter_corpus import GENERATED, read_capture
 from test_filter_tcpdump import EXPRESSIONS
 
+import rawkit
 import rawkit.filter
 from rawkit._read import selected, selected_records
 from rawkit.pcap import open_capture
+from rawkit.pcap.source import CHUNK
 from tests.conftest import bundled_captures
 
 CAPTURE_LIMIT = 150  # frames per bundled capture
@@ -131,3 +134,25 @@ def test_walk_agrees_with_match_on_any_bytes(tmp_path_factory, frames, order: st
     write_pcap(path, order, 1, records)
     for flt in PROPERTY_FILTERS:
         assert scanned(path, flt)[0] == [r for r in records if flt.match(*r)], flt.expression
+
+
+@pytest.mark.parametrize("nanosecond", [False, True])
+def test_gzip_stream_and_timestamps(tmp_path: Path, nanosecond: bool) -> None:
+    """Through a gzip stream (a buffer refilled chunk by chunk, records split between chunks) the
+    walk keeps what match keeps, with the same timestamps, lengths and link type as an unfiltered read."""
+    records = with_cuts(GENERATED["ethernet"][1]()) * 40
+    plain = tmp_path / "many.pcap"
+    write_pcap(plain, "<", 1, records)
+    raw = plain.read_bytes()
+    if nanosecond:
+        raw = struct.pack("<I", 0xA1B23C4D) + raw[4:]
+    packed = tmp_path / "many.pcap.gz"
+    packed.write_bytes(gzip.compress(raw))
+    assert len(raw) > 4 * CHUNK
+    for expression in ("tcp port 80", "udp or icmp6", "ip[2:2] > 100"):
+        flt = rawkit.filter.compile(expression)
+        expected = [(bytes(pkt.data), pkt.ts_ns, pkt.wirelen, pkt.linktype)
+                    for pkt in rawkit.read(str(packed)) if flt.match(pkt.data, pkt.wirelen)]
+        chosen = [(bytes(pkt.data), pkt.ts_ns, pkt.wirelen, pkt.linktype)
+                  for pkt in rawkit.read(str(packed), filter=expression)]
+        assert chosen == expected, expression
