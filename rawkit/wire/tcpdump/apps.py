@@ -36,7 +36,7 @@ def _text(port: int, udp: bool = False) -> Handler:
                                                                  length=length)
 
 
-def _http(payload: bytes, verbose: int, length: int) -> str:
+def http_summary(payload: bytes, verbose: int, length: int) -> str:
     return format_http(payload, verbose, length=length) or ": HTTP"
 
 
@@ -45,7 +45,7 @@ _TCP_ORDER: tuple[tuple[frozenset[int], Handler], ...] = (
     (frozenset((43,)), _text(43)),
     (frozenset((22,)), lambda payload, verbose, length: format_ssh(payload, length=length)),
     (frozenset((21,)), _text(21)),
-    (frozenset((80, 8080)), _http),
+    (frozenset((80, 8080)), http_summary),
     (frozenset((554, 8554)), _text(554)),
     (frozenset((53,)), lambda payload, verbose, length: format_dns(payload, True, verbose, length=length)),
 )
@@ -68,22 +68,34 @@ _TOKEN = re.compile(rb"[\x21-\x7e]*")
 _LONG_TOKEN = re.compile(rb"[\x21-\x7e]{17}")  # longer than any HTTP method tcpdump knows
 
 
-def tcp_application(p: Printer, sport: int, dport: int, data: bytes, off: int, length: int) -> str:
-    """What tcpdump appends after ', length N' for a TCP payload on a port it dissects ('' if none)."""
-    chosen = _choose(_TCP_BY_PORT.get(sport), _TCP_BY_PORT.get(dport))
-    if chosen is None:
-        return ""
-    if chosen is _http and _bulk_data(data, off, min(off + length, len(data))):
+def tcp_printer(sport: int, dport: int) -> Handler | None:
+    """The printer tcpdump runs on a TCP payload between these ports (None: none). A connection
+    keeps its ports, so callers may keep the answer per connection."""
+    return _choose(_TCP_BY_PORT.get(sport), _TCP_BY_PORT.get(dport))
+
+
+def udp_printer(sport: int, dport: int) -> Handler | None:
+    """The printer for a UDP payload between these ports, as `tcp_printer`."""
+    return _choose(_UDP_BY_PORT.get(sport), _UDP_BY_PORT.get(dport))
+
+
+def tcp_text(chosen: Handler, p: Printer, data: bytes, off: int, length: int) -> str:
+    """What `chosen` (from tcp_printer) appends after ', length N' for the payload at `off`."""
+    if chosen is http_summary and _bulk_data(data, off, min(off + length, len(data))):
         return ": HTTP"
     return chosen(data[off : off + length], p.verbose, length)
 
 
+def tcp_application(p: Printer, sport: int, dport: int, data: bytes, off: int, length: int) -> str:
+    """What tcpdump appends after ', length N' for a TCP payload on a port it dissects ('' if none)."""
+    chosen = tcp_printer(sport, dport)
+    return "" if chosen is None else tcp_text(chosen, p, data, off, length)
+
+
 def udp_application(p: Printer, sport: int, dport: int, data: bytes, off: int, length: int) -> str | None:
     """The text replacing 'UDP, length N' for a port tcpdump dissects, or None."""
-    chosen = _choose(_UDP_BY_PORT.get(sport), _UDP_BY_PORT.get(dport))
-    if chosen is None:
-        return None
-    return chosen(data[off : off + length], p.verbose, length)
+    chosen = udp_printer(sport, dport)
+    return None if chosen is None else chosen(data[off : off + length], p.verbose, length)
 
 
 def _choose(source: tuple[int, Handler] | None, destination: tuple[int, Handler] | None) -> Handler | None:

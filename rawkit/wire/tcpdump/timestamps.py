@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 DEFAULT, NONE, EPOCH, DELTA, DATE, SINCE_FIRST = range(6)
+# "000".."999": a microsecond count printed as two of these costs a third of f"{n:06d}"
+DIGITS = tuple(f"{number:03d}" for number in range(1000))
 
 
 class Clock:
@@ -37,7 +39,8 @@ class Clock:
                 self._cached_text = time.strftime(pattern, time.localtime(seconds))
                 self._cached_second = seconds
             if self._unit == 1000:
-                return f"{self._cached_text}.{ns // 1000:06d} "
+                usec = ns // 1000
+                return f"{self._cached_text}.{DIGITS[usec // 1000]}{DIGITS[usec % 1000]} "
             return f"{self._cached_text}.{ns:09d} "
         if style == EPOCH:
             return f"{seconds}.{self._fraction(ns)} "
