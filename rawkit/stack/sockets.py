@@ -10,6 +10,7 @@ call that is waiting, or the next one (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EHOS
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import socket
 import struct
@@ -56,6 +57,17 @@ def _device_mss(stack: Stack, family: int) -> int:
     if not mtu:
         return DEFAULT_SETTINGS_MSS
     return max(min(mtu - IP_TCP_HEADERS[family], 65495), MSS_MINIMUM)
+
+
+@functools.lru_cache(maxsize=1024)
+def _peer_address(host: str) -> tuple[str, bytes]:
+    """The canonical text and the bytes of an IP literal (ValueError for anything else); cached, as a
+    client connects to the same few peers over and over and parsing costs more than a connect's SYN."""
+    address = ipaddress.ip_address(host)
+    return str(address), address.packed
+
+
+_address_text = functools.lru_cache(maxsize=16)(str)    # our own address as the engine's text
 
 
 def _buffer_maximum(option: int) -> int:
@@ -149,12 +161,11 @@ class Socket(SocketBase):
         unless non-blocking."""
         host, port = address[:2]
         try:
-            remote = ipaddress.ip_address(host)
+            remote_ip, remote_packed = _peer_address(host)
         except ValueError:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
-        if len(remote.packed) != self._key_length:
+        if len(remote_packed) != self._key_length:
             raise _error(errno.EAFNOSUPPORT)
-        remote_ip = str(remote)
         stack = self.stack
         with stack.call:
             self._check_open()
@@ -162,7 +173,7 @@ class Socket(SocketBase):
                 raise _error(errno.EINVAL)
             if self.connection is None:
                 self._port = self._port or stack.free_port()
-                local = str(stack.local_address(self.family))
+                local = _address_text(stack.local_address(self.family))
                 connection = Connection((local, self._port), (remote_ip, port), self.settings, stack.secret)
                 now = self._now()
                 connection.connect(now)
