@@ -145,3 +145,20 @@ def test_a_frame_for_an_unknown_connection_or_a_pure_ack_takes_the_general_path(
     frames = [frame_of(stranger, 4), frame_of(pure_ack, 4), frame_of(server.data(200), 4)]
     general = run_both(pair, 4, [frames])
     assert general == frames[:2]
+
+
+def test_a_long_batch_is_acknowledged_every_64_segments_not_only_at_its_end():
+    pair = established()
+    server = Server(pair)
+    start = pair.c.rcv_nxt
+    stack, general = bare_stack(pair, 4)
+    acks: list[int] = []
+
+    def flush(connection, now: float) -> None:
+        acks.extend(segment.ack for segment in connection.poll(now) if not segment.payload)
+    stack.flush = flush
+    stack._take_frames([frame_of(server.data(1000), 4) for _ in range(150)], pair.now)
+    assert general == []
+    assert acks == [(start + 64 * 1000) & 0xFFFFFFFF, (start + 128 * 1000) & 0xFFFFFFFF]
+    assert list(stack._predicted) == [pair.c]         # the rest waits for the batch's end
+    assert pair.c.rcv_nxt == (start + 150 * 1000) & 0xFFFFFFFF

@@ -59,6 +59,10 @@ ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY = 128, 129
 EPHEMERAL_PORTS = range(32768, 61000)     # Linux ip_local_port_range
 ROUTE_CACHE_SIZE = 4096
 FRAMES_PER_WAKEUP = 512                   # bounds the time the lock is held by the loop
+# a bulk receive acknowledges at least every this many segments of a batch, not once per batch: the
+# sender's window keeps opening while a long batch is processed (Linux with GRO acknowledges every
+# two 64 KiB super-segments, about 90 segments)
+ACK_EVERY_SEGMENTS = 64
 # the loop's longest sleep: a user call that arms a timer later than the loop's wake-up need not wake
 # it (an eventfd write and a whole loop turn, ~5 per connect/request/close, otherwise)
 MAX_SLEEP = 0.05
@@ -449,6 +453,11 @@ class Stack:
                     space -= len(payload)
                     if tsval is not None:
                         last_tsval = tsval
+                    if len(payloads) >= ACK_EVERY_SEGMENTS:
+                        current.receive_run(payloads, first_tsval, now)
+                        payloads = []
+                        self.flush(current, now)        # its ACK now; the run restarts from what
+                        current = None                  # the connection predicts after it
                     continue
             if payloads:
                 current.receive_run(payloads, first_tsval, now)

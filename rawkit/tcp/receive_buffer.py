@@ -40,18 +40,25 @@ class ReceiveBuffer:
 
     def read(self, max_bytes: int) -> bytes:
         """Take up to `max_bytes` from the front."""
-        data = self.peek(max_bytes)
-        chunks, taken = self._chunks, len(data)
-        self._size -= taken
-        while taken:
-            first = chunks[0]
-            if len(first) <= taken:
-                chunks.popleft()
-                taken -= len(first)
-            else:
-                chunks[0] = first[taken:]
-                taken = 0
-        return data
+        chunks = self._chunks
+        if max_bytes >= self._size:                 # the usual bulk read: everything
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            chunks.clear()
+            self._size = 0
+            return data
+        if max_bytes <= 0:
+            return b""
+        parts, need = [], max_bytes
+        while need:
+            first = chunks.popleft()
+            if len(first) > need:
+                parts.append(first[:need])
+                chunks.appendleft(first[need:])
+                break
+            parts.append(first)
+            need -= len(first)
+        self._size -= max_bytes
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def peek(self, max_bytes: int) -> bytes:
         """Up to `max_bytes` from the front, left in place."""
