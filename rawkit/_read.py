@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from rawkit.pcap import open_capture
 from rawkit.pcap.base import CaptureReader
 from rawkit.pcap.pcap_reader import PcapReader
+from rawkit.pcap.pcapng_reader import PcapNgReader
 from rawkit.wire.packet import Packet
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ def selected(capture: CaptureReader, expression: str) -> Iterator[Packet]:
 
     One compiled filter per link type (a pcapng file may mix them), the first compiled at once so a
     bad expression fails before any packet. In a classic pcap the reader tests each record's bytes
-    before it builds a Packet. Compile errors raise `rawkit.filter.FilterError`.
+    before it builds a Packet; a pcapng reader passes over the blocks the filter drops (those of its
+    first link type) without building Packets. Compile errors raise `rawkit.filter.FilterError`.
     """
     from rawkit.filter import compile as compile_filter
 
@@ -45,7 +47,10 @@ def selected(capture: CaptureReader, expression: str) -> Iterator[Packet]:
 
     if isinstance(capture, PcapReader):
         return selected_records(capture, compile_filter(expression, capture.linktype))
-    matcher(capture.linktype)  # now, so that a bad expression fails before the first packet
+    first = compile_filter(expression, 1 if capture.linktype is None else capture.linktype)
+    matchers[capture.linktype] = first.match  # now, so that a bad expression fails before the first packet
+    if isinstance(capture, PcapNgReader) and capture.interfaces:
+        _skip_dropped_blocks(capture, first)
     return (pkt for pkt in capture if matcher(pkt.linktype)(pkt.data, pkt.wirelen))
 
 
@@ -60,3 +65,13 @@ def selected_records(capture: PcapReader, flt: Filter) -> Iterator[Packet]:
         capture.scan = pcap_scanner(test, flt.match, capture.byte_order, capture._snapshot, capture.linktype,
                                     capture.nanosecond)
     return iter(capture)
+
+
+def _skip_dropped_blocks(capture: PcapNgReader, flt: Filter) -> None:
+    """Let a pcapng reader pass over the packet blocks the filter drops without building Packets (the
+    blocks it keeps are still tested below, with each interface's own link type)."""
+    tests = {order: flt.window(order) for order in "<>"}
+    if None not in tests.values():
+        from rawkit.pcap.scan import pcapng_skipper
+
+        capture.skip = pcapng_skipper(tests, flt.match, flt.linktype)

@@ -18,7 +18,7 @@ from test_filter_tcpdump import EXPRESSIONS
 import rawkit
 import rawkit.filter
 from rawkit._read import selected, selected_records
-from rawkit.pcap import open_capture
+from rawkit.pcap import PcapNgWriter, open_capture
 from rawkit.pcap.source import CHUNK
 from tests.conftest import bundled_captures
 
@@ -155,4 +155,52 @@ def test_gzip_stream_and_timestamps(tmp_path: Path, nanosecond: bool) -> None:
                     for pkt in rawkit.read(str(packed)) if flt.match(pkt.data, pkt.wirelen)]
         chosen = [(bytes(pkt.data), pkt.ts_ns, pkt.wirelen, pkt.linktype)
                   for pkt in rawkit.read(str(packed), filter=expression)]
+        assert chosen == expected, expression
+
+
+def write_pcapng_section(path: Path, order: str, mode: str) -> None:
+    """One pcapng section (appended to `path`): Ethernet frames (whole and cut, some with comments
+    and flags) on interface 0, raw IP frames on an interface added halfway (or first, for "raw")."""
+    ethernet = with_cuts(GENERATED["ethernet"][1]())
+    raw = GENERATED["raw"][1]()
+    with open(path, "ab") as out, PcapNgWriter(out, order) as writer:
+        first, second = (101, 1) if mode == "raw" else (1, 101)
+        interfaces = {first: writer.add_interface(first)}
+        for index, (data, wirelen) in enumerate(ethernet):
+            if index == len(ethernet) // 2:
+                interfaces[second] = writer.add_interface(second)
+            if 1 in interfaces:
+                writer.write(data, 1_700_000_000_000_000_000 + index, interfaces[1], wirelen,
+                             comment="c" if index % 7 == 0 else None, flags=index if index % 5 == 0 else None)
+            if 101 in interfaces and index % 3 == 0:
+                frame, frame_wirelen = raw[index % len(raw)]
+                writer.write(frame, index, interfaces[101], frame_wirelen)
+
+
+PCAPNG_EXPRESSIONS = [*EXPRESSIONS[::6], "tcp port 80", "ip[2:2] > 100", "tcp[13] & 2 != 0", "len > 100"]
+
+
+def test_pcapng_skips_what_match_drops(tmp_path: Path) -> None:
+    path = tmp_path / "sections.pcapng"
+    write_pcapng_section(path, "<", "ethernet")
+    write_pcapng_section(path, ">", "ethernet")
+    write_pcapng_section(path, ">", "raw")
+    write_pcapng_section(path, "<", "ethernet")
+    every = list(rawkit.read(str(path)))
+    assert {pkt.linktype for pkt in every} == {1, 101}
+
+    def described(pkt):
+        return bytes(pkt.data), pkt.wirelen, pkt.linktype, pkt.ts_ns, pkt.comments, pkt.epb_flags
+
+    for expression in PCAPNG_EXPRESSIONS:
+        filters = {}
+        try:
+            for linktype in (1, 101):
+                filters[linktype] = rawkit.filter.compile(expression, linktype)
+        except rawkit.filter.FilterError:
+            continue
+        expected = [described(pkt) for pkt in every if filters[pkt.linktype].match(pkt.data, pkt.wirelen)]
+        with open_capture(str(path)) as capture:
+            chosen = [described(pkt) for pkt in selected(capture, expression)]
+            assert capture.skip is not None
         assert chosen == expected, expression

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rawkit.pcap.base import CaptureReader, Interface
 from rawkit.pcap.formats import (
@@ -63,6 +63,9 @@ def section_byte_order(head: bytes) -> str | None:
 
 class PcapNgReader(CaptureReader):
     format = "pcapng"
+    # Passes over the enhanced packet blocks a filter drops, in the buffer (rawkit.pcap.scan), and
+    # returns where the hot loop goes on; may be set after the first packet.
+    skip: Callable[[bytes, int, int, list, str], int] | None = None
 
     def __init__(self, feed: Feed, libpcap_snaplen: bool = True) -> None:
         super().__init__(feed, libpcap_snaplen)
@@ -88,9 +91,14 @@ class PcapNgReader(CaptureReader):
             raise self._fail(0, "not a pcapng section header")
         layout = _Layout(order)
         enhanced, word = layout.enhanced, layout.word
+        skip = self.skip
         while True:
             # the hot loop: enhanced packet blocks wholly in the buffer, on a known interface
             while off + 28 <= end:
+                if skip is not None:
+                    off = skip(buf, off, end, table, layout.order)
+                    if off + 28 > end:
+                        break
                 btype, blen, index, high, low, caplen, wirelen = enhanced(buf, off)
                 stop = off + blen
                 if (btype != ENHANCED_PACKET or stop > end or caplen > blen - 32 or index >= len(table)
@@ -111,6 +119,7 @@ class PcapNgReader(CaptureReader):
                     _packet_options(pkt, buf, start + (caplen + 3 & -4), stop - 4, layout)
                 off = stop
                 yield pkt
+                skip = self.skip
             # any other block, the end of the buffer, or damage
             if off + 8 > end:
                 off = feed.refill(off, 8)

@@ -74,3 +74,63 @@ def scan(b, off, end):
                      _REJECTS=test.rejects, _STRUCT_ERROR=struct.error, _match=match)
     exec(compile(source, "<rawkit pcap scan>", "exec"), namespace)  # noqa: S102 - our own generated code
     return namespace["scan"]
+
+
+Skipper = Callable[[Any, int, int, list, str], int]
+
+
+def pcapng_skipper(tests: dict[str, WindowTest], match: Callable[[bytes, int], bool],
+                   linktype: int) -> Skipper:
+    """For pcapng: `skip(buf, off, end, interfaces, order)` passes over the enhanced packet blocks the
+    test drops and returns the offset of the first block it does not drop, which the reader then reads
+    as usual (a selected packet, another kind of block, anything unusual or damaged, the end). It drops
+    only blocks of interface 0 of a section whose link type is `linktype`; `tests` holds the test for
+    each byte order ("<", ">") a section may have."""
+    skips = {order: _pcapng_skip(test, match, order, linktype) for order, test in tests.items()}
+
+    def skip(buf: Any, off: int, end: int, interfaces: list, order: str) -> int:
+        return skips[order](buf, off, end, interfaces)
+
+    return skip
+
+
+def _pcapng_skip(test: WindowTest, match: Callable[[bytes, int], bool], byte_order: str,
+                 linktype: int) -> Callable[[Any, int, int, list], int]:
+    layout = ["IIIxxxxxxxxII"]
+    position = 28
+    for offset, code in test.fields:
+        gap = 28 + offset - position
+        layout.append(f"{gap}x{code}" if gap else code)
+        position = 28 + offset + struct.calcsize(code)
+    names = ["kind", "size", "interface", "c", "n"] + [f"f{index}" for index in range(len(test.fields))]
+    source = f"""
+def skip(b, off, end, interfaces):
+    if not interfaces or interfaces[0][0] != {linktype}:
+        return off
+    snapshot = interfaces[0][5]
+    try:
+        while True:
+            {", ".join(names)}, = _FIELDS(b, off)
+            t = off + size
+            if (kind != 6 or interface or t > end or size & 3 or c > size - 32 or c > snapshot
+                    or _WORD(b, t - 4)[0] != size):
+                return off
+            s = off + 28
+            if c >= {test.need}:
+                try:
+                    if {test.expression}:
+                        return off
+                except _REJECTS:
+                    pass
+            elif _match(b[s:s + c], n):
+                return off
+            off = t
+    except _STRUCT_ERROR:
+        return off
+"""
+    namespace = dict(test.namespace)
+    namespace.update(_FIELDS=struct.Struct(byte_order + "".join(layout)).unpack_from,
+                     _WORD=struct.Struct(byte_order + "I").unpack_from,
+                     _REJECTS=test.rejects, _STRUCT_ERROR=struct.error, _match=match)
+    exec(compile(source, "<rawkit pcapng skip>", "exec"), namespace)  # noqa: S102 - our own generated code
+    return namespace["skip"]
