@@ -710,7 +710,13 @@ class Stack:
                     if length % mss or following.flags != ACK_FLAG:
                         break               # only the run's last piece may be short, PSH or FIN
             if end == index + 1 and total <= mss:      # one segment: the checksum is cheap, no header copy
-                self._send_tcp(destination, first, now)
+                data = first.to_bytes(pseudo)           # (framed here: the route and MAC are known)
+                if len(destination) == 4:
+                    packet = link.ipv4_packet(self._address_bytes, destination, PROTO_TCP, data)
+                    link.send_frame(mac, ETH_P_IP, packet)
+                else:
+                    packet = link.ipv6_packet(self._address6_bytes, destination, PROTO_TCP, data)
+                    link.send_frame(mac, ETH_P_IPV6, packet)
                 index = end
                 continue
             header = Segment(first.sport, first.dport, first.seq, first.ack, last.flags, first.window,
