@@ -166,17 +166,22 @@ class _Units:
         return None
 
     def _place(self, cluster: list[tuple[int, int]], plain: set[tuple[int, int]]) -> None:
+        """Fields for overlapping ranges: the widest ranges that do not overlap each other get fields
+        of their own (in a little-endian file, multi-byte ones only if no use needs them big-endian);
+        the bytes left over get one field each. Every other range is put together from them."""
+        chosen: list[tuple[int, int]] = []
+        for key in sorted(cluster, key=lambda key: (-key[1], key[0])):
+            begin, size = key
+            if self.little and size > 1 and key in plain:
+                continue
+            if all(begin + size <= other or other + length <= begin for other, length in chosen):
+                chosen.append(key)
+        covered = {byte for begin, size in chosen for byte in range(begin, begin + size)}
         start = cluster[0][0]
         stop = max(begin + size for begin, size in cluster)
-        covering = [key for key in cluster if key == (start, stop - start)]
-        if covering and stop - start in _CODES:
-            key = covering[0]
-            little = self.little and key[1] > 1
-            if not little or key not in plain:
-                self._add(key, little)
-                return
-        for byte in range(start, stop):
-            self._add((byte, 1), False)
+        keys = chosen + [(byte, 1) for byte in range(start, stop) if byte not in covered]
+        for key in sorted(keys):
+            self._add(key, self.little and key[1] > 1)
 
     def _add(self, key: tuple[int, int], little: bool) -> None:
         name = f"f{len(self.names)}"
