@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Filter", "FilterError", "compile", "read_filter_file"]
 
+TOO_DEEP = "expression too complex (too deeply nested or too many chained terms)"
+
 
 class Filter:
     """A compiled filter. `match(frame, wirelen=None)`: wirelen is the original length on the wire
@@ -36,14 +38,20 @@ class Filter:
     def bpf(self, snaplen: int = 262144) -> list[tuple[int, int, int, int]]:
         from rawkit.filter.bpf import bpf_program  # offline reading never needs the BPF back end
 
-        return bpf_program(self.graph, snaplen)
+        try:
+            return bpf_program(self.graph, snaplen)
+        except RecursionError:
+            raise FilterError(TOO_DEEP) from None
 
     def window(self, byte_order: str) -> Window | None:
         """The filter as one expression over a record left in a capture's buffer (see window.py), for
         a reader's record walk; None when the filter is too large for that form."""
         from rawkit.filter.window import window  # only pcap reading uses it
 
-        return window(self.graph, byte_order)
+        try:
+            return window(self.graph, byte_order)
+        except RecursionError:  # the record walk then uses match, which exists
+            return None
 
     @property
     def python_source(self) -> str:
@@ -58,10 +66,13 @@ def compile(expression: str, linktype: int = 1) -> Filter:  # noqa: A001 - the n
     link = link_layer(int(linktype))
     if not expression.strip():
         return Filter(expression, link.linktype, Graph(ACCEPT, None))
-    graph = decision_graph(Generator(link).generate(parse(expression)))
-    if graph.root is REJECT:
-        raise FilterError("expression rejects all packets")
-    return Filter(expression, link.linktype, graph)
+    try:
+        graph = decision_graph(Generator(link).generate(parse(expression)))
+        if graph.root is REJECT:
+            raise FilterError("expression rejects all packets")
+        return Filter(expression, link.linktype, graph)
+    except RecursionError:  # the passes recurse once per nesting level or chained and/or
+        raise FilterError(TOO_DEEP) from None
 
 
 def read_filter_file(path: str) -> str:
