@@ -387,17 +387,18 @@ class Connection:
             self.snd_nxt = self.iss
 
     def _receive_synchronized(self, segment: Segment, now: float) -> None:
-        start, payload, fin = segment.seq, segment.payload, segment.fin
-        if segment.syn:
+        flags = segment.flags                       # (read once: the flag properties are calls)
+        start, payload, fin, rst = segment.seq, segment.payload, bool(flags & FIN), flags & RST
+        if flags & SYN:
             if self.state is State.SYN_RECEIVED and segment.seq == self.irs:
-                if not segment.has_ack:            # the peer retransmitted its SYN: repeat our SYN-ACK
+                if not flags & ACK:                 # the peer retransmitted its SYN: repeat our SYN-ACK
                     self.snd_nxt = self.iss
                     return
                 start = seq.add(start, 1)          # SYN-ACK of a simultaneous open: its ACK counts
-            elif not segment.rst:
+            elif not rst:
                 self._challenge_ack(now)           # RFC 5961 4.2: a SYN in a synchronized state
                 return
-        if self.ts_ok and segment.timestamp is not None and not segment.rst \
+        if self.ts_ok and segment.timestamp is not None and not rst \
                 and is_old_duplicate(segment.timestamp[0], self.ts_recent, self.ts_recent_at, now):
             self._ack_now = True                   # PAWS (RFC 7323 5.3): an old duplicate; RSTs are exempt
             return
@@ -408,7 +409,7 @@ class Connection:
             acceptable = start == self.rcv_nxt if window == 0 else seq.in_window(start, self.rcv_nxt, window)
         elif window == 0:
             acceptable = False
-            if start == self.rcv_nxt and not segment.rst:   # window probe: keep its ACK, drop its data
+            if start == self.rcv_nxt and not rst:             # window probe: keep its ACK, drop its data
                 acceptable, payload, fin = True, b"", False
                 self._ack_now = True                          # and tell the prober the window
         else:
@@ -416,7 +417,7 @@ class Connection:
             acceptable = (seq.in_window(start, self.rcv_nxt, window)
                           or seq.in_window(last, self.rcv_nxt, window))
         if not acceptable:
-            if not segment.rst:
+            if not rst:
                 self._ack_immediately(now)
                 if self.state is State.TIME_WAIT and fin:
                     self._time_wait_at = now + self.settings.time_wait
@@ -436,12 +437,12 @@ class Connection:
         if self.ts_ok and segment.timestamp is not None and seq.le(segment.seq, self.last_ack_sent):
             self.ts_recent, self.ts_recent_at = segment.timestamp[0], now
         # 2. RST
-        if segment.rst:
+        if rst:
             if self._rst_acceptable(segment, now):
                 self._on_reset()
             return
         # 5. ACK
-        if not segment.has_ack:
+        if not flags & ACK:
             return
         if self.state is State.SYN_RECEIVED:
             if not (seq.lt(self.snd_una, segment.ack) and seq.le(segment.ack, self.snd_max)):
@@ -500,8 +501,8 @@ class Connection:
         window = segment.window << self.snd_wscale
         if seq.gt(ack, self.snd_una):
             self._ack_advance(ack, segment, now)
-        elif ack == self.snd_una and not segment.payload and not segment.fin and window == self.snd_wnd \
-                and self.snd_una != self.snd_max and self.state in SYNCHRONIZED:
+        elif ack == self.snd_una and not segment.payload and not segment.flags & FIN \
+                and window == self.snd_wnd and self.snd_una != self.snd_max and self.state in SYNCHRONIZED:
             flight = seq.distance(self.snd_max, self.snd_una)
             if self.congestion.on_duplicate_ack(self.snd_una, self.snd_max, flight, now):
                 self._retransmit_head = True
