@@ -97,6 +97,8 @@ class Neighbours:
 
     def poll(self, now: float) -> list[Frame]:
         """Retry unanswered requests; after MAX_REQUESTS drop the queued packets, note the IP in `failed`."""
+        if not self._pending:               # the usual case, on every step of the stack
+            return []
         out: list[Frame] = []
         for ip, pending in list(self._pending.items()):
             if pending.next_request > now:
