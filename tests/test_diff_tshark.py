@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -23,10 +24,42 @@ from tests.conftest import bundled_captures, needs_tool
 pytestmark = needs_tool("tshark")
 
 
+ORACLES_AT_ONCE = 4  # tshark runs side by side: each spends most of its time starting up
+
+
+@cache
+def _bundled_records() -> dict[Path, Future]:
+    """tshark's records of every bundled capture, all started at once on first use (a Future each:
+    an unreadable file's error is raised where that file is tested)."""
+    tshark_fields.other_protocols()  # once, before the runs that all need it
+    pool = ThreadPoolExecutor(ORACLES_AT_ONCE)
+    futures = {path: pool.submit(tshark_fields.tshark_frames, path) for path in bundled_captures()}
+    pool.shutdown(wait=False)
+    return futures
+
+
 @cache
 def _bundled(path: Path) -> tuple[list[dict[str, list[str]]], list]:
     """tshark's records and rawkit's packets for a bundled capture, read once for all the tests here."""
-    return tshark_fields.tshark_frames(path), list(wire_frames.read_capture(path))
+    return _bundled_records()[path].result(), list(wire_frames.read_capture(path))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Path, list, list]]:
+    """The generated corpus as one pcap per link type: (path, its frames, tshark's records), the tshark
+    runs side by side."""
+    directory = tmp_path_factory.mktemp("generated")
+    by_linktype: dict[int, list[wire_frames.Frame]] = defaultdict(list)
+    for frame in wire_frames.corpus():
+        by_linktype[frame.linktype].append(frame)
+    paths = {}
+    for linktype, frames in by_linktype.items():
+        paths[linktype] = directory / f"linktype-{linktype}.pcap"
+        wire_frames.write_pcap(paths[linktype], linktype, frames)
+    tshark_fields.other_protocols()  # once, before the runs that all need it
+    with ThreadPoolExecutor(ORACLES_AT_ONCE) as pool:
+        records = dict(zip(paths, pool.map(tshark_fields.tshark_frames, paths.values()), strict=True))
+    return {linktype: (paths[linktype], by_linktype[linktype], records[linktype]) for linktype in paths}
 
 
 def _report(result: tshark_fields.Comparison) -> str:
@@ -36,35 +69,22 @@ def _report(result: tshark_fields.Comparison) -> str:
     return "\n".join(lines)
 
 
-def _compare_file(path: Path, result: tshark_fields.Comparison) -> None:
-    records = tshark_fields.tshark_frames(path)
-    tshark_fields.compare(list(wire_frames.read_capture(path)), records, result)
-
-
-def test_generated_frames_agree_with_tshark(tmp_path: Path) -> None:
-    by_linktype: dict[int, list[wire_frames.Frame]] = defaultdict(list)
-    for frame in wire_frames.corpus():
-        by_linktype[frame.linktype].append(frame)
+def test_generated_frames_agree_with_tshark(generated: dict[int, tuple[Path, list, list]]) -> None:
     result = tshark_fields.Comparison()
-    for linktype, frames in sorted(by_linktype.items()):
-        path = tmp_path / f"linktype-{linktype}.pcap"
-        wire_frames.write_pcap(path, linktype, frames)
-        _compare_file(path, result)
+    for _linktype, (path, _frames, records) in sorted(generated.items()):
+        tshark_fields.compare(list(wire_frames.read_capture(path)), records, result)
     assert not result.disagreements, _report(result)
     # the comparison has teeth: most frames compared, every field family reached many times
-    assert result.compared_frames > 0.95 * sum(len(frames) for frames in by_linktype.values())
+    assert result.compared_frames > 0.95 * sum(len(frames) for _, frames, _ in generated.values())
     for name in ("ip.checksum.status", "tcp.checksum.status", "udp.checksum.status", "icmpv6.checksum.status",
                  "tcp.options.sack_le", "tcp.option_kind", "vlan.id", "ipv6.fraghdr.offset", "arp.src.hw_mac",
                  "ip.frag_offset", "icmp.type"):
         assert result.values_compared.get(name, 0) >= 100, name
 
 
-def test_bad_checksums_are_seen_as_bad_by_both(tmp_path: Path) -> None:
+def test_bad_checksums_are_seen_as_bad_by_both(generated: dict[int, tuple[Path, list, list]]) -> None:
     """The corpus carries wrong checksums on purpose; both sides must call them bad, frame by frame."""
-    frames = [frame for frame in wire_frames.corpus() if frame.linktype == 1]
-    path = tmp_path / "ethernet.pcap"
-    wire_frames.write_pcap(path, 1, frames)
-    records = tshark_fields.tshark_frames(path)
+    path, _frames, records = generated[1]  # Ethernet
     bad = {name: 0 for name in ("ip.checksum.status", "tcp.checksum.status", "udp.checksum.status",
                                 "icmp.checksum.status")}
     for record in records:

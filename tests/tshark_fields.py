@@ -232,7 +232,7 @@ FIELDS = ([c.tshark for c in FRAME_CHECKS] + ["ieee8021ad.id", "ieee8021ad.prior
 
 
 @cache
-def _other_protocols() -> tuple[str, ...]:
+def other_protocols() -> tuple[str, ...]:
     """Every protocol tshark 4.0 knows but rawkit does not decode (it has no --disable-protocol ALL)."""
     listing = subprocess.run(["tshark", "-G", "protocols"], capture_output=True, text=True, check=True,
                              timeout=120).stdout
@@ -244,7 +244,7 @@ def tshark_frames(path: Path) -> list[dict[str, list[str]]]:
     """Every field occurrence of every frame, one tshark run."""
     command = ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "occurrence=a",
                "-E", f"aggregator={AGGREGATOR}", "-E", "separator=\t", "-E", "quote=n"]
-    for name in _other_protocols():
+    for name in other_protocols():
         command += ["--disable-protocol", name]
     for name, value in PREFERENCES.items():
         command += ["-o", f"{name}:{value}"]
