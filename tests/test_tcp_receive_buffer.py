@@ -43,3 +43,13 @@ def test_a_read_takes_part_of_a_chunk_and_leaves_the_rest():
     assert buffer.peek(10) == b"fg"
     assert buffer.read(1 << 30) == b"fg"
     assert buffer.read(1) == b"" and len(buffer) == 0
+
+
+def test_tiny_payloads_do_not_each_become_an_object():
+    buffer = ReceiveBuffer()
+    for _ in range(10_000):
+        buffer.append(b"x")
+    buffer.extend([b"y"] * 1000)
+    assert len(buffer) == 11_000
+    assert len(buffer._chunks) <= 11_000 // 2048 + 2
+    assert buffer.read(1 << 20) == b"x" * 10_000 + b"y" * 1000

@@ -4,7 +4,9 @@ Why not one bytearray: appending a segment to a bytearray that a read has just e
 CPython shrink it to the exact size and then regrow it 12.5% at a time, copying it each time
 (and a front deletion leaves an offset that makes the next growth copy everything again): in a bulk
 receive that cost more than all the header processing of the segment. Here an arriving payload is
-kept as it is (one reference, no copy) and a read joins what it takes once.
+kept as it is (one reference, no copy) and a read joins what it takes once. Tiny payloads are merged
+into a short last chunk, so a peer sending 1-byte segments cannot make each buffered byte cost an
+object (the buffer's limit counts payload bytes only).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from collections import deque
 
 Buffer = bytes | bytearray | memoryview
+SMALL = 512            # a payload shorter than this joins a last chunk shorter than MERGED
+MERGED = 2048
 
 
 class ReceiveBuffer:
@@ -27,15 +31,25 @@ class ReceiveBuffer:
         return self._size
 
     def append(self, data: Buffer) -> None:
-        if data:
-            self._chunks.append(data if type(data) is bytes else bytes(data))
-            self._size += len(data)
+        if not data:
+            return
+        if type(data) is not bytes:
+            data = bytes(data)
+        chunks = self._chunks
+        if len(data) < SMALL and chunks and len(chunks[-1]) < MERGED:
+            chunks[-1] += data
+        else:
+            chunks.append(data)
+        self._size += len(data)
 
     def extend(self, chunks: list[bytes]) -> int:
         """Append several bytes objects (a run of segments); returns how many bytes they held."""
         length = sum(map(len, chunks))
-        self._chunks.extend(chunks)
-        self._size += length
+        if length < SMALL * len(chunks):             # mostly tiny pieces: kept as one
+            self.append(b"".join(chunks))
+        else:
+            self._chunks.extend(chunks)
+            self._size += length
         return length
 
     def read(self, max_bytes: int) -> bytes:
