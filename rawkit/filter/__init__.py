@@ -1,5 +1,7 @@
 """The tcpdump filter language: `compile(expression, linktype)` gives a fast Python predicate
-(`match`) and a classic BPF program (`bpf`) from one intermediate form, with tcpdump's meaning.
+(`match`) and a classic BPF program (`bpf`) from one intermediate form, with tcpdump's meaning; and
+`window(byte_order)`, the same test as one expression over a record left in a capture file's buffer,
+which the pcap and pcapng readers inline into their record walks (rawkit.pcap.scan).
 
     flt = rawkit.filter.compile("tcp[tcpflags] & tcp-syn != 0 and not port 22", linktype=1)
     flt.match(frame) -> bool ; flt.bpf() -> [(code, jt, jf, k), ...]
