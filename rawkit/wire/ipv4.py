@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from rawkit.wire.addresses import cached_ip4_text, ip4_bytes, ip4_text
+from rawkit.wire.addresses import cached_ip4_text, ip4_bytes, ip4_int_text
 from rawkit.wire.checksum import internet_checksum, pseudo_header_sum, verify
 from rawkit.wire.constants import EtherType, IPProto
 from rawkit.wire.layer import Layer, type_of
@@ -19,15 +19,25 @@ OPT_EOL = 0
 OPT_NOP = 1
 
 
-class IPv4View:
-    """View of an IPv4 header; construction requires 20 bytes, header_len may be longer."""
+_ADDRESSES = struct.Struct("!12xII").unpack_from
 
-    __slots__ = ("_buf", "_off", "header_len")
+
+class IPv4View:
+    """View of an IPv4 header; construction requires 20 bytes, header_len may be longer.
+
+    `src` and `dst` are texts set when the view is made, not properties: nearly every reader of a
+    packet reads them, a property call costs more than the cache lookup that makes the text, and the
+    decoder's fast path has their values from its one unpack of the header."""
+
+    __slots__ = ("_buf", "_off", "header_len", "src", "dst")
 
     def __init__(self, buf: bytes, off: int) -> None:
         self._buf = buf
         self._off = off
         self.header_len = (buf[off] & 0x0F) * 4
+        src, dst = _ADDRESSES(buf, off)
+        self.src = cached_ip4_text(src) or ip4_int_text(src)
+        self.dst = cached_ip4_text(dst) or ip4_int_text(dst)
 
     version = property(lambda self: self._buf[self._off] >> 4)
     ihl = property(lambda self: self._buf[self._off] & 0x0F)
@@ -78,16 +88,6 @@ class IPv4View:
     @property
     def dst_bytes(self) -> bytes:
         return self._buf[self._off + 16 : self._off + 20]
-
-    @property
-    def src(self) -> str:
-        raw = self._buf[self._off + 12 : self._off + 16]
-        return cached_ip4_text(raw) or ip4_text(raw)
-
-    @property
-    def dst(self) -> str:
-        raw = self._buf[self._off + 16 : self._off + 20]
-        return cached_ip4_text(raw) or ip4_text(raw)
 
     @property
     def options_bytes(self) -> bytes:

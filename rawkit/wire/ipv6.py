@@ -21,7 +21,7 @@ EXT_NAMES = {IPProto.HOPOPTS: "hop-by-hop", IPProto.ROUTING: "routing", IPProto.
 class IPv6View:
     """Fixed 40-byte header plus the extension chain the dissector walked (`ext`)."""
 
-    __slots__ = ("_buf", "_off", "ext", "proto", "upper_off")
+    __slots__ = ("_buf", "_off", "ext", "proto", "upper_off", "src", "dst")
 
     def __init__(self, buf: bytes, off: int, ext: tuple[ExtensionView, ...], proto: int, upper_off: int):
         self._buf = buf
@@ -29,6 +29,11 @@ class IPv6View:
         self.ext = ext
         self.proto = proto  # the upper-layer protocol after every extension header
         self.upper_off = upper_off
+        # texts set here, not properties: as IPv4View's (nearly every reader reads them)
+        raw = buf[off + 8 : off + 24]
+        self.src = cached_ip6_text(raw) or ip6_text(raw)
+        raw = buf[off + 24 : off + 40]
+        self.dst = cached_ip6_text(raw) or ip6_text(raw)
 
     version = property(lambda self: self._buf[self._off] >> 4)
 
@@ -59,16 +64,6 @@ class IPv6View:
     @property
     def dst_bytes(self) -> bytes:
         return self._buf[self._off + 24 : self._off + 40]
-
-    @property
-    def src(self) -> str:
-        raw = self._buf[self._off + 8 : self._off + 24]
-        return cached_ip6_text(raw) or ip6_text(raw)
-
-    @property
-    def dst(self) -> str:
-        raw = self._buf[self._off + 24 : self._off + 40]
-        return cached_ip6_text(raw) or ip6_text(raw)
 
     @property
     def fragment(self) -> ExtensionView | None:
