@@ -209,3 +209,12 @@ def test_pcapng_skips_what_match_drops(tmp_path: Path) -> None:
             chosen = [described(pkt) for pkt in selected(capture, expression)]
             assert capture.skip is not None
         assert chosen == expected, expression
+
+
+def test_arithmetic_nested_past_pythons_parser_is_a_filter_error() -> None:
+    """Generated code nests a parenthesis per operator; past the parser's limit that is one clear
+    FilterError, and a window the parser would refuse is simply not used."""
+    with pytest.raises(rawkit.filter.FilterError, match="too complex"):
+        rawkit.filter.compile("ip[0]" + " + ip[1]" * 150 + " > 0")
+    flt = rawkit.filter.compile("ip[0]" + " + ip[1]" * 40 + " > 0")
+    assert flt.window("<") is not None

@@ -12,6 +12,7 @@ import struct
 from collections.abc import Callable
 
 from rawkit.filter.dag import Graph, Node, topological
+from rawkit.filter.errors import FilterError
 from rawkit.filter.ir import Arith, Cmp, Const, HeaderLength, Neg, Value, WireLength
 
 _MASKED = frozenset(("+", "-", "*", "<<"))
@@ -105,7 +106,13 @@ def python_predicate(graph: Graph) -> Callable[..., bool]:
         "_REJECT": (IndexError, struct.error, ZeroDivisionError),
         "_SHL": _shift_left,
     }
-    exec(compile(source, "<rawkit filter>", "exec"), namespace)  # noqa: S102 - our own generated code
+    try:
+        code = compile(source, "<rawkit filter>", "exec")
+    except (SyntaxError, RecursionError, MemoryError):  # Python's parser limits nesting depth
+        from rawkit.filter import TOO_DEEP
+
+        raise FilterError(TOO_DEEP) from None
+    exec(code, namespace)  # noqa: S102 - our own generated code
     return namespace["match"]
 
 

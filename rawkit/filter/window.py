@@ -63,7 +63,8 @@ def window(graph: Graph, byte_order: str) -> Window | None:
         _unfold(graph, first)
         writer = _Writer(units, first.reused)
         body = _unfold(graph, writer)
-    except TooLarge:
+        compile(body, "<rawkit filter window>", "eval")  # within Python's nesting limits?
+    except (TooLarge, SyntaxError, RecursionError, MemoryError):
         return None
     namespace = {"_L1": _load1, "_L2": _load2, "_L4": _load4, "_L2LE": _load2_le, "_L4LE": _load4_le,
                  "_SHL": _shift_left}
