@@ -10,6 +10,7 @@ import copy
 import pytest
 
 import rawkit
+from rawkit.stack import stack as stack_module
 from rawkit.stack.stack import Stack, packed
 from rawkit.tcp import Segment, Settings, address_sum
 from rawkit.tcp.segment import ACK, FIN, PSH
@@ -147,18 +148,18 @@ def test_a_frame_for_an_unknown_connection_or_a_pure_ack_takes_the_general_path(
     assert general == frames[:2]
 
 
-def test_a_long_batch_is_acknowledged_every_64_segments_not_only_at_its_end():
+def test_a_long_batch_is_acknowledged_every_ack_every_segments_not_only_at_its_end():
     pair = established()
     server = Server(pair)
-    start = pair.c.rcv_nxt
+    start, every = pair.c.rcv_nxt, stack_module.ACK_EVERY_SEGMENTS
     stack, general = bare_stack(pair, 4)
     acks: list[int] = []
 
     def flush(connection, now: float) -> None:
         acks.extend(segment.ack for segment in connection.poll(now) if not segment.payload)
     stack.flush = flush
-    stack._take_frames([frame_of(server.data(1000), 4) for _ in range(150)], pair.now)
+    stack._take_frames([frame_of(server.data(500), 4) for _ in range(2 * every + 10)], pair.now)
     assert general == []
-    assert acks == [(start + 64 * 1000) & 0xFFFFFFFF, (start + 128 * 1000) & 0xFFFFFFFF]
+    assert acks == [(start + every * 500) & 0xFFFFFFFF, (start + 2 * every * 500) & 0xFFFFFFFF]
     assert list(stack._predicted) == [pair.c]         # the rest waits for the batch's end
-    assert pair.c.rcv_nxt == (start + 150 * 1000) & 0xFFFFFFFF
+    assert pair.c.rcv_nxt == (start + (2 * every + 10) * 500) & 0xFFFFFFFF
