@@ -92,9 +92,23 @@ class PcapReader(CaptureReader):
         buf = feed.buf
         end = len(buf)
         off = PCAP_HEADER_LEN
+        second = second_ns = -1
         while True:
             if scan is not None:
                 off = yield from scan(buf, off, end)
+            elif keep is None:
+                # the hottest loop (no filter): a record starting before `safe` ends inside the
+                # buffer whatever its length up to the snap length, so only that length is checked;
+                # a record's second is mostly the previous one's, its nanoseconds kept
+                safe = end - 16 - snapshot
+                while off <= safe:
+                    sec, frac, caplen, wirelen = unpack_from(buf, off)
+                    if caplen > snapshot:
+                        break
+                    if sec != second:
+                        second, second_ns = sec, sec * 1_000_000_000
+                    off += 16
+                    yield buf[off : (off := off + caplen)], linktype, second_ns + frac * scale, wirelen
             # the hot loop: one unpack and one slice per record
             while off + 16 <= end:
                 sec, frac, caplen, wirelen = unpack_from(buf, off)
