@@ -3,7 +3,8 @@ cover, run against the Linux kernel (`--target kernel`) over IPv4 and IPv6.
 
 IPv6 runs with MTU 1520, as the corpus was run, so the MSS the kernel announces (1460) is the same
 in both families. A failure that is only a timing error is retried once: the machine is shared and a
-busy moment can delay a packet past the 4 ms tolerance; any other failure fails at once.
+busy moment can delay a packet past the 4 ms tolerance; any other failure fails at once. The runs go
+two at a time in child processes (tests/script_pool.py).
 """
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ SCRIPTS = sorted((Path(__file__).parent / "scripts").glob("*.pkt"))
 VERSIONS = {"ipv4": {"ip_version": 4}, "ipv6": {"ip_version": 6, "mtu": 1520}}
 
 
-def run_with_one_timing_retry(path: Path, target: type, **options: object) -> None:
-    """Run `path`; raise the runner's ScriptFailure unless it passes (a timing miss gets one more go)."""
-    from rawkit.script.runner import RunOptions, ScriptFailure, run_script
+@pytest.fixture(scope="module")
+def runs():
+    """Every script at both versions, started at once (two at a time, see script_pool), the slow
+    timelines (keepalive, retransmissions) first."""
+    from tests.script_pool import ScriptPool
 
-    try:
-        run_script(str(path), RunOptions(**options), target)
-    except ScriptFailure as failure:
-        if "timing error" not in str(failure):
-            raise
-        run_script(str(path), RunOptions(**options), target)
+    slow = ("keepalive.pkt", "syn-retransmit-linear.pkt")
+    pool = ScriptPool()
+    for path in sorted(SCRIPTS, key=lambda path: path.name not in slow):
+        for version in sorted(VERSIONS):
+            pool.submit(path, "kernel", **VERSIONS[version])
+    yield pool
+    pool.close()
 
 
 def test_every_script_is_listed():
@@ -40,10 +44,8 @@ def test_every_script_is_listed():
 @needs_root
 @pytest.mark.parametrize("version", sorted(VERSIONS))
 @pytest.mark.parametrize("path", SCRIPTS, ids=[path.stem for path in SCRIPTS])
-def test_script_passes_on_the_kernel(path: Path, version: str):
-    from rawkit.script.kernel_target import KernelTarget
-
-    run_with_one_timing_retry(path, KernelTarget, **VERSIONS[version])
+def test_script_passes_on_the_kernel(runs, path: Path, version: str):
+    runs.outcome(path, "kernel", **VERSIONS[version])
 
 
 @needs_root

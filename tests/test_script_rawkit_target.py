@@ -3,7 +3,8 @@
 Scripts that rawkit's engine passes (upstream corpus, read in place, and our own tests/scripts) must
 keep passing; what rawkit lacks is refused with a reason, not imitated. The stack reacts from
 Python on a shared 2-core machine, so these runs use a 20 ms timing tolerance (behaviour is under
-test here, not reaction time) and retry a timing-only failure once.
+test here, not reaction time) and retry a timing-only failure once. The scripts expected to pass
+run two at a time in child processes (tests/script_pool.py).
 """
 
 from __future__ import annotations
@@ -60,30 +61,52 @@ def run_rawkit(path: Path, **options: object) -> None:
         run_script(str(path), RunOptions(**options), RawkitTarget)
 
 
+OWN_IPV6 = ["connect-refused.pkt", "poll-events.pkt", "simultaneous-open.pkt"]
+V4, V6 = {"ip_version": 4}, {"ip_version": 6, "mtu": 1520}
+
+
+@pytest.fixture(scope="module")
+def passing_runs():
+    """Every script expected to pass, started at once (two at a time, see script_pool), the slow
+    timelines (keepalive, retransmissions) first."""
+    from tests.script_pool import ScriptPool
+
+    runs = [(OWN / name, V4) for name in OWN_PASSING] + [(OWN / name, V6) for name in OWN_IPV6]
+    if CORPUS.is_dir():
+        runs += [(CORPUS / name, V4) for name in CORPUS_PASSING]
+        runs += [(CORPUS / name, V6) for name in CORPUS_IPV6]
+    slow = ("keepalive.pkt", "syn-retransmit-linear.pkt")
+    pool = ScriptPool()
+    for path, options in sorted(runs, key=lambda run: run[0].name not in slow):
+        pool.submit(path, "rawkit", tolerance_usecs=TOLERANCE_USECS, **options)
+    yield pool
+    pool.close()
+
+
 @needs_root
 @needs_corpus
 @pytest.mark.parametrize("name", CORPUS_PASSING)
-def test_corpus_script_passes_on_rawkit_ipv4(name: str):
-    run_rawkit(CORPUS / name, ip_version=4)
+def test_corpus_script_passes_on_rawkit_ipv4(passing_runs, name: str):
+    passing_runs.outcome(CORPUS / name, "rawkit", tolerance_usecs=TOLERANCE_USECS, **V4)
 
 
 @needs_root
 @needs_corpus
 @pytest.mark.parametrize("name", CORPUS_IPV6)
-def test_corpus_script_passes_on_rawkit_ipv6(name: str):
-    run_rawkit(CORPUS / name, ip_version=6, mtu=1520)
+def test_corpus_script_passes_on_rawkit_ipv6(passing_runs, name: str):
+    passing_runs.outcome(CORPUS / name, "rawkit", tolerance_usecs=TOLERANCE_USECS, **V6)
 
 
 @needs_root
 @pytest.mark.parametrize("name", OWN_PASSING)
-def test_own_script_passes_on_rawkit(name: str):
-    run_rawkit(OWN / name, ip_version=4)
+def test_own_script_passes_on_rawkit(passing_runs, name: str):
+    passing_runs.outcome(OWN / name, "rawkit", tolerance_usecs=TOLERANCE_USECS, **V4)
 
 
 @needs_root
-@pytest.mark.parametrize("name", ["connect-refused.pkt", "poll-events.pkt", "simultaneous-open.pkt"])
-def test_own_script_passes_on_rawkit_ipv6(name: str):
-    run_rawkit(OWN / name, ip_version=6, mtu=1520)
+@pytest.mark.parametrize("name", OWN_IPV6)
+def test_own_script_passes_on_rawkit_ipv6(passing_runs, name: str):
+    passing_runs.outcome(OWN / name, "rawkit", tolerance_usecs=TOLERANCE_USECS, **V6)
 
 
 SERVER = """\
