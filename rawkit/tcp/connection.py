@@ -296,7 +296,8 @@ class Connection:
                 self._replies.append(reply)
         elif self.state is State.SYN_SENT:
             self._receive_in_syn_sent(segment, now)
-        else:
+        elif not (self.state is State.ESTABLISHED and segment.flags == ACK and not segment.payload
+                  and self._take_pure_ack(segment, now)):
             self._receive_synchronized(segment, now)
         return self.events()
 
@@ -361,6 +362,31 @@ class Connection:
         self._events.append(DataReceived(length))
         self._unacked_bytes += length
         self._acknowledge_data(now)
+
+    def _take_pure_ack(self, segment: Segment, now: float) -> bool:
+        """Header prediction for the sending side (RFC 7323 appendix D; Linux's fast path): an ACK
+        alone, in sequence, acknowledging new data with the window unchanged, outside loss recovery,
+        nothing SACKed and no FIN of ours sent, has only the effects taken here of what
+        `_receive_synchronized` would do. False, having changed nothing: the full path decides."""
+        ack, window = segment.ack, segment.window << self.snd_wscale
+        if segment.seq != self.rcv_nxt or segment.sack_blocks or window != self.snd_wnd or self.fin_sent \
+                or not 0 < (ack - self.snd_una) & seq.MASK <= (self.snd_max - self.snd_una) & seq.MASK \
+                or self.congestion.in_recovery or self.scoreboard.ranges or self._retransmit_head:
+            return False
+        if self.ts_ok and segment.timestamp is not None:
+            if is_old_duplicate(segment.timestamp[0], self.ts_recent, self.ts_recent_at, now):
+                return False
+            if seq.le(segment.seq, self.last_ack_sent):
+                self.ts_recent, self.ts_recent_at = segment.timestamp[0], now
+        self._last_heard = now
+        self._keepalive_probes = self._persist_probes = 0
+        self._ack_advance(ack, segment, now)
+        if seq.lt(self.snd_wl1, segment.seq) or (self.snd_wl1 == segment.seq and seq.le(self.snd_wl2, ack)):
+            self.snd_wl1, self.snd_wl2 = segment.seq, ack
+            if window:
+                self._persist_at = None
+                self._persist_backoff = 0
+        return True
 
     def _receive_in_syn_sent(self, segment: Segment, now: float) -> None:
         ack_ok = False
