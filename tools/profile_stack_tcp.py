@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Profile rawkit's Stack on bench_tcp's lab (needs root): cProfile of the stack's loop thread and of
 the calling thread during a download, an upload or a run of connections, plus the process CPU per
-unit (os.times, every thread and the system time our calls cost), printed in that order.
+unit (os.times, every thread and the system time our calls cost) and the Python calls per unit in
+each thread, printed in that order. (A blocking socket call takes the frames itself, so most of a
+request/response exchange shows in the calling thread: see Stack.wait.)
 
     tools/profile_stack_tcp.py download --megabytes 16
     tools/profile_stack_tcp.py connections --count 500 --top 30
@@ -68,6 +70,10 @@ def main() -> None:
     print(f"{args.workload}: {amount / seconds:.1f} {unit}/s, CPU per {unit}: user {user:.0f} us, "
           f"system {system:.0f} us{'' if args.no_profile else ' (under cProfile)'}")
     if not args.no_profile:
+        calls = {title: sum(entry[1] for entry in pstats.Stats(profile).stats.values()) / amount
+                 for title, profile in (("loop", loop_profile), ("caller", caller_profile))}
+        print(f"Python calls per {unit}: {calls['loop'] + calls['caller']:.0f} (stack loop thread "
+              f"{calls['loop']:.0f}, calling thread {calls['caller']:.0f})")
         for title, profile in (("stack loop thread", loop_profile), ("calling thread", caller_profile)):
             print(f"===== {title}")
             pstats.Stats(profile).sort_stats("tottime").print_stats(args.top)
