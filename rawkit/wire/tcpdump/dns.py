@@ -29,6 +29,7 @@ from rawkit.wire.tcpdump.dns_edns import OptionCutShort, bitstring_text, format_
 _HEADER = struct.Struct(">HHHHHH")
 _U16 = struct.Struct(">H")
 _RECORD_FIXED = struct.Struct(">HHIH")
+_TYPE_CLASS = struct.Struct(">HH")
 
 _TYPE_NAMES = {
     1: "A", 2: "NS", 3: "MD", 4: "MF", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG", 9: "MR", 10: "NULL",
@@ -52,6 +53,12 @@ _TYPE_OPT = 41
 _OPCODE_IQUERY = 1
 _QUERY_ODD_BITS = 0x06CF  # AA, TC, RA, Z and RCODE: shown raw as [b2&3=...] in a query
 _NAME_LIMIT = 255  # label bytes after which tcpdump gives up printing a name
+# the header flags tcpdump marks: AA "*", no RA "-", TC "|", AD "$" in responses; RD "+", CD "%" in queries
+_RESPONSE_MARKS = {bits: "*" * bool(bits & 0x0400) + "-" * (not bits & 0x0080) + "|" * bool(bits & 0x0200)
+                   + "$" * bool(bits & 0x0020)
+                   for bits in range(0x0800) if bits & 0x06A0 == bits}
+_QUERY_MARKS = {bits: "+" * bool(bits & 0x0100) + "%" * bool(bits & 0x0010)
+                for bits in (0, 0x0010, 0x0100, 0x0110)}
 _TTL_UNITS = ((365 * 86400, "y"), (7 * 86400, "w"), (86400, "d"), (3600, "h"), (60, "m"), (1, "s"))
 
 
@@ -131,6 +138,17 @@ class _Summary:
         if data[offset] == 0:
             out.append(".")
             return offset + 1
+        # the usual name, at once: plain labels ending in a captured zero byte, short of the limit
+        labels = []
+        end = offset
+        length = data[end]
+        while 0 < length < 0x40 and end + length + 1 < captured:
+            labels.append(data[end + 1 : end + length + 1])
+            end += length + 1
+            length = data[end]
+        if length == 0 and end - offset <= _NAME_LIMIT:
+            out.append(_text(b".".join(labels)) + ".")
+            return end + 1
         after: int | None = None
         chunk_start = offset
         label_bytes = 0
@@ -197,7 +215,7 @@ class _Summary:
     def question(self, offset: int) -> int:
         after_name = self.skip_name(offset)
         self.need(after_name, 4)
-        qtype, qclass = struct.unpack_from(">HH", self.data, after_name)
+        qtype, qclass = _TYPE_CLASS.unpack_from(self.data, after_name)
         text = " " + type_name(qtype)
         unicast = False
         if self.mdns:
@@ -398,18 +416,16 @@ class _Summary:
     # whole messages
 
     def message(self) -> None:
-        ident, flags, *counts = _HEADER.unpack_from(self.data)
-        qdcount, ancount, nscount, arcount = counts
+        ident, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(self.data)
         out = self.out
         opcode = (flags >> 11) & 0xF
         offset = _HEADER.size
         if flags & 0x8000:
             rcode = flags & 0xF
             if arcount:
-                rcode |= self.extended_rcode(offset, tuple(counts))
+                rcode |= self.extended_rcode(offset, (qdcount, ancount, nscount, arcount))
             out.append(f"{ident}{_OPCODE_NAMES[opcode]}{_RCODE_NAMES.get(rcode, f' Resp{rcode}')}")
-            out.append("*" * bool(flags & 0x0400) + "-" * (not flags & 0x0080) + "|" * bool(flags & 0x0200)
-                       + "$" * bool(flags & 0x0020))
+            out.append(_RESPONSE_MARKS[flags & 0x06A0])
             if qdcount != 1:
                 out.append(f" [{qdcount}q]")
             for index in range(qdcount):
@@ -423,8 +439,7 @@ class _Summary:
             out.append(f" {ancount}/{nscount}/{arcount}")
             offset = self.section(offset, ancount)
         else:
-            out.append(f"{ident}{_OPCODE_NAMES[opcode]}" + "+" * bool(flags & 0x0100)
-                       + "%" * bool(flags & 0x0010))
+            out.append(f"{ident}{_OPCODE_NAMES[opcode]}{_QUERY_MARKS[flags & 0x0110]}")
             if flags & _QUERY_ODD_BITS:
                 out.append(f" [b2&3=0x{flags:x}]")
             if opcode == _OPCODE_IQUERY:
