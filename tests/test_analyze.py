@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -161,13 +162,18 @@ def test_defragmentation_memory_is_bounded() -> None:
 def test_tcp_health_agrees_with_tshark_analysis(crafted: dict[str, Path]) -> None:
     paths = [crafted["tcp-messy"], crafted["tcp-bulk-loss"], crafted["tcp-reset-v6"],
              *[path for path in bundled_captures("lab-*.pcap")]]
-    for path in paths:
-        names = ("tcp.stream", "tcp.analysis.initial_rtt", "tcp.analysis.retransmission",
-                 "tcp.analysis.fast_retransmission", "tcp.analysis.out_of_order",
-                 "tcp.analysis.duplicate_ack", "tcp.analysis.zero_window", "tcp.flags.reset")
-        out = subprocess.run(["tshark", "-r", str(path), "-Y", "tcp && !icmp && !icmpv6", "-T", "fields",
-                              *(argument for name in names for argument in ("-e", name))],
-                             capture_output=True, text=True, check=True).stdout
+    names = ("tcp.stream", "tcp.analysis.initial_rtt", "tcp.analysis.retransmission",
+             "tcp.analysis.fast_retransmission", "tcp.analysis.out_of_order",
+             "tcp.analysis.duplicate_ack", "tcp.analysis.zero_window", "tcp.flags.reset")
+
+    def analysis(path: Path) -> str:
+        return subprocess.run(["tshark", "-r", str(path), "-Y", "tcp && !icmp && !icmpv6", "-T", "fields",
+                               *(argument for name in names for argument in ("-e", name))],
+                              capture_output=True, text=True, check=True).stdout
+
+    with ThreadPoolExecutor(len(paths)) as pool:  # the tshark runs side by side
+        outputs = list(pool.map(analysis, paths))
+    for path, out in zip(paths, outputs, strict=True):
         theirs: dict[int, list] = defaultdict(lambda: [None, 0, 0, 0, 0])
         for line in out.splitlines():
             stream, rtt, retrans, fast, reordered, dup, zero, reset = line.split("\t")
