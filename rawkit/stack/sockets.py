@@ -258,7 +258,8 @@ class Socket(SocketBase):
             self._wait(lambda: self._recv_ready(connection))
             if connection.readable and not self._read_shut:
                 data = connection.read(bufsize)
-                stack.flush(connection, self._now())   # a window update may be due
+                if connection.ack_due:                 # the read opened the window enough to say so
+                    stack.flush(connection, self._now())
                 self.update_readiness()
                 return data
             self._raise_pending()

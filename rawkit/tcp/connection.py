@@ -254,6 +254,11 @@ class Connection:
         return len(self._recv)
 
     @property
+    def ack_due(self) -> bool:
+        """An ACK waits for the next `poll` (e.g. the window update a `read` made due)."""
+        return self._ack_now
+
+    @property
     def eof(self) -> bool:
         """The peer's FIN arrived and every byte before it has been read."""
         return self.fin_received and not self._recv
