@@ -272,7 +272,7 @@ class Stack:
         if self._calls or self._stopping:
             return
         try:
-            if take and self._driver_poller.poll(0):
+            if take and self.failure is None and self._driver_poller.poll(0):
                 self._step_here()
         finally:
             self._link_to_loop(True)
