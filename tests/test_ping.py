@@ -7,6 +7,7 @@ silently with an nft rule). Both pingers run side by side in A with the same fla
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -51,7 +52,17 @@ def lab():
         d.run(["nft", DROP_RULES])
         b.spawn(["python3", "-m", "http.server", "-b", "::", str(OPEN_PORT)])
         b.wait_listening(OPEN_PORT)
-        yield {"a": a, "r": r, "b": b, "d": d}
+        # A asks a resolver on its own loopback (nothing there: refused at once) rather than the host's,
+        # which it cannot reach (both pingers then waited 5 s for the unknown host)
+        resolver = Path("/etc/netns") / a.name / "resolv.conf"
+        resolver.parent.mkdir(parents=True)
+        try:
+            resolver.write_text("nameserver 127.0.0.1\n")
+            yield {"a": a, "r": r, "b": b, "d": d}
+        finally:
+            shutil.rmtree(resolver.parent)
+            with contextlib.suppress(OSError):
+                resolver.parent.parent.rmdir()  # only if no other namespace has one
 
 
 def normalise(text: str) -> str:
