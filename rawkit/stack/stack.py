@@ -5,9 +5,11 @@ with Berkeley-style sockets on top (rawkit.stack.sockets).
         s = st.socket(rawkit.AF_INET, rawkit.SOCK_STREAM)
         s.connect(("198.18.0.2", 8000)); s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n"); s.recv(65536)
 
-Why one thread and one lock: the engine is not thread-safe and needs no concurrency; the loop owns the
-wire (frames in, timers at exactly `next_deadline()`), user calls run under the same lock and send what
-their call produced at once, and blocking socket calls wait on one condition the loop signals.
+Why one thread and one lock: the engine is not thread-safe and needs no concurrency; the loop runs
+the timers (at exactly `next_deadline()`) and takes the frames while no socket call runs; user calls
+run under the same lock (`with stack.call`), send what their call produced at once, and take the
+frames themselves while they run or block (Stack.wait): handing each frame from the loop thread to
+the waiting one cost a second thread wake-up and a GIL hand-over per exchange.
 In the own-address mode the interface must carry no kernel address equal to `ip`, or the kernel
 answers for it too (RSTs); to share the kernel's address use host_address=True (see Stack), and for
 a link of its own, tap=. The Stack (and its TAP device) lives in the network namespace of the thread
