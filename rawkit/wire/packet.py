@@ -120,17 +120,16 @@ decode = Packet
 Never raises. (The class itself, to save a call per packet.)"""
 
 
-def _fast_shape(ip_name: str, transport_name: str) -> type:
-    """The class the fast path gives Ethernet / `ip_name` / `transport_name` frames: absent layers are
-    class attributes rather than per-packet stores, `ip4`/`ip6` read the `ip` slot, and the Ethernet
-    view is made only if asked for."""
-    namespace = {"__slots__": (), "vlans": (), "_problems": (),
-                 "ethertype": 0x0800 if ip_name == "ip4" else 0x86DD, ip_name: _PacketSlots.__dict__["ip"],
-                 "eth": property(lambda self: EthernetView(self.data, 0))}
-    for name in ("sll", "loopback", "arp", "ip4", "ip6", "tcp", "udp", "icmp", "icmp6"):
-        if name not in (ip_name, transport_name):
-            namespace[name] = None
-    return type(f"_Fast{ip_name}{transport_name}", (_Decoded,), namespace)
+class _Fast(_Decoded):
+    """The class the fast path gives Ethernet / IPv4 or IPv6 / transport frames: the layers such a
+    frame never has are class attributes, and the Ethernet view is made only if asked for. One class
+    for all of them (the others' layers stored as None): the interpreter caches an attribute read
+    or write for one type at each place in the code, and readers touch these on every packet."""
+
+    __slots__ = ()
+    vlans = _problems = ()
+    sll = loopback = arp = None
+    eth = property(lambda self: EthernetView(self.data, 0))
 
 
 # EtherType, then IPv4 version/IHL, total length, flags+fragment offset, protocol (the fast path's
@@ -139,8 +138,6 @@ _ETHER_IPV4 = struct.Struct("!12xHBxH2xHxBxxII").unpack_from
 _TCP_FIXED = struct.Struct("!HHIIHHHH").unpack_from  # as TCPView's
 _UDP_FIXED = struct.Struct("!HHHH").unpack_from  # as UDPView's
 _new = object.__new__
-_FAST4 = {6: _fast_shape("ip4", "tcp"), 17: _fast_shape("ip4", "udp"), 1: _fast_shape("ip4", "icmp")}
-_FAST6 = {6: _fast_shape("ip6", "tcp"), 17: _fast_shape("ip6", "udp"), 58: _fast_shape("ip6", "icmp6")}
 
 
 def decode_quoted(data: bytes) -> Packet:
@@ -162,17 +159,19 @@ def _dissect(name: str, pkt: Packet) -> object:
     if pkt.linktype == 1 and size >= 42:
         ethertype, first, total, fragment, proto, src, dst = _ETHER_IPV4(data)
         if ethertype == 0x0800:
-            off, end, shape = 34, 14 + total, _FAST4.get(proto)
-            if first != 0x45 or fragment & 0x3FFF or shape is None or not 42 <= end <= size:
+            off, end = 34, 14 + total
+            if first != 0x45 or fragment & 0x3FFF or not 42 <= end <= size or not (proto == 6 or proto == 17
+                                                                                  or proto == 1):
                 return _walk_then_read(pkt, data, size, name)
             ip = _new(IPv4View)
             ip.header_len = 20
             ip.src = cached_ip4_text(src) or ip4_int_text(src)
             ip.dst = cached_ip4_text(dst) or ip4_int_text(dst)
+            ip4, ip6 = ip, None
         elif ethertype == 0x86DD and size >= 62 and first >> 4 == 6:
             proto = data[20]
-            off, end, shape = 54, 54 + (data[18] << 8 | data[19]), _FAST6.get(proto)
-            if shape is None or not 62 <= end <= size:
+            off, end = 54, 54 + (data[18] << 8 | data[19])
+            if not 62 <= end <= size or not (proto == 6 or proto == 17 or proto == 58):
                 return _walk_then_read(pkt, data, size, name)
             ip = _new(IPv6View)
             ip.ext = ()
@@ -182,6 +181,7 @@ def _dissect(name: str, pkt: Packet) -> object:
             ip.src = cached_ip6_text(raw) or ip6_text(raw)
             raw = data[38:54]
             ip.dst = cached_ip6_text(raw) or ip6_text(raw)
+            ip4, ip6 = None, ip
         else:
             return _walk_then_read(pkt, data, size, name)
         ip._buf = data
@@ -190,62 +190,53 @@ def _dissect(name: str, pkt: Packet) -> object:
         if proto == 6:
             if room < 20:
                 return _walk_then_read(pkt, data, size, name)
-            sport, dport, seq, ack, offset_flags, window, checksum, urgptr = _TCP_FIXED(data, off)
-            header_len = offset_flags >> 12 << 2
+            tcp = _new(TCPView)
+            (tcp.sport, tcp.dport, tcp.seq, tcp.ack, offset_flags, tcp.window, tcp.checksum,
+             tcp.urgptr) = _TCP_FIXED(data, off)
+            tcp.header_len = header_len = offset_flags >> 12 << 2
             if not 20 <= header_len <= room:
                 return _walk_then_read(pkt, data, size, name)
-            pkt.__class__ = shape
-            pkt.ip = ip
-            pkt.tcp = tcp = _new(TCPView)
+            tcp.flags = offset_flags & 0x1FF
             tcp._buf = data
             tcp._off = off
             tcp.end = end
             tcp.ip = ip
-            tcp.sport = sport
-            tcp.dport = dport
-            tcp.seq = seq
-            tcp.ack = ack
-            tcp.flags = offset_flags & 0x1FF
-            tcp.window = window
-            tcp.checksum = checksum
-            tcp.urgptr = urgptr
-            tcp.header_len = header_len
-            pkt.payload_off = off + header_len
-            pkt.payload_end = end
-            return ip if name == "ip" else getattr(pkt, name)
-        if proto == 17:
-            sport, dport, length, checksum = _UDP_FIXED(data, off)
+            udp = icmp = icmp6 = None
+            payload_off, payload_end = off + header_len, end
+        elif proto == 17:
+            udp = _new(UDPView)
+            udp.sport, udp.dport, udp.len, udp.checksum = _UDP_FIXED(data, off)
+            length = udp.len
             if not 8 <= length <= room:
                 return _walk_then_read(pkt, data, size, name)
-            pkt.__class__ = shape
-            pkt.ip = ip
-            pkt.udp = udp = _new(UDPView)
             udp._buf = data
             udp._off = off
             udp.end = end
             udp.ip = ip
-            udp.sport = sport
-            udp.dport = dport
-            udp.len = length
-            udp.checksum = checksum
-            pkt.payload_off = off + 8
-            pkt.payload_end = off + length
-            return ip if name == "ip" else getattr(pkt, name)
-        if proto == 1:
-            pkt.__class__ = shape
-            pkt.ip = ip
-            pkt.icmp = ICMPView(data, off, end, ip)
-            pkt.payload_off = off + 8
-            pkt.payload_end = end
-            return ip if name == "ip" else getattr(pkt, name)
-        kind = data[off]
-        if room < _icmpv6.ND_OPTIONS_AT.get(kind, 8):
-            return _walk_then_read(pkt, data, size, name)
-        pkt.__class__ = shape
+            tcp = icmp = icmp6 = None
+            payload_off, payload_end = off + 8, off + length
+        elif proto == 1:
+            icmp = ICMPView(data, off, end, ip)
+            tcp = udp = icmp6 = None
+            payload_off, payload_end = off + 8, end
+        else:
+            kind = data[off]
+            if room < _icmpv6.ND_OPTIONS_AT.get(kind, 8):
+                return _walk_then_read(pkt, data, size, name)
+            icmp6 = ICMPv6View(data, off, end, ip)
+            tcp = udp = icmp = None
+            payload_off, payload_end = end if kind in _icmpv6.ND_OPTIONS_AT else off + 8, end
+        pkt.__class__ = _Fast
+        pkt.ethertype = ethertype
         pkt.ip = ip
-        pkt.icmp6 = ICMPv6View(data, off, end, ip)
-        pkt.payload_off = end if kind in _icmpv6.ND_OPTIONS_AT else off + 8
-        pkt.payload_end = end
+        pkt.ip4 = ip4
+        pkt.ip6 = ip6
+        pkt.tcp = tcp
+        pkt.udp = udp
+        pkt.icmp = icmp
+        pkt.icmp6 = icmp6
+        pkt.payload_off = payload_off
+        pkt.payload_end = payload_end
         return ip if name == "ip" else getattr(pkt, name)
     return _walk_then_read(pkt, data, size, name)
 
