@@ -138,17 +138,10 @@ class _Summary:
         if data[offset] == 0:
             out.append(".")
             return offset + 1
-        # the usual name, at once: plain labels ending in a captured zero byte, short of the limit
-        labels = []
-        end = offset
-        length = data[end]
-        while 0 < length < 0x40 and end + length + 1 < captured:
-            labels.append(data[end + 1 : end + length + 1])
-            end += length + 1
-            length = data[end]
-        if length == 0 and end - offset <= _NAME_LIMIT:
-            out.append(_text(b".".join(labels)) + ".")
-            return end + 1
+        plain = _plain_name(data, offset, captured)
+        if plain is not None:
+            out.append(plain[0])
+            return plain[1]
         after: int | None = None
         chunk_start = offset
         label_bytes = 0
@@ -466,6 +459,76 @@ class _Summary:
         out.append(f" ({self.end})")
 
 
+def _plain_name(data: bytes, offset: int, captured: int) -> tuple[str, int] | None:
+    """The usual name at once: (text, offset after it) for plain labels ending in a captured zero
+    byte, short of tcpdump's limit; None for anything else (pointers, truncation, odd labels)."""
+    labels = []
+    end = offset
+    length = data[end]
+    while 0 < length < 0x40 and end + length + 1 < captured:
+        labels.append(data[end + 1 : end + length + 1])
+        end += length + 1
+        length = data[end]
+    if length or not labels or end - offset > _NAME_LIMIT:
+        return None
+    return _text(b".".join(labels)) + ".", end + 1
+
+
+def _usual(data: bytes, length: int) -> str | None:
+    """The summary of the commonest messages without the general walk, or None: a standard query
+    for one IN-class name, or the response to one with only IN-class A/AAAA answers and nothing
+    else; wholly captured, not mDNS, no -v. Their text must equal the general path's (tests)."""
+    ident, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
+    if qdcount != 1 or nscount or arcount or flags & 0x780F:  # opcode 0, no error, one question
+        return None
+    captured = len(data)
+    if not flags & 0x8000:
+        if ancount or flags & _QUERY_ODD_BITS:
+            return None
+        plain = _plain_name(data, 12, captured) if captured > 12 else None
+        if plain is None or plain[1] + 4 > captured:
+            return None
+        qtype, qclass = _TYPE_CLASS.unpack_from(data, plain[1])
+        if qclass != 1:
+            return None
+        return f"{ident}{_QUERY_MARKS[flags & 0x0110]} {type_name(qtype)}? {plain[0]} ({length})"
+    answers = []
+    try:
+        offset = _skip_plain(data, 12, captured) + 4
+        for _ in range(ancount):
+            offset = _skip_plain(data, offset, captured)
+            if offset + 10 > captured:
+                return None
+            rtype, rclass, _ttl, rdlength = _RECORD_FIXED.unpack_from(data, offset)
+            offset += 10
+            if rclass != 1 or offset + rdlength > captured:
+                return None
+            if rtype == 1 and rdlength == 4:
+                answers.append(" A " + socket.inet_ntop(socket.AF_INET, data[offset : offset + 4]))
+            elif rtype == 28 and rdlength == 16:
+                answers.append(" AAAA " + socket.inet_ntop(socket.AF_INET6, data[offset : offset + 16]))
+            else:
+                return None
+            offset += rdlength
+    except _Truncated:
+        return None
+    return f"{ident}{_RESPONSE_MARKS[flags & 0x06A0]} {ancount}/0/0{','.join(answers)} ({length})"
+
+
+def _skip_plain(data: bytes, offset: int, captured: int) -> int:
+    """The offset after a name of plain labels, or of a pointer; _Truncated for anything else."""
+    while offset < captured:
+        length = data[offset]
+        if length == 0:
+            return offset + 1
+        if length >= 0xC0:
+            return offset + 2
+        if length >= 0x40:
+            break
+        offset += length + 1
+    raise _Truncated
+
+
 def _bitstring_bytes(count: int) -> int:
     return ((count or 256) + 7) // 8
 
@@ -495,6 +558,10 @@ def format_dns(payload: bytes, over_tcp: bool = False, verbose: int = 0, *, mdns
         return f"domain [length {length} < {_HEADER.size}] (invalid)"
     if len(payload) < _HEADER.size:
         return " [|domain]"
+    if not (verbose or mdns):
+        text = _usual(payload, length)
+        if text is not None:
+            return text
     summary = _Summary(payload, length, verbose, mdns)
     try:
         summary.message()
