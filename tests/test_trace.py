@@ -3,8 +3,11 @@ Same lines once round-trip times are blanked; a hop that stays silent shows `*` 
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -35,7 +38,17 @@ def lab():
         b.route("default", "fd00:18:1::fe")
         b.spawn(["python3", "-m", "http.server", "-b", "::", str(PORT)])
         b.wait_listening(PORT)
-        yield {"a": a, "r": r, "b": b}
+        # A asks a resolver on its own loopback (nothing there: refused at once) rather than the host's,
+        # which it cannot reach (the unknown host then took the resolver's 5 s timeout)
+        resolver = Path("/etc/netns") / a.name / "resolv.conf"
+        resolver.parent.mkdir(parents=True)
+        try:
+            resolver.write_text("nameserver 127.0.0.1\n")
+            yield {"a": a, "r": r, "b": b}
+        finally:
+            shutil.rmtree(resolver.parent)
+            with contextlib.suppress(OSError):
+                resolver.parent.parent.rmdir()  # only if no other namespace has one
 
 
 def normalise(text: str) -> str:
