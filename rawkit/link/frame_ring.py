@@ -76,9 +76,14 @@ class FrameRing:
         append = frames.append
         for _ in range(limit):
             offset = index * frame_size
-            if not ring[offset] & TP_STATUS_USER:
-                break
             status, length, captured, mac, _net = unpack(ring, offset)
+            if status == TP_STATUS_USER and captured == length:     # the usual frame: whole, no news
+                append(ring[offset + mac:offset + mac + captured])
+                ring[offset:offset + 4] = _FREE
+                index = index + 1 if index + 1 < slots else 0
+                continue
+            if not status & TP_STATUS_USER:
+                break
             if status & TP_STATUS_LOSING:
                 self.overruns += 1
             if captured == length:
