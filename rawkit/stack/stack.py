@@ -440,6 +440,8 @@ class Stack:
         payloads: list[bytes] = []
         first_tsval: int | None = None
         next_seq = ack_wanted = window_wanted = last_tsval = space = 0
+        run_source, run_ports = b"", (0, 0)     # the current run's key: its frames need no lookup
+        pseudo_source, pseudo = b"", 0          # the last peer's pseudo-header sum (our address is fixed)
         for frame in frames:
             size, kind, start = len(frame), frame[12:14], 0       # start: where TCP begins, 0 if not ours
             if kind == b"\x08\x00" and size >= 62:
@@ -465,12 +467,13 @@ class Stack:
                 else:
                     data = end                      # other options: the general path
                 if data < end and type(frame) is not KernelChecked:     # no payload: the general path
-                    pseudo = sums.get(source)
-                    if pseudo is None:
-                        if len(sums) >= ROUTE_CACHE_SIZE:
-                            sums.clear()
-                        pseudo = address_sum(source, destination)
-                        pseudo = sums[source] = (pseudo >> 8) | (pseudo & 0xFF) << 8
+                    if source != pseudo_source:
+                        pseudo_source, pseudo = source, sums.get(source)
+                        if pseudo is None:
+                            if len(sums) >= ROUTE_CACHE_SIZE:
+                                sums.clear()
+                            pseudo = address_sum(source, destination)
+                            pseudo = sums[source] = (pseudo >> 8) | (pseudo & 0xFF) << 8
                     length = end - start
                     value = from_bytes(frame[start:end], "little")
                     value = (value >> 5920) + (value & _FOLD_5920)    # folds at multiples of 16 bits keep
@@ -479,7 +482,10 @@ class Stack:
                     if (value + pseudo + (length >> 8) + ((length & 0xFF) << 8)) % 0xFFFF:
                         data = end
                 if data < end:
-                    connection = connections.get((source, sport, dport))
+                    if current is not None and source == run_source and (sport, dport) == run_ports:
+                        connection = current
+                    else:
+                        connection = connections.get((source, sport, dport))
                     if connection is not current and connection is not None:
                         if payloads:
                             current.receive_run(payloads, first_tsval, now)
@@ -489,6 +495,7 @@ class Stack:
                         current = connection if expected is not None else None
                         if expected is not None:
                             next_seq, ack_wanted, window_wanted, last_tsval, space = expected
+                            run_source, run_ports = source, (sport, dport)
                     length = end - data
                     if connection is current and connection is not None and sequence == next_seq \
                             and ack == ack_wanted and window == window_wanted and length <= space and (
