@@ -135,9 +135,12 @@ class _Fast(_Decoded):
 # EtherType, then IPv4 version/IHL, total length, flags+fragment offset, protocol (the fast path's
 # checks) and the addresses (as ints: the IPv4 view's text cache is keyed by them)
 _ETHER_IPV4 = struct.Struct("!12xHBxH2xHxBxxII").unpack_from
+_IPV6 = struct.Struct("!18xHBx16s16s").unpack_from  # payload length, next header, addresses
 _TCP_FIXED = struct.Struct("!HHIIHHHH").unpack_from  # as TCPView's
 _UDP_FIXED = struct.Struct("!HHHH").unpack_from  # as UDPView's
 _new = object.__new__
+_FAST4 = frozenset((6, 17, 1))  # the transports the fast path takes over IPv4, and over IPv6
+_FAST6 = frozenset((6, 17, 58))
 
 
 def decode_quoted(data: bytes) -> Packet:
@@ -159,84 +162,78 @@ def _dissect(name: str, pkt: Packet) -> object:
     if pkt.linktype == 1 and size >= 42:
         ethertype, first, total, fragment, proto, src, dst = _ETHER_IPV4(data)
         if ethertype == 0x0800:
-            off, end = 34, 14 + total
-            if first != 0x45 or fragment & 0x3FFF or not 42 <= end <= size or not (proto == 6 or proto == 17
-                                                                                  or proto == 1):
+            end = 14 + total
+            if first != 0x45 or fragment & 0x3FFF or end < 42 or end > size or proto not in _FAST4:
                 return _walk_then_read(pkt, data, size, name)
-            ip = _new(IPv4View)
+            # from here a check that fails still takes the walk, which sets every layer again
+            pkt.__class__ = _Fast
+            pkt.ethertype = 0x0800
+            pkt.ip = pkt.ip4 = ip = _new(IPv4View)
+            pkt.ip6 = None
             ip.header_len = 20
             ip.src = cached_ip4_text(src) or ip4_int_text(src)
             ip.dst = cached_ip4_text(dst) or ip4_int_text(dst)
-            ip4, ip6 = ip, None
+            off = 34
         elif ethertype == 0x86DD and size >= 62 and first >> 4 == 6:
-            proto = data[20]
-            off, end = 54, 54 + (data[18] << 8 | data[19])
-            if not 62 <= end <= size or not (proto == 6 or proto == 17 or proto == 58):
+            length, proto, src, dst = _IPV6(data)
+            end = 54 + length
+            if end < 62 or end > size or proto not in _FAST6:
                 return _walk_then_read(pkt, data, size, name)
-            ip = _new(IPv6View)
+            pkt.__class__ = _Fast
+            pkt.ethertype = 0x86DD
+            pkt.ip = pkt.ip6 = ip = _new(IPv6View)
+            pkt.ip4 = None
             ip.ext = ()
             ip.proto = proto
             ip.upper_off = 54
-            raw = data[22:38]
-            ip.src = cached_ip6_text(raw) or ip6_text(raw)
-            raw = data[38:54]
-            ip.dst = cached_ip6_text(raw) or ip6_text(raw)
-            ip4, ip6 = None, ip
+            ip.src = cached_ip6_text(src) or ip6_text(src)
+            ip.dst = cached_ip6_text(dst) or ip6_text(dst)
+            off = 54
         else:
             return _walk_then_read(pkt, data, size, name)
         ip._buf = data
         ip._off = 14
-        room = end - off
         if proto == 6:
-            if room < 20:
+            if end - off < 20:
                 return _walk_then_read(pkt, data, size, name)
-            tcp = _new(TCPView)
+            pkt.tcp = tcp = _new(TCPView)
             (tcp.sport, tcp.dport, tcp.seq, tcp.ack, offset_flags, tcp.window, tcp.checksum,
              tcp.urgptr) = _TCP_FIXED(data, off)
             tcp.header_len = header_len = offset_flags >> 12 << 2
-            if not 20 <= header_len <= room:
+            if header_len < 20 or header_len > end - off:
                 return _walk_then_read(pkt, data, size, name)
             tcp.flags = offset_flags & 0x1FF
             tcp._buf = data
             tcp._off = off
             tcp.end = end
             tcp.ip = ip
-            udp = icmp = icmp6 = None
-            payload_off, payload_end = off + header_len, end
+            pkt.udp = pkt.icmp = pkt.icmp6 = None
+            pkt.payload_off = off + header_len
         elif proto == 17:
-            udp = _new(UDPView)
-            udp.sport, udp.dport, udp.len, udp.checksum = _UDP_FIXED(data, off)
-            length = udp.len
-            if not 8 <= length <= room:
+            pkt.udp = udp = _new(UDPView)
+            udp.sport, udp.dport, length, udp.checksum = _UDP_FIXED(data, off)
+            if length < 8 or length > end - off:
                 return _walk_then_read(pkt, data, size, name)
+            udp.len = length
             udp._buf = data
             udp._off = off
             udp.end = end
             udp.ip = ip
-            tcp = icmp = icmp6 = None
-            payload_off, payload_end = off + 8, off + length
+            pkt.tcp = pkt.icmp = pkt.icmp6 = None
+            pkt.payload_off = off + 8
+            end = off + length
         elif proto == 1:
-            icmp = ICMPView(data, off, end, ip)
-            tcp = udp = icmp6 = None
-            payload_off, payload_end = off + 8, end
+            pkt.icmp = ICMPView(data, off, end, ip)
+            pkt.tcp = pkt.udp = pkt.icmp6 = None
+            pkt.payload_off = off + 8
         else:
             kind = data[off]
-            if room < _icmpv6.ND_OPTIONS_AT.get(kind, 8):
+            if end - off < _icmpv6.ND_OPTIONS_AT.get(kind, 8):
                 return _walk_then_read(pkt, data, size, name)
-            icmp6 = ICMPv6View(data, off, end, ip)
-            tcp = udp = icmp = None
-            payload_off, payload_end = end if kind in _icmpv6.ND_OPTIONS_AT else off + 8, end
-        pkt.__class__ = _Fast
-        pkt.ethertype = ethertype
-        pkt.ip = ip
-        pkt.ip4 = ip4
-        pkt.ip6 = ip6
-        pkt.tcp = tcp
-        pkt.udp = udp
-        pkt.icmp = icmp
-        pkt.icmp6 = icmp6
-        pkt.payload_off = payload_off
-        pkt.payload_end = payload_end
+            pkt.icmp6 = ICMPv6View(data, off, end, ip)
+            pkt.tcp = pkt.udp = pkt.icmp = None
+            pkt.payload_off = end if kind in _icmpv6.ND_OPTIONS_AT else off + 8
+        pkt.payload_end = end
         return ip if name == "ip" else getattr(pkt, name)
     return _walk_then_read(pkt, data, size, name)
 
