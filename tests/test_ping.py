@@ -162,13 +162,37 @@ def test_unknown_host(lab):
     assert result.returncode == 2
 
 
+def rendered(text: str) -> str:
+    """What a terminal shows of flood output: a dot per request, '\\b \\b' rubbing one out per reply.
+    Where the dots and rubs interleave depends on reply timing; what is left on screen does not."""
+    lines = []
+    for raw in text.split("\n"):
+        cells: list[str] = []
+        cursor = 0
+        for char in raw:
+            if char == "\b":
+                cursor = max(cursor - 1, 0)
+                continue
+            if cursor == len(cells):
+                cells.append(char)
+            else:
+                cells[cursor] = char
+            cursor += 1
+        lines.append("".join(cells).rstrip())
+    return "\n".join(lines)
+
+
 def test_flood(lab):
-    """Dots and backspaces as iputils writes them; "pipe N" blanked, as it only says whether a
-    reply once came later than the 10 ms resend, which a busy machine decides."""
+    """Dots and backspaces as iputils writes them, compared as a terminal renders them; "pipe N"
+    blanked, as it only says whether a reply once came later than the 10 ms resend, which a busy
+    machine decides (so does the interleaving of dots and rubs)."""
     for args in (["-f", "-c", "200", B4], ["-f", "-q", "-c", "200", B6]):
-        ours, theirs = (re.sub(r", pipe \d+", "", normalise(result.stdout)) for result in
-                        side_by_side(lab["a"], rawkit("ping", *args), ["ping", *args]))
+        results = side_by_side(lab["a"], rawkit("ping", *args), ["ping", *args])
+        ours, theirs = (rendered(re.sub(r", pipe \d+", "", normalise(result.stdout))) for result in results)
         assert ours == theirs and "200 received" in ours
+        marks = results[0].stdout.split("\n--- ")[0].split("\n", 1)[-1]  # after the PING line
+        expected = 0 if "-q" in args else 200
+        assert marks.count(".") == expected and marks.count("\b \b") == expected
 
 
 def test_json_lines(lab):
