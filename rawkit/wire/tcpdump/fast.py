@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 from socket import AF_INET6, inet_ntoa, inet_ntop
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rawkit.wire.tcpdump.apps import Handler, http_summary, tcp_printer, tcp_text, udp_printer
 from rawkit.wire.tcpdump.tcp import FLAGS
@@ -36,7 +36,10 @@ _ECHO_NAMES = {0x0800: "ICMP echo request", 0x0000: "ICMP echo reply"}  # type <
 _ECHO6_NAMES = {0x8000: "ICMP6, echo request", 0x8100: "ICMP6, echo reply"}
 _MAX_FLOWS = 65536  # per-direction cache entries; past that the cache starts afresh
 
-Flow = tuple[str, Handler | None]
+Flow = tuple[str, Handler | None]  # a UDP flow direction: line start, application printer
+# a TCP one: also the sequence bases its numbers are relative to (0, 0 with -S); tcp.py drops an
+# entry when it sets new bases
+TcpFlow = tuple[str, Handler | None, int, int]
 
 
 def ethernet_line(p: Printer, stamp: str, data: bytes, wirelen: int) -> str | None:
@@ -87,16 +90,16 @@ def ethernet_line(p: Printer, stamp: str, data: bytes, wirelen: int) -> str | No
     else:
         return None
     key = (addresses, sport << 16 | dport)
-    if not p.absolute:
-        bases = p.tcp_seqs.get(key)
-        if bases is None:
-            return None  # the connection's first ACK: the general path records its bases
-        seq = (seq - bases[0]) & 0xFFFFFFFF
-        ack = (ack - bases[1]) & 0xFFFFFFFF
     flow = p.tcp_flows.get(key)
     if flow is None:
-        flow = _remember(p.tcp_flows, key, addresses, sport, dport, "Flags [", tcp_printer(sport, dport))
-    head, application = flow
+        bases = (0, 0) if p.absolute else p.tcp_seqs.get(key)
+        if bases is None:
+            return None  # the connection's first ACK: the general path records its bases
+        flow = _remember(p.tcp_flows, key, addresses, sport, dport, "Flags [", tcp_printer(sport, dport),
+                         *bases)
+    head, application, seq_base, ack_base = flow
+    seq = (seq - seq_base) & 0xFFFFFFFF
+    ack = (ack - ack_base) & 0xFFFFFFFF
     payload_len = length - header_len
     if payload_len > 0:
         line = (f"{stamp}{head}{FLAGS[flags]}], seq {seq}:{(seq + payload_len) & 0xFFFFFFFF}, ack {ack}, "
@@ -129,16 +132,16 @@ def _udp(p: Printer, stamp: str, data: bytes, addresses: bytes, sport: int, dpor
     return f"{stamp}{head}UDP, length {udp_len - 8}"
 
 
-def _remember(flows: dict[tuple[bytes, int], Flow], key: tuple[bytes, int], addresses: bytes, sport: int,
-              dport: int, tail: str, application: Handler | None) -> Flow:
-    """'IP a.1 > b.2: ' + `tail` for one direction of a flow, and its application printer."""
+def _remember(flows: dict[tuple[bytes, int], Any], key: tuple[bytes, int], addresses: bytes, sport: int,
+              dport: int, tail: str, application: Handler | None, *more: int) -> Any:
+    """'IP a.1 > b.2: ' + `tail` for one direction of a flow, its application printer, and `more`."""
     if len(addresses) == 8:
         label, src, dst = "IP", inet_ntoa(addresses[:4]), inet_ntoa(addresses[4:])
     else:
         label, src, dst = "IP6", inet_ntop(AF_INET6, addresses[:16]), inet_ntop(AF_INET6, addresses[16:])
     if len(flows) >= _MAX_FLOWS:
         flows.clear()
-    flow = flows[key] = (f"{label} {src}.{sport} > {dst}.{dport}: {tail}", application)
+    flow = flows[key] = (f"{label} {src}.{sport} > {dst}.{dport}: {tail}", application, *more)
     return flow
 
 

@@ -12,7 +12,7 @@ from time import localtime, strftime
 from typing import Any
 
 from rawkit.wire.tcpdump import link
-from rawkit.wire.tcpdump.fast import Flow, ethernet_line
+from rawkit.wire.tcpdump.fast import Flow, TcpFlow, ethernet_line
 from rawkit.wire.tcpdump.hexdump import ascii_dump, hex_lines
 from rawkit.wire.tcpdump.timestamps import DEFAULT, DIGITS, Clock
 
@@ -47,7 +47,7 @@ class Printer:
         self.network_offset = 0  # where the last frame's network layer starts (set by body())
         self.address_names: dict[bytes, tuple[str, str, str, str]] = {}
         # fast.py's per-direction line starts and application printers
-        self.tcp_flows: dict[tuple[bytes, int], Flow] = {}
+        self.tcp_flows: dict[tuple[bytes, int], TcpFlow] = {}
         self.udp_flows: dict[tuple[bytes, int], Flow] = {}
 
     def format(self, pkt: Any) -> str:

@@ -54,8 +54,11 @@ def tcp(p: Printer, data: bytes, off: int, length: int, src: str, dst: str, key_
                 ack_base = (ack - 1) & 0xFFFFFFFF  # SACK blocks are relative even now
                 if len(p.tcp_seqs) >= MAX_TRACKED_DIRECTIONS:
                     p.tcp_seqs.clear()  # bounded memory; tcpdump's table grows without limit
+                    p.tcp_flows.clear()
                 p.tcp_seqs[key] = (seq, ack_base)
                 p.tcp_seqs[reverse] = (ack_base, seq)
+                p.tcp_flows.pop(key, None)  # fast.py's copies of the old bases
+                p.tcp_flows.pop(reverse, None)
             else:
                 seq = (seq - bases[0]) & 0xFFFFFFFF
                 ack_base = bases[1]
