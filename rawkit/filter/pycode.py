@@ -21,20 +21,6 @@ _NEGATED = {"eq": "!=", "gt": "<=", "ge": "<", "set": "=="}
 _UNPACKERS = {2: "_H", 4: "_W"}  # 2: only for computed addresses
 
 
-def branches(node: Node, test: str, negated: str, below: Callable[[Node], str]) -> str:
-    """A test node as one Python expression: a leaf successor folds into `and`/`or`, two tests make
-    a conditional expression; `below` writes a successor (high before low, the order both back ends
-    count and name loads in)."""
-    high, low = node.high, node.low
-    if high.leaf and low.leaf:
-        return test if high.verdict else negated
-    if low.leaf:
-        return f"({test} and {below(high)})" if not low.verdict else f"({negated} or {below(high)})"
-    if high.leaf:
-        return f"({test} or {below(low)})" if high.verdict else f"({negated} and {below(low)})"
-    return f"({below(high)} if {test} else {below(low)})"
-
-
 class _Writer:
     """Writes source in two passes: the first finds which loads are reused, the second names only
     those (a plain index is cheaper than an assignment expression)."""
@@ -191,6 +177,16 @@ class _Graph:
         if depth > self.MAX_NESTING:
             self.functions[id(node)] = f"_n{len(self.functions) + len(self.order)}"
             return self.call(node)
+        high, low = node.high, node.low
         test, after = self.writer.comparison(node.test, known, _COMPARE)
         negated, _ = self.writer.comparison(node.test, set(known), _NEGATED)
-        return branches(node, test, negated, lambda successor: self.expression(successor, after, depth + 1))
+        if high.leaf and low.leaf:
+            return test if high.verdict else negated
+        if low.leaf:
+            inner = self.expression(high, after, depth + 1)
+            return f"({test} and {inner})" if not low.verdict else f"({negated} or {inner})"
+        if high.leaf:
+            inner = self.expression(low, after, depth + 1)
+            return f"({test} or {inner})" if high.verdict else f"({negated} and {inner})"
+        return (f"({self.expression(high, after, depth + 1)} if {test} "
+                f"else {self.expression(low, after, depth + 1)})")

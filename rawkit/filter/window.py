@@ -22,7 +22,6 @@ from collections.abc import Iterator
 
 from rawkit.filter.dag import Graph, Node, topological
 from rawkit.filter.ir import Arith, Cmp, Const, HeaderLength, Load, Neg, Value, WireLength
-from rawkit.filter.pycode import branches
 from rawkit.filter.record import Record
 
 MAX_TESTS = 400  # a decision graph unfolds into a tree here; past this the walk just calls `match`
@@ -337,9 +336,19 @@ class _Writer:
         self.tests += 1
         if self.tests > MAX_TESTS or depth > MAX_DEPTH:
             raise TooLarge
+        high, low = node.high, node.low
         after = dict(known)
         test, negated = self.comparison(node.test, after)
-        return branches(node, test, negated, lambda successor: self.expression(successor, after, depth + 1))
+        if high.leaf and low.leaf:
+            return test if high.verdict else negated
+        if low.leaf:
+            inner = self.expression(high, after, depth + 1)
+            return f"({test} and {inner})" if not low.verdict else f"({negated} or {inner})"
+        if high.leaf:
+            inner = self.expression(low, after, depth + 1)
+            return f"({test} or {inner})" if high.verdict else f"({negated} and {inner})"
+        return (f"({self.expression(high, after, depth + 1)} if {test} "
+                f"else {self.expression(low, dict(after), depth + 1)})")
 
 
 def _swap(value: int, size: int) -> int:
