@@ -65,7 +65,12 @@ needs_corpus = pytest.mark.skipif(not ROWS, reason=f"packetdrill corpus not foun
 
 
 def _timing_only(outcome: tuple[str, str]) -> bool:
-    return outcome[0] == "fail" and "timing error" in outcome[1]
+    """A late or early event, or a TCP timestamp value off by more ticks than the time tolerance
+    allows: both measure the host's clock against the script's (CI saw reset_tsval ipv6 +5 ticks
+    on both runs of one suite, nothing else wrong)."""
+    message = outcome[1]
+    return outcome[0] == "fail" and ("timing error" in message
+                                     or "bad outbound TCP timestamp value (" in message)
 
 
 @pytest.fixture()
